@@ -1,0 +1,2 @@
+DROP INDEX idx_users_created_at;
+DROP TABLE users;

@@ -1,0 +1,1 @@
+"""The migration engine: models, sources, planning, running, bookkeeping."""

@@ -1,0 +1,351 @@
+"""migrata's own tables: the history (one row per version) and the event log.
+
+Both are created on first use, in the dialect of the backend. Their schema
+carries a version, kept in a row of the history table whose ``kind`` is
+``ledger`` (``version = '~migrata'``); later releases read it to upgrade the
+tables. Every write is returned as an :class:`Op` (SQL + parameters) so the
+runner can execute it inside a migration's transaction or print it for
+``--sql``.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import getpass
+import json
+import os
+import socket
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from migrata._core.model import AppliedMigration
+from migrata.backends.base import Backend
+
+__all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "actor", "render_literal", "utcnow"]
+
+LEDGER_SCHEMA = 1
+LEDGER_ROW = "~migrata"
+_COLUMNS = (
+    "version, name, kind, checksum, status, applied_at, duration_ms, applied_by, error, progress, statements, direction"
+)
+
+
+def utcnow() -> str:
+    """Current UTC time as ISO-8601 with milliseconds and a Z."""
+    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+@lru_cache(maxsize=1)
+def actor() -> str:
+    """``user@host`` of this process, as recorded in history and events."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # noqa: BLE001 - no user name in some containers
+        user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
+    return f"{user}@{socket.gethostname()}"
+
+
+@dataclass(frozen=True)
+class Op:
+    """One statement of migrata's bookkeeping with its parameters."""
+
+    sql: str
+    params: tuple[Any, ...] = ()
+
+
+def render_literal(op: Op, placeholder: str) -> str:
+    """The statement with parameters inlined as SQL literals (for ``--sql``)."""
+    parts = op.sql.split(placeholder)
+    if len(parts) != len(op.params) + 1:
+        raise ValueError("parameter count does not match placeholders")
+    out = [parts[0]]
+    for value, tail in zip(op.params, parts[1:], strict=True):
+        out.append(_literal(value))
+        out.append(tail)
+    return "".join(out)
+
+
+def _literal(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass
+class Event:
+    """One row of the event log."""
+
+    id: int
+    at: str
+    action: str
+    version: str | None
+    name: str | None
+    outcome: str
+    duration_ms: int | None
+    actor: str | None
+    detail: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "at": self.at,
+            "action": self.action,
+            "version": self.version,
+            "name": self.name,
+            "outcome": self.outcome,
+            "duration_ms": self.duration_ms,
+            "actor": self.actor,
+            "detail": self.detail,
+        }
+
+
+class Ledger:
+    """Reads and writes migrata's tables through a backend."""
+
+    def __init__(self, backend: Backend, table: str) -> None:
+        self.backend = backend
+        self.table = table
+        self.events_table = events_table_name(table)
+        self.ph = backend.placeholder
+
+    # --- schema -----------------------------------------------------------------
+    def create_ops(self) -> list[Op]:
+        b = self.backend
+        return [
+            Op(
+                f"CREATE TABLE IF NOT EXISTS {self.table} ("
+                f"version {b.key_type} NOT NULL PRIMARY KEY, "
+                f"name {b.key_type} NOT NULL, "
+                "kind VARCHAR(16) NOT NULL, "
+                "checksum VARCHAR(64) NOT NULL, "
+                "status VARCHAR(16) NOT NULL, "
+                "applied_at VARCHAR(32) NOT NULL, "
+                "duration_ms INTEGER, "
+                f"applied_by {b.key_type}, "
+                f"error {b.text_type}, "
+                "progress INTEGER, "
+                "statements INTEGER, "
+                "direction VARCHAR(8))"
+            ),
+            Op(
+                f"CREATE TABLE IF NOT EXISTS {self.events_table} ("
+                f"{b.id_column}, "
+                "at VARCHAR(32) NOT NULL, "
+                "action VARCHAR(32) NOT NULL, "
+                f"version {b.key_type}, "
+                f"name {b.key_type}, "
+                "outcome VARCHAR(16) NOT NULL, "
+                "duration_ms INTEGER, "
+                f"actor {b.key_type}, "
+                f"detail {b.text_type})"
+            ),
+            self._insert(LEDGER_ROW, "migrata ledger", "ledger", f"schema:{LEDGER_SCHEMA}", "applied", None, None),
+        ]
+
+    def exists(self) -> bool:
+        return self.table in self.backend.table_names()
+
+    def ensure(self) -> bool:
+        """Create the tables if missing. Returns True when they were created."""
+        try:
+            self._read_rows()
+            return False
+        except Exception:  # noqa: BLE001 - a missing table reads as an error in every driver
+            pass
+        if self.exists():
+            self._read_rows()  # surfaces the real error of a table we cannot read
+            return False
+        for op in self.create_ops():
+            self.backend.execute(op.sql, op.params)
+        return True
+
+    # --- history ------------------------------------------------------------------
+    def _read_rows(self) -> list[tuple[Any, ...]]:
+        return self.backend.query(f"SELECT {_COLUMNS} FROM {self.table}")
+
+    def read(self) -> list[AppliedMigration]:
+        """Every history row (one query). Missing tables read as empty history."""
+        try:
+            raw = self._read_rows()
+        except Exception:  # noqa: BLE001
+            if not self.exists():
+                return []
+            raise
+        rows = []
+        for r in raw:
+            if r[2] == "ledger":
+                continue
+            rows.append(
+                AppliedMigration(
+                    version=r[0],
+                    name=r[1],
+                    kind=r[2],
+                    checksum=r[3],
+                    status=r[4],
+                    applied_at=r[5],
+                    duration_ms=r[6],
+                    applied_by=r[7],
+                    error=r[8],
+                    progress=r[9],
+                    statements=r[10],
+                    direction=r[11],
+                )
+            )
+        return rows
+
+    def _insert(
+        self,
+        version: str,
+        name: str,
+        kind: str,
+        checksum: str,
+        status: str,
+        duration_ms: int | None,
+        statements: int | None,
+        *,
+        progress: int | None = None,
+        direction: str | None = None,
+        error: str | None = None,
+    ) -> Op:
+        p = self.ph
+        return Op(
+            f"INSERT INTO {self.table} ({_COLUMNS}) VALUES "
+            f"({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            (
+                version,
+                name,
+                kind,
+                checksum,
+                status,
+                utcnow(),
+                duration_ms,
+                actor(),
+                error,
+                progress,
+                statements,
+                direction,
+            ),
+        )
+
+    def record_applied(
+        self, version: str, name: str, kind: str, checksum: str, duration_ms: int | None, statements: int | None
+    ) -> Op:
+        return self._insert(
+            version, name, kind, checksum, "applied", duration_ms, statements, progress=statements, direction="up"
+        )
+
+    def delete(self, version: str) -> Op:
+        return Op(f"DELETE FROM {self.table} WHERE version = {self.ph}", (version,))
+
+    def start_run(
+        self, version: str, name: str, kind: str, checksum: str, statements: int | None, direction: str, *, exists: bool
+    ) -> Op:
+        """The ``running`` row a journaled (non-transactional) run commits first."""
+        if exists:
+            return Op(
+                f"UPDATE {self.table} SET status = 'running', progress = 0, statements = {self.ph}, "
+                f"direction = {self.ph}, error = NULL WHERE version = {self.ph}",
+                (statements, direction, version),
+            )
+        return self._insert(version, name, kind, checksum, "running", None, statements, progress=0, direction=direction)
+
+    def progress(self, version: str, done: int) -> Op:
+        """Journal: ``done`` statements completed, statement ``done + 1`` starts now."""
+        return Op(f"UPDATE {self.table} SET progress = {self.ph} WHERE version = {self.ph}", (done, version))
+
+    def fail_run(self, version: str, done: int | None, error: str) -> Op:
+        return Op(
+            f"UPDATE {self.table} SET status = 'failed', progress = {self.ph}, error = {self.ph} "
+            f"WHERE version = {self.ph}",
+            (done, error, version),
+        )
+
+    def finish_run(self, version: str, checksum: str, duration_ms: int, statements: int | None) -> Op:
+        return Op(
+            f"UPDATE {self.table} SET status = 'applied', checksum = {self.ph}, applied_at = {self.ph}, "
+            f"duration_ms = {self.ph}, applied_by = {self.ph}, error = NULL, progress = {self.ph}, "
+            f"statements = {self.ph}, direction = 'up' WHERE version = {self.ph}",
+            (checksum, utcnow(), duration_ms, actor(), statements, statements, version),
+        )
+
+    def set_status(self, version: str, status: str) -> Op:
+        return Op(
+            f"UPDATE {self.table} SET status = {self.ph}, error = NULL, direction = 'up', "
+            f"progress = statements WHERE version = {self.ph}",
+            (status, version),
+        )
+
+    def set_checksum(self, version: str, checksum: str) -> Op:
+        return Op(f"UPDATE {self.table} SET checksum = {self.ph} WHERE version = {self.ph}", (checksum, version))
+
+    # --- events ------------------------------------------------------------------
+    def event(
+        self,
+        action: str,
+        *,
+        version: str | None = None,
+        name: str | None = None,
+        outcome: str = "ok",
+        duration_ms: int | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> Op:
+        p = self.ph
+        return Op(
+            f"INSERT INTO {self.events_table} (at, action, version, name, outcome, duration_ms, actor, detail) "
+            f"VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            (
+                utcnow(),
+                action,
+                version,
+                name,
+                outcome,
+                duration_ms,
+                actor(),
+                json.dumps(detail, sort_keys=True, default=str) if detail else None,
+            ),
+        )
+
+    def events(self, *, limit: int | None = None, version: str | None = None) -> list[Event]:
+        p = self.ph
+        sql = f"SELECT id, at, action, version, name, outcome, duration_ms, actor, detail FROM {self.events_table}"
+        params: tuple[Any, ...] = ()
+        if version is not None:
+            sql += f" WHERE version = {p}"
+            params = (version,)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        try:
+            raw = self.backend.query(sql, params)
+        except Exception:  # noqa: BLE001
+            if self.events_table not in self.backend.table_names():
+                return []
+            raise
+        return [Event(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]) if r[8] else {}) for r in raw]
+
+    def trim_events(self, before: str) -> Op:
+        return Op(f"DELETE FROM {self.events_table} WHERE at < {self.ph}", (before,))
+
+    def count_events(self, before: str) -> int:
+        rows = self.backend.query(f"SELECT COUNT(*) FROM {self.events_table} WHERE at < {self.ph}", (before,))
+        return int(rows[0][0])
+
+    # --- running ops ------------------------------------------------------------------
+    def run(self, *ops: Op) -> None:
+        for op in ops:
+            self.backend.execute(op.sql, op.params)
+
+    def render(self, *ops: Op) -> list[str]:
+        return [render_literal(op, self.ph) for op in ops]
+
+
+def events_table_name(table: str) -> str:
+    """``migrata_history`` -> ``migrata_events``; ``x`` -> ``x_events``."""
+    if table.endswith("_history"):
+        return table[: -len("_history")] + "_events"
+    return table + "_events"

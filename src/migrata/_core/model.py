@@ -1,0 +1,235 @@
+"""The engine's plain data: versions, migrations, history rows and plans."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+Direction = Literal["up", "down"]
+
+#: History row states.
+APPLIED = "applied"
+RUNNING = "running"
+FAILED = "failed"
+
+_VERSION_RE = re.compile(r"^\d+(?:[._]\d+)*$")
+
+
+@dataclass(frozen=True)
+class Version:
+    """A migration version: one or more integer parts compared as numbers.
+
+    ``2`` sorts before ``10``, zero padding is optional (``000002 == 2``) and
+    multi-part versions (``2.4.1``, ``2_4_1``) compare part by part, trailing
+    zero parts ignored (``1.0 == 1``).
+    """
+
+    parts: tuple[int, ...]
+    text: str  # as written (file name or command line)
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        text = text.strip()
+        if text[:1] in ("V", "v") and _VERSION_RE.match(text[1:]):
+            text = text[1:]
+        if not _VERSION_RE.match(text):
+            raise ValueError(f"not a version: {text!r}")
+        return cls(tuple(int(p) for p in re.split(r"[._]", text)), text)
+
+    @staticmethod
+    def is_version(text: str) -> bool:
+        text = text.strip()
+        if text[:1] in ("V", "v"):
+            text = text[1:]
+        return bool(_VERSION_RE.match(text))
+
+    @property
+    def key(self) -> tuple[int, ...]:
+        parts = self.parts
+        while len(parts) > 1 and parts[-1] == 0:
+            parts = parts[:-1]
+        return parts
+
+    @property
+    def canonical(self) -> str:
+        """The form stored in history: parts without padding, joined by dots."""
+        return ".".join(str(p) for p in self.parts)
+
+    def __str__(self) -> str:
+        return self.canonical
+
+    def __lt__(self, other: Version) -> bool:
+        return self.key < other.key
+
+    def __le__(self, other: Version) -> bool:
+        return self.key <= other.key
+
+    def __gt__(self, other: Version) -> bool:
+        return self.key > other.key
+
+    def __ge__(self, other: Version) -> bool:
+        return self.key >= other.key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Version) and self.key == other.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+
+@dataclass
+class Script:
+    """One direction of a migration: SQL text (or a Python callable) and its options."""
+
+    path: Path
+    sql: str | None = None  # None for Python migrations
+    line_offset: int = 0  # lines of the file before this part starts
+    transactional: bool = True
+    timeout: float | None = None  # seconds, from `-- migrata:timeout`
+    explicit_no_transaction: bool = False  # the author asked for it
+
+
+@dataclass
+class Migration:
+    """A versioned or repeatable migration as found in the migrations folder."""
+
+    version: Version | None  # None for repeatable migrations
+    name: str
+    kind: str  # "sql" or "py"
+    up: Script
+    down: Script | None
+    checksum: str
+    description: str = ""
+
+    @property
+    def repeatable(self) -> bool:
+        return self.version is None
+
+    @property
+    def id(self) -> str:
+        """Key of this migration's history row."""
+        return self.version.canonical if self.version else f"R__{self.name}"
+
+    @property
+    def path(self) -> Path:
+        return self.up.path
+
+    @property
+    def label(self) -> str:
+        return f"{self.id} {self.name}" if self.version else f"R__{self.name}"
+
+
+@dataclass
+class AppliedMigration:
+    """One row of the history table."""
+
+    version: str
+    name: str
+    kind: str
+    checksum: str
+    status: str
+    applied_at: str
+    duration_ms: int | None = None
+    applied_by: str | None = None
+    error: str | None = None
+    progress: int | None = None  # statements completed (journal), for non-transactional runs
+    statements: int | None = None  # statements in the run
+    direction: str | None = None  # "up" or "down": what the last run did (dirty rows)
+
+    @property
+    def repeatable(self) -> bool:
+        return self.kind == "repeatable" or self.version.startswith("R__")
+
+    @property
+    def version_key(self) -> tuple[int, ...] | None:
+        if self.repeatable or not Version.is_version(self.version):
+            return None
+        return Version.parse(self.version).key
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "name": self.name,
+            "kind": self.kind,
+            "checksum": self.checksum,
+            "status": self.status,
+            "applied_at": self.applied_at,
+            "duration_ms": self.duration_ms,
+            "applied_by": self.applied_by,
+            "error": self.error,
+            "progress": self.progress,
+            "statements": self.statements,
+            "direction": self.direction,
+        }
+
+
+@dataclass
+class Step:
+    """One migration to run in one direction."""
+
+    migration: Migration
+    direction: Direction
+    reason: str = ""  # "pending", "out of order", "changed", "rollback"
+
+    @property
+    def script(self) -> Script:
+        if self.direction == "up":
+            return self.migration.up
+        assert self.migration.down is not None
+        return self.migration.down
+
+
+@dataclass
+class Plan:
+    """What a command would do, in order."""
+
+    direction: Direction
+    steps: list[Step] = field(default_factory=list)
+    target: str | None = None
+    current: str | None = None  # version before the plan runs
+
+    def __bool__(self) -> bool:
+        return bool(self.steps)
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass
+class Problem:
+    """Something wrong with the files or the history."""
+
+    code: str  # "checksum", "missing", "failed", "running", "out-of-order", "file", "gap", ...
+    message: str
+    version: str | None = None
+    severity: str = "error"  # "error" or "warning"
+    hint: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class MigrationState:
+    """One line of ``info``: a migration file and/or its history row."""
+
+    version: str
+    name: str
+    kind: str
+    state: str  # applied, pending, out-of-order, changed, failed, running, missing, outdated, baseline
+    checksum: str | None = None  # of the file
+    applied_checksum: str | None = None
+    applied_at: str | None = None
+    duration_ms: int | None = None
+    applied_by: str | None = None
+    path: str | None = None
+    has_down: bool | None = None
+    error: str | None = None
+    progress: int | None = None
+    statements: int | None = None
+    direction: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

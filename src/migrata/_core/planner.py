@@ -1,0 +1,168 @@
+"""(migration files, database state, target) -> Plan. Pure: no database, no I/O.
+
+Rules:
+
+* ``up``: every pending versioned migration up to the target, ascending. A
+  pending migration older than the newest applied one is *out of order*:
+  refused (default), applied in order (``allow``) or skipped (``ignore``).
+  Repeatable migrations that are new or changed follow, by name, when the
+  plan goes to the latest version.
+* ``down``: applied versioned migrations newest first, until the target
+  (which stays applied), ``base`` (all), or ``steps`` of them (default 1).
+  Every step needs its file and a down part; otherwise nothing runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from migrata._core.model import APPLIED, AppliedMigration, Migration, Plan, Step, Version
+from migrata._core.source import Source
+from migrata.errors import IrreversibleError, OutOfOrderError, UnknownTargetError, UsageError
+
+__all__ = [
+    "BASE",
+    "applied_versions",
+    "current_version",
+    "pending",
+    "plan_down",
+    "plan_up",
+    "resolve_target",
+]
+
+BASE = "base"
+_HEAD_WORDS = ("head", "latest", "heads", "max")
+
+
+def applied_versions(rows: Iterable[AppliedMigration]) -> list[AppliedMigration]:
+    """Applied versioned rows, ascending by version."""
+    out = [r for r in rows if r.status == APPLIED and r.version_key is not None]
+    out.sort(key=lambda r: r.version_key or ())
+    return out
+
+
+def current_version(rows: Iterable[AppliedMigration]) -> str | None:
+    """The highest applied version, or None when nothing is applied."""
+    done = applied_versions(rows)
+    return done[-1].version if done else None
+
+
+def resolve_target(
+    text: str | None, source: Source, rows: Sequence[AppliedMigration], direction: str
+) -> Version | str | None:
+    """Turn a command-line target into a Version, ``BASE`` or None (latest)."""
+    if text is None:
+        return None
+    word = text.strip().lower()
+    if word in _HEAD_WORDS:
+        if direction == "down":
+            raise UsageError(f"'{text}' is not a rollback target", hint="use `migrata down base` or a version")
+        return None
+    if direction == "down" and (word in (BASE, "zero") or (word == "0" and source.get("0") is None)):
+        return BASE
+    if not Version.is_version(text):
+        raise UnknownTargetError(
+            f"target {text!r} is not a version",
+            hint="give a version such as 3 or 20251016093000, 'head' (up) or 'base' (down)",
+        )
+    version = Version.parse(text)
+    known = source.get(version) is not None or any(r.version_key == version.key for r in rows)
+    if not known:
+        raise UnknownTargetError(
+            f"no migration has version {text}",
+            hint="`migrata info` lists the versions",
+        )
+    return version
+
+
+def pending(source: Source, rows: Sequence[AppliedMigration]) -> list[Migration]:
+    """Versioned migrations with no history row at all, ascending."""
+    have = {r.version_key for r in rows if r.version_key is not None}
+    return [m for m in source.versioned if m.version and m.version.key not in have]
+
+
+def changed_repeatables(source: Source, rows: Sequence[AppliedMigration]) -> list[Step]:
+    by_id = {r.version: r for r in rows}
+    steps = []
+    for m in source.repeatables:
+        row = by_id.get(m.id)
+        if row is None:
+            steps.append(Step(m, "up", "new"))
+        elif row.checksum != m.checksum:
+            steps.append(Step(m, "up", "changed"))
+    return steps
+
+
+def plan_up(
+    source: Source,
+    rows: Sequence[AppliedMigration],
+    *,
+    target: Version | None = None,
+    steps: int | None = None,
+    out_of_order: str = "refuse",
+) -> Plan:
+    current = current_version(rows)
+    todo = pending(source, rows)
+    if target is not None:
+        todo = [m for m in todo if m.version and m.version <= target]
+    newest = applied_versions(rows)
+    top = newest[-1].version_key if newest else None
+    late = [m for m in todo if top is not None and m.version and m.version.key < top]
+    if late and out_of_order == "refuse":
+        names = ", ".join(m.label for m in late[:5]) + (" ..." if len(late) > 5 else "")
+        raise OutOfOrderError(
+            f"{len(late)} pending migration(s) older than the applied version {current}: {names}",
+            hint="apply them with `migrata up --out-of-order`, or give them versions after the current one",
+        )
+    if late and out_of_order == "ignore":
+        todo = [m for m in todo if m not in late]
+    late_ids = {id(m) for m in late}
+    plan_steps = [Step(m, "up", "out of order" if id(m) in late_ids else "pending") for m in todo]
+    if steps is not None:
+        if steps < 1:
+            raise UsageError("--steps must be at least 1")
+        plan_steps = plan_steps[:steps]
+    elif target is None:
+        plan_steps.extend(changed_repeatables(source, rows))
+    return Plan("up", plan_steps, target=str(target) if target else None, current=current)
+
+
+def plan_down(
+    source: Source,
+    rows: Sequence[AppliedMigration],
+    *,
+    target: Version | str | None = None,
+    steps: int | None = None,
+) -> Plan:
+    current = current_version(rows)
+    done = applied_versions(rows)[::-1]
+    if target == BASE:
+        chosen = done
+    elif isinstance(target, Version):
+        if current is not None and target > Version.parse(current):
+            raise UsageError(
+                f"version {target} is ahead of the current version {current}",
+                hint=f"to go forward run `migrata up {target}`",
+            )
+        chosen = [r for r in done if r.version_key is not None and r.version_key > target.key]
+    else:
+        count = 1 if steps is None else steps
+        if count < 1:
+            raise UsageError("--steps must be at least 1")
+        chosen = done[:count]
+    plan_steps = []
+    for row in chosen:
+        migration = source.get(row.version)
+        if migration is None:
+            raise IrreversibleError(
+                f"version {row.version} ({row.name}) is applied but its file is missing; nothing was rolled back",
+                hint="restore the file, or drop its history row with `migrata repair --forget-missing`",
+            )
+        if migration.down is None:
+            raise IrreversibleError(
+                f"migration {migration.label} has no down part; nothing was rolled back",
+                hint=f"write its down part ({migration.path.name}), or roll back to a later version",
+            )
+        plan_steps.append(Step(migration, "down", "rollback"))
+    label = BASE if target == BASE else (str(target) if target else None)
+    return Plan("down", plan_steps, target=label, current=current)

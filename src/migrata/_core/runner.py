@@ -1,0 +1,417 @@
+"""Running a plan: lock -> for each step: journal, run, record -> unlock.
+
+Two ways to run a step:
+
+* **transaction** (SQLite, PostgreSQL, and every database for DML): the
+  statements, the history row and the event row commit together, so a crash
+  at any instant leaves the database before or after the migration.
+* **journal** (DDL on MySQL/MariaDB; a migration marked ``no-transaction``;
+  a file that begins/commits its own transaction): a ``running`` row is
+  committed first, the row's ``progress`` counts completed statements as
+  they go, and the row becomes ``applied`` at the end (``failed`` on error).
+  After a crash the row says which statements completed and which one is in
+  doubt; every later command refuses to continue until ``repair``.
+
+Every step is prepared (split, checked) before the first one runs, so a
+broken file stops the run before anything changes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrata._core.ledger import Ledger, Op
+from migrata._core.model import Migration, Plan, Step
+from migrata._core.source import load_python
+from migrata.backends.base import Backend, Statement, StatementError
+from migrata.errors import LockTimeoutError, MigrationFailedError, MigrationFileError
+
+__all__ = ["MigrationContext", "Prepared", "Runner", "StepResult"]
+
+log = logging.getLogger("migrata")
+
+TRANSACTION = "transaction"
+JOURNAL = "journal"
+
+
+class MigrationContext:
+    """What a Python migration's ``up(ctx)``/``down(ctx)`` receives.
+
+    ``ctx.execute(sql, params)`` runs one statement, ``ctx.query`` returns
+    rows, ``ctx.execute_script(sql)`` runs several; ``ctx.connection`` is the
+    DB-API connection, ``ctx.dialect`` the backend name (``sqlite``,
+    ``postgresql``, ``mysql``), ``ctx.log`` a logger. In a transactional
+    migration everything runs in migrata's transaction: do not commit.
+    """
+
+    def __init__(self, backend: Backend, migration: Migration, direction: str) -> None:
+        self._backend = backend
+        self.connection = backend.connection
+        self.dialect = backend.dialect
+        self.version = migration.id
+        self.name = migration.name
+        self.direction = direction
+        self.log = logging.getLogger(f"migrata.migration.{migration.id}")
+        self.placeholder = backend.placeholder
+
+    def execute(self, sql: str, params: Any = None) -> int:
+        """Run one statement; returns the affected row count where known."""
+        cur = self.connection.cursor()
+        try:
+            if params is None:
+                cur.execute(sql)
+            else:
+                cur.execute(sql, params)
+            return cur.rowcount
+        finally:
+            cur.close()
+
+    def executemany(self, sql: str, seq: Any) -> None:
+        cur = self.connection.cursor()
+        try:
+            cur.executemany(sql, seq)
+        finally:
+            cur.close()
+
+    def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        cur = self.connection.cursor()
+        try:
+            if params is None:
+                cur.execute(sql)
+            else:
+                cur.execute(sql, params)
+            return [tuple(r) for r in cur.fetchall()]
+        finally:
+            cur.close()
+
+    def execute_script(self, sql: str) -> int:
+        """Run a script of several statements, split as in SQL migrations."""
+        statements = self._backend.split(sql)
+        for stmt in statements:
+            self._backend.run_statement(stmt.sql)
+        return len(statements)
+
+
+@dataclass
+class Prepared:
+    """A step ready to run: its statements (None for Python) and how it runs."""
+
+    step: Step
+    statements: list[Statement] | None
+    mode: str  # TRANSACTION or JOURNAL
+    note: str = ""
+
+    @property
+    def migration(self) -> Migration:
+        return self.step.migration
+
+
+@dataclass
+class StepResult:
+    version: str
+    name: str
+    direction: str
+    status: str  # "applied", "rolled back", "failed"
+    duration_ms: int
+    statements: int | None
+    mode: str
+    reason: str = ""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Runner:
+    """Runs prepared steps against one backend and its ledger."""
+
+    backend: Backend
+    ledger: Ledger
+    statement_timeout: float | None = None
+    ledger_exists: bool = True
+    on_step: Callable[[StepResult], None] | None = None
+    results: list[StepResult] = field(default_factory=list)
+
+    # --- preparing -------------------------------------------------------------------
+    def prepare(self, step: Step) -> Prepared:
+        migration = step.migration
+        script = step.script
+        if migration.kind == "py":
+            load_python(migration)
+            script = step.script
+            return Prepared(step, None, TRANSACTION if script.transactional else JOURNAL)
+        assert script.sql is not None
+        statements = [Statement(s.sql, s.line + script.line_offset, s.index) for s in self.backend.split(script.sql)]
+        self_managed = [s for s in statements if self.backend.manages_transaction(s)]
+        if script.transactional and not self_managed:
+            for stmt in statements:
+                reason = self.backend.no_transaction_reason(stmt)
+                if reason:
+                    raise MigrationFileError(
+                        f"{reason}: {stmt.first_line[:80]}",
+                        path=str(script.path),
+                        line=stmt.line,
+                        hint="add the line '-- migrata:no-transaction' at the top of the migration",
+                    )
+        if not script.transactional or self_managed:
+            note = "no-transaction" if script.explicit_no_transaction else "manages its own transaction"
+            return Prepared(step, statements, JOURNAL, note)
+        if not self.backend.transactional_ddl:
+            return Prepared(step, statements, JOURNAL, "DDL commits implicitly")
+        return Prepared(step, statements, TRANSACTION)
+
+    def prepare_plan(self, plan: Plan) -> list[Prepared]:
+        return [self.prepare(step) for step in plan.steps]
+
+    # --- running -----------------------------------------------------------------------
+    def run(self, prepared: list[Prepared]) -> list[StepResult]:
+        for item in prepared:
+            result = self.run_one(item)
+            self.results.append(result)
+            if self.on_step:
+                self.on_step(result)
+        return self.results
+
+    def run_one(self, item: Prepared, *, start: int = 0) -> StepResult:
+        m = item.migration
+        verb = "applying" if item.step.direction == "up" else "reverting"
+        log.debug("%s %s", verb, m.label)
+        timeout = item.step.script.timeout or self.statement_timeout
+        self.backend.apply_timeout(timeout)
+        try:
+            if item.mode == TRANSACTION:
+                return self._run_transaction(item)
+            return self._run_journal(item, start)
+        finally:
+            self.backend.apply_timeout(None)
+
+    def _history_ops(self, item: Prepared, duration_ms: int) -> list[Op]:
+        m, led = item.migration, self.ledger
+        count = len(item.statements) if item.statements is not None else None
+        if item.step.direction == "down":
+            return [led.delete(m.id)]
+        kind = "repeatable" if m.repeatable else m.kind
+        ops = [led.delete(m.id)] if m.repeatable else []
+        ops.append(led.record_applied(m.id, m.name, kind, m.checksum, duration_ms, count))
+        return ops
+
+    def _event(self, item: Prepared, outcome: str, duration_ms: int, **detail: Any) -> Op:
+        m = item.migration
+        detail.setdefault("mode", item.mode)
+        if item.statements is not None:
+            detail.setdefault("statements", len(item.statements))
+        if item.step.direction == "up":
+            detail.setdefault("checksum", m.checksum)
+        action = item.step.direction if not m.repeatable else "repeat"
+        return self.ledger.event(
+            action, version=m.id, name=m.name, outcome=outcome, duration_ms=duration_ms, detail=detail
+        )
+
+    def _run_transaction(self, item: Prepared) -> StepResult:
+        backend = self.backend
+        t0 = time.perf_counter()
+        backend.begin()
+        try:
+            self.execute_body(item, 0, journal=False)
+            ms = _ms(t0)
+            self.ledger.run(*self._history_ops(item, ms), self._event(item, "ok", ms))
+            backend.commit()
+        except MigrationFailedError as exc:
+            backend.rollback()
+            self._record_failure(item, exc, _ms(t0), applied_part="nothing of it was applied")
+            raise
+        except BaseException:
+            backend.rollback()
+            raise
+        return self._result(item, _ms(t0))
+
+    def _run_journal(self, item: Prepared, start: int) -> StepResult:
+        m, led = item.migration, self.ledger
+        count = len(item.statements) if item.statements is not None else None
+        t0 = time.perf_counter()
+        kind = "repeatable" if m.repeatable else m.kind
+        exists = item.step.direction == "down" or start > 0 or (m.repeatable and self._has_row(m.id))
+        led.run(led.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists))
+        if start:
+            led.run(led.progress(m.id, start))
+        try:
+            self.execute_body(item, start, journal=True)
+        except MigrationFailedError as exc:
+            done = exc.statement_index if exc.statement_index is not None else None  # type: ignore[attr-defined]
+            led.run(led.fail_run(m.id, done, exc.message[:4000]))
+            self._record_failure(item, exc, _ms(t0), applied_part=_journal_state(done, count))
+            raise
+        ms = _ms(t0)
+        if item.step.direction == "down":
+            led.run(led.delete(m.id), self._event(item, "ok", ms))
+        else:
+            led.run(led.finish_run(m.id, m.checksum, ms, count), self._event(item, "ok", ms))
+        return self._result(item, ms)
+
+    def _has_row(self, version: str) -> bool:
+        return any(r.version == version for r in self.ledger.read())
+
+    def execute_body(self, item: Prepared, start: int, *, journal: bool) -> None:
+        if item.statements is None:
+            self._run_python(item)
+            return
+        backend, led, m = self.backend, self.ledger, item.migration
+        statements = item.statements
+        for stmt in statements[start:]:
+            if journal and stmt.index > start:
+                led.run(led.progress(m.id, stmt.index))
+            try:
+                backend.run_statement(stmt.sql)
+            except StatementError as exc:
+                raise self._statement_failure(item, stmt, exc) from None
+
+    def _run_python(self, item: Prepared) -> None:
+        m = item.migration
+        module = load_python(m)
+        fn = getattr(module, item.step.direction)
+        ctx = MigrationContext(self.backend, m, item.step.direction)
+        try:
+            fn(ctx)
+        except Exception as exc:  # noqa: BLE001 - any failure of user code fails the migration
+            line = _user_line(exc, m.path)
+            where = f"{m.path.name}:{line}" if line else m.path.name
+            err = MigrationFailedError(
+                f"migration {m.label} failed at {where}: {type(exc).__name__}: {exc}",
+                version=m.id,
+                path=str(m.path),
+                line=line,
+                db_error=str(exc),
+            )
+            err.statement_index = None  # type: ignore[attr-defined]
+            raise err from exc
+
+    def _statement_failure(self, item: Prepared, stmt: Statement, exc: StatementError) -> MigrationFailedError:
+        m = item.migration
+        script = item.step.script
+        line = stmt.line
+        if exc.position:
+            line += stmt.sql.count("\n", 0, max(0, exc.position - 1))
+        shown = " ".join(stmt.sql.split())
+        shown = shown if len(shown) <= 120 else shown[:117] + "..."
+        err = MigrationFailedError(
+            f"migration {m.label} failed at {Path(script.path).name}:{line}: {exc.db_message.strip()} "
+            f"[statement {stmt.index + 1}: {shown}]",
+            version=m.id,
+            path=str(script.path),
+            line=line,
+            statement=stmt.sql,
+            db_error=exc.db_message,
+        )
+        err.statement_index = stmt.index  # type: ignore[attr-defined]
+        return err
+
+    def _record_failure(self, item: Prepared, exc: MigrationFailedError, ms: int, *, applied_part: str) -> None:
+        detail: dict[str, Any] = {"error": exc.db_error or exc.message, "line": exc.line}
+        if exc.statement:
+            detail["statement"] = exc.statement[:2000]
+        try:
+            self.ledger.run(self._event(item, "failed", ms, **detail))
+        except Exception:  # noqa: BLE001 - the event must not hide the migration's own error
+            log.debug("could not record the failure event", exc_info=True)
+        if item.mode == TRANSACTION:
+            exc.hint = exc.hint or (f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again")
+        else:
+            exc.hint = exc.hint or (
+                f"{applied_part}; the run is recorded as failed: fix the cause, then "
+                f"`migrata repair` shows the ways out"
+            )
+        exc.completed = list(self.results)  # type: ignore[attr-defined]
+
+    def _result(self, item: Prepared, ms: int) -> StepResult:
+        m = item.migration
+        status = "applied" if item.step.direction == "up" else "rolled back"
+        log.info("%s %s (%d ms)", status, m.label, ms)
+        return StepResult(
+            version=m.id,
+            name=m.name,
+            direction=item.step.direction,
+            status=status,
+            duration_ms=ms,
+            statements=len(item.statements) if item.statements is not None else None,
+            mode=item.mode,
+            reason=item.step.reason,
+        )
+
+    # --- rendering (--sql) -----------------------------------------------------------------
+    def render(self, prepared: list[Prepared]) -> str:
+        led, b = self.ledger, self.backend
+        out: list[str] = []
+        if not self.ledger_exists:
+            out.append("-- migrata's own tables")
+            out.extend(s + ";" for s in led.render(*led.create_ops()))
+            out.append("")
+        for item in prepared:
+            m = item.migration
+            script = item.step.script
+            out.append(f"-- {item.step.direction} {m.label} ({Path(script.path).name}, {item.mode})")
+            body = self._render_body(item)
+            if item.mode == TRANSACTION:
+                out.append(b.begin_sql + ";")
+                out.extend(body)
+                out.extend(s + ";" for s in led.render(*self._history_ops(item, 0), self._event(item, "ok", 0)))
+                out.append("COMMIT;")
+            else:
+                count = len(item.statements) if item.statements is not None else None
+                kind = "repeatable" if m.repeatable else m.kind
+                exists = item.step.direction == "down"
+                out.extend(
+                    s + ";"
+                    for s in led.render(
+                        led.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists)
+                    )
+                )
+                for k, line in enumerate(body):
+                    if k:
+                        out.append(led.render(led.progress(m.id, k))[0] + ";")
+                    out.append(line)
+                final = (
+                    led.delete(m.id) if item.step.direction == "down" else led.finish_run(m.id, m.checksum, 0, count)
+                )
+                out.extend(s + ";" for s in led.render(final, self._event(item, "ok", 0)))
+            out.append("")
+        return "\n".join(out)
+
+    @staticmethod
+    def _render_body(item: Prepared) -> list[str]:
+        if item.statements is None:
+            return [f"-- Python migration {item.migration.path.name}: its SQL is only known when it runs"]
+        return [s.sql if s.sql.rstrip().endswith(";") else s.sql + ";" for s in item.statements]
+
+
+def _ms(t0: float) -> int:
+    return int(round((time.perf_counter() - t0) * 1000))
+
+
+def _journal_state(done: int | None, count: int | None) -> str:
+    if done is None or count is None:
+        return "the migration was interrupted"
+    if done == 0:
+        return f"none of its {count} statements completed"
+    return f"statements 1-{done} of {count} completed"
+
+
+def _user_line(exc: BaseException, path: Path) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno
+    return line
+
+
+def lock_timeout_error(holder_text: str, timeout: float, target: str) -> LockTimeoutError:
+    return LockTimeoutError(
+        f"the migration lock on {target} was not free within {timeout:g}s: held by {holder_text}",
+        hint="`migrata lock status` shows the holder; `migrata lock release --force` stops it",
+    )

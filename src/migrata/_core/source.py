@@ -1,0 +1,487 @@
+"""Finding and parsing migration files.
+
+Accepted names (first match wins; custom patterns from the ``file_pattern``
+setting are tried before these):
+
+* ``000001_name.up.sql`` + ``000001_name.down.sql``  (migrata, golang-migrate)
+* ``000001_name.sql`` with ``-- migrate:up`` / ``-- migrate:down`` sections
+  (dbmate; goose ``-- +goose Up`` and sql-migrate ``-- +migrate Up`` too);
+  without markers the whole file is the up part and there is no down
+* ``000001_name.py`` with ``up(ctx)`` and optional ``down(ctx)``
+* ``V1__name.sql``, ``V2_4_1__name.sql``, ``U1__name.sql`` (undo), ``R__name.sql``
+  (Flyway)
+
+The set is checked as a whole before anything runs; every problem raises
+:class:`~migrata.errors.MigrationFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import re
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from migrata._core.model import Migration, Script, Version
+from migrata.errors import ConfigError, MigrationFileError
+
+__all__ = [
+    "Source",
+    "checksum",
+    "compile_patterns",
+    "load_python",
+    "load_source",
+    "parse_duration",
+    "read_text",
+]
+
+_V = r"(?P<version>\d+(?:[._]\d+)*)"
+_BUILTIN_PATTERNS: list[tuple[str, str]] = [
+    # (regex, what a match is); direction comes from the group or the kind.
+    (rf"^{_V}_(?P<name>.+)\.(?P<direction>up|down)\.sql$", "sql"),
+    (rf"^V{_V}__(?P<name>.+)\.sql$", "sql-up"),
+    (rf"^U{_V}__(?P<name>.+)\.sql$", "sql-down"),
+    (r"^R__(?P<name>.+)\.sql$", "repeatable"),
+    (rf"^{_V}_(?P<name>.+)\.py$", "py"),
+    (rf"^{_V}_(?P<name>.+)\.sql$", "sql-single"),
+]
+_IGNORED_SUFFIXES = (".verify.sql",)
+_ACCEPTED_FORMS = (
+    "000001_name.up.sql/.down.sql, 000001_name.sql (-- migrate:up/-- migrate:down), "
+    "000001_name.py, V1__name.sql, U1__name.sql, R__name.sql"
+)
+
+
+def read_text(path: Path) -> str:
+    """Read a migration file as UTF-8 (a BOM is dropped); refuse anything else."""
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise MigrationFileError(
+            f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
+            path=str(path),
+            hint="save the file as UTF-8",
+        ) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def normalize(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def checksum(text: str) -> str:
+    """SHA-256 of the text with line endings normalised (CRLF checkouts match)."""
+    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
+
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.I)
+_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: object) -> float:
+    """``30``, ``"30s"``, ``"500ms"``, ``"5m"``, ``"1h"`` -> seconds. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"negative duration: {value!r}")
+        return float(value)
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 500ms, 5m)")
+    return float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
+
+
+def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
+    """Compile custom ``file_pattern`` regexes; each needs ``version`` and ``name`` groups."""
+    compiled = []
+    for text in patterns:
+        try:
+            rx = re.compile(text)
+        except re.error as exc:
+            raise ConfigError(f"file_pattern {text!r} is not a valid regular expression: {exc}") from None
+        missing = {"version", "name"} - set(rx.groupindex)
+        if missing:
+            raise ConfigError(
+                f"file_pattern {text!r} lacks the named group(s) {', '.join(sorted(missing))}",
+                hint=r"e.g. file_pattern = '^V(?P<version>\d+)\.(?P<name>.+)\.(?P<direction>up|down)\.sql$'",
+            )
+        compiled.append(rx)
+    return compiled
+
+
+_BUILTIN = [(re.compile(rx), kind) for rx, kind in _BUILTIN_PATTERNS]
+
+
+@dataclass
+class _Part:
+    path: Path
+    kind: str  # "sql", "py", "repeatable", "single"
+    direction: str  # "up", "down", "both"
+    version: Version | None
+    name: str
+
+
+def _classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
+    fname = path.name
+    for rx in custom:
+        m = rx.match(fname)
+        if m:
+            direction = (m.groupdict().get("direction") or "up").lower()
+            if direction not in ("up", "down"):
+                raise MigrationFileError(
+                    f"file_pattern matched direction {direction!r}; it must be 'up' or 'down'",
+                    path=str(path),
+                )
+            kind = "py" if fname.endswith(".py") else "sql"
+            return _Part(path, kind, direction, Version.parse(m.group("version")), m.group("name"))
+    for rx, what in _BUILTIN:
+        m = rx.match(fname)
+        if not m:
+            continue
+        name = m.group("name")
+        if what == "repeatable":
+            return _Part(path, "repeatable", "up", None, name)
+        version = Version.parse(m.group("version"))
+        if what == "sql":
+            return _Part(path, "sql", m.group("direction"), version, name)
+        if what == "sql-up":
+            return _Part(path, "sql", "up", version, name)
+        if what == "sql-down":
+            return _Part(path, "sql", "down", version, name)
+        if what == "py":
+            return _Part(path, "py", "both", version, name)
+        return _Part(path, "single", "both", version, name)
+    return None
+
+
+def _candidates(directory: Path) -> list[Path]:
+    paths = []
+    for entry in sorted(directory.iterdir()):
+        fname = entry.name
+        if fname.startswith((".", "_")) or not fname.endswith((".sql", ".py")):
+            continue
+        if fname.endswith(_IGNORED_SUFFIXES) or not entry.is_file():
+            continue
+        paths.append(entry)
+    return paths
+
+
+# --- directives and sections --------------------------------------------------
+
+_DIRECTIVE_RE = re.compile(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
+_MARKER_RE = re.compile(
+    r"^\s*--\s*(?:migrate:(?P<dbmate>up|down)(?P<opts>.*)"
+    r"|\+(?:goose|migrate)\s+(?P<goose>up|down)(?P<gopts>.*))\s*$",
+    re.I,
+)
+_MARKER_LIKE_RE = re.compile(r"^\s*--\s*(?:migrate\s*:|\+goose\b|\+migrate\b)", re.I)
+_NO_TX_OPTS = re.compile(r"transaction\s*:\s*false|notransaction|no[ _-]?transaction", re.I)
+
+
+def _apply_directives(script: Script, text: str, path: Path, first_line: int) -> None:
+    """Read ``-- migrata:...`` directives from the leading comment lines."""
+    for offset, line in enumerate(text.split("\n")):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break
+        m = _DIRECTIVE_RE.match(stripped)
+        if not m:
+            continue
+        name, arg = m.group(1).lower(), (m.group(2) or "").strip()
+        lineno = first_line + offset
+        if name in ("no-transaction", "notransaction", "no_transaction"):
+            script.transactional = False
+            script.explicit_no_transaction = True
+        elif name == "timeout":
+            try:
+                script.timeout = parse_duration(arg)
+            except ValueError as exc:
+                raise MigrationFileError(str(exc), path=str(path), line=lineno) from None
+        else:
+            raise MigrationFileError(
+                f"unknown directive '-- migrata:{name}'",
+                path=str(path),
+                line=lineno,
+                hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s",
+            )
+
+
+def _sql_script(path: Path, text: str, line_offset: int = 0) -> Script:
+    script = Script(path=path, sql=text, line_offset=line_offset)
+    _apply_directives(script, text, path, line_offset + 1)
+    return script
+
+
+def _split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
+    """Split a single file into up/down parts by dbmate/goose/sql-migrate markers."""
+    lines = text.split("\n")
+    marks: list[tuple[int, str, str]] = []  # (line index, direction, options)
+    for i, line in enumerate(lines):
+        if not _MARKER_LIKE_RE.match(line):
+            continue
+        m = _MARKER_RE.match(line)
+        if not m:
+            # goose statement markers are harmless comments
+            if re.match(r"^\s*--\s*\+goose\s+(statementbegin|statementend|envsub)", line, re.I):
+                continue
+            raise MigrationFileError(
+                f"unknown section marker {line.strip()!r}",
+                path=str(path),
+                line=i + 1,
+                hint="sections start with '-- migrate:up' and '-- migrate:down'",
+            )
+        direction = (m.group("dbmate") or m.group("goose")).lower()
+        marks.append((i, direction, (m.group("opts") or m.group("gopts") or "")))
+    if not marks:
+        return _sql_script(path, text), None
+    seen = [d for _, d, _ in marks]
+    if seen.count("up") != 1 or seen.count("down") > 1 or seen[0] != "up":
+        raise MigrationFileError(
+            "a single-file migration needs one '-- migrate:up' section, "
+            "optionally followed by one '-- migrate:down' section",
+            path=str(path),
+            line=marks[0][0] + 1,
+        )
+    head = "\n".join(lines[: marks[0][0]])
+    if any(ln.strip() and not ln.strip().startswith("--") for ln in head.split("\n")):
+        raise MigrationFileError("SQL before the '-- migrate:up' marker", path=str(path), line=1)
+    parts: list[Script] = []
+    for n, (idx, _direction, opts) in enumerate(marks):
+        end = marks[n + 1][0] if n + 1 < len(marks) else len(lines)
+        body = "\n".join(lines[idx + 1 : end])
+        script = _sql_script(path, body, line_offset=idx + 1)
+        _apply_directives(script, head, path, 1)
+        if _NO_TX_OPTS.search(opts):
+            script.transactional = False
+            script.explicit_no_transaction = True
+        parts.append(script)
+    return parts[0], (parts[1] if len(parts) > 1 else None)
+
+
+def _blank_sql(text: str) -> bool:
+    for line in text.split("\n"):
+        s = line.strip()
+        if s and not s.startswith("--") and s != ";":
+            # block comments are rare in empty files; let the backend judge the rest
+            if not (s.startswith("/*") and s.endswith("*/")):
+                return False
+    return True
+
+
+# --- Python migrations --------------------------------------------------------
+
+_PY_CACHE: dict[Path, ModuleType] = {}
+
+
+def load_python(migration: Migration) -> ModuleType:
+    """Import a Python migration (once) and check it has ``up``; apply its flags."""
+    path = migration.up.path
+    module = _PY_CACHE.get(path)
+    if module is None:
+        safe_id = re.sub(r"\W", "_", migration.id)
+        mod_name = f"migrata_migration_{safe_id}_{abs(hash(path)) % 10**8}"
+        spec = importlib.util.spec_from_file_location(mod_name, path)
+        if spec is None or spec.loader is None:
+            raise MigrationFileError("cannot be imported", path=str(path))
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[mod_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except Exception as exc:  # noqa: BLE001 - any import failure is the file's
+            sys.modules.pop(mod_name, None)
+            line = _traceback_line(exc, path)
+            raise MigrationFileError(
+                f"fails to import: {type(exc).__name__}: {exc}", path=str(path), line=line
+            ) from exc
+        if not callable(getattr(module, "up", None)):
+            raise MigrationFileError(
+                "a Python migration must define up(ctx)",
+                path=str(path),
+                hint="def up(ctx):\n    ctx.execute('...')",
+            )
+        _PY_CACHE[path] = module
+    _apply_python_flags(migration, module)
+    return module
+
+
+def _traceback_line(exc: BaseException, path: Path) -> int | None:
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        return exc.lineno
+    tb = exc.__traceback__
+    line = None
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename) == path:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _apply_python_flags(migration: Migration, module: ModuleType) -> None:
+    transactional = bool(getattr(module, "transactional", True))
+    timeout: Any = getattr(module, "timeout", None)
+    seconds = None
+    if timeout is not None:
+        try:
+            seconds = parse_duration(timeout)
+        except ValueError as exc:
+            raise MigrationFileError(f"timeout = {timeout!r}: {exc}", path=str(migration.path)) from None
+    doc = (module.__doc__ or "").strip()
+    if doc:
+        migration.description = doc.split("\n", 1)[0].strip()
+    for script in (migration.up, migration.down):
+        if script is None:
+            continue
+        script.transactional = transactional
+        script.explicit_no_transaction = not transactional
+        script.timeout = seconds
+    if migration.down is not None and not callable(getattr(module, "down", None)):
+        migration.down = None
+
+
+# --- the whole set ------------------------------------------------------------
+
+
+@dataclass
+class Source:
+    """All migrations of a project, checked as a set."""
+
+    directory: Path
+    versioned: list[Migration] = field(default_factory=list)  # ascending version
+    repeatables: list[Migration] = field(default_factory=list)  # by name
+
+    def __post_init__(self) -> None:
+        self._by_key = {m.version.key: m for m in self.versioned if m.version}
+
+    def get(self, version: Version | str) -> Migration | None:
+        if isinstance(version, str):
+            if not Version.is_version(version):
+                return None
+            version = Version.parse(version)
+        return self._by_key.get(version.key)
+
+    @property
+    def all(self) -> list[Migration]:
+        return self.versioned + self.repeatables
+
+    def load_python(self, migrations: Iterable[Migration] | None = None) -> None:
+        """Import Python migrations (all, or those given); raises on the first broken one."""
+        for m in self.all if migrations is None else migrations:
+            if m.kind == "py":
+                load_python(m)
+
+
+def load_source(
+    directory: Path,
+    *,
+    patterns: Iterable[str] = (),
+    allow_empty: bool = False,
+    must_exist: bool = True,
+) -> Source:
+    """Discover and parse every migration in ``directory``; refuse a broken set."""
+    if not directory.is_dir():
+        if must_exist:
+            raise MigrationFileError(
+                f"migrations folder {directory} does not exist",
+                hint="create it with `migrata init`, or set `migrations` in migrata.toml",
+            )
+        return Source(directory)
+    custom = compile_patterns(patterns)
+    ups: dict[tuple[int, ...], _Up] = {}
+    downs: dict[tuple[int, ...], tuple[_Part, Script]] = {}
+    repeatables: list[Migration] = []
+    for path in _candidates(directory):
+        part = _classify(path, custom)
+        if part is None:
+            raise MigrationFileError(
+                "file name does not parse as a migration",
+                path=str(path),
+                hint=f"accepted names: {_ACCEPTED_FORMS}; set file_pattern for other schemes",
+            )
+        _add_part(part, ups, downs, repeatables, allow_empty)
+    versioned = []
+    for key, (part, up, down, digest) in ups.items():
+        if key in downs:
+            down_part, down = downs.pop(key)
+            if part.kind != "sql":
+                raise MigrationFileError(
+                    f"down part for version {part.version} but {part.path.name} already defines its down",
+                    path=str(down_part.path),
+                )
+        kind = "py" if part.kind == "py" else "sql"
+        versioned.append(Migration(part.version, part.name, kind, up, down, digest, description=part.name))
+    if downs:
+        orphan_part, _ = next(iter(downs.values()))
+        raise MigrationFileError(
+            f"down part without an up part for version {orphan_part.version}",
+            path=str(orphan_part.path),
+            hint="add the up file or delete this one",
+        )
+    versioned.sort(key=lambda m: m.version.key if m.version else ())
+    repeatables.sort(key=lambda m: m.name)
+    return Source(directory, versioned, repeatables)
+
+
+_Up = tuple[_Part, Script, Script | None, str]  # part, up, down, checksum
+
+
+def _add_part(
+    part: _Part,
+    ups: dict[tuple[int, ...], _Up],
+    downs: dict[tuple[int, ...], tuple[_Part, Script]],
+    repeatables: list[Migration],
+    allow_empty: bool,
+) -> None:
+    if part.kind == "py":
+        text = read_text(part.path)
+        _store_up(part, ups, Script(path=part.path), Script(path=part.path), checksum(text))
+        return
+    text = read_text(part.path)
+    down: Script | None
+    if part.kind == "single":
+        up, down = _split_sections(part.path, text)
+    else:
+        up, down = _sql_script(part.path, text), None
+    for script, which in ((up, "up"), (down, "down")):
+        if script is not None and script.sql is not None and _blank_sql(script.sql) and not allow_empty:
+            raise MigrationFileError(
+                f"empty migration ({which} part has no SQL)" if part.kind == "single" else "empty migration",
+                path=str(part.path),
+                hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
+            )
+    if part.kind == "repeatable":
+        assert up.sql is not None
+        repeatables.append(Migration(None, part.name, "sql", up, None, checksum(up.sql), description=part.name))
+    elif part.direction == "down":
+        assert part.version is not None
+        key = part.version.key
+        if key in downs:
+            raise _duplicate(part, downs[key][0])
+        downs[key] = (part, up)
+    else:
+        assert up.sql is not None
+        _store_up(part, ups, up, down, checksum(up.sql))
+
+
+def _store_up(part: _Part, ups: dict[tuple[int, ...], _Up], up: Script, down: Script | None, digest: str) -> None:
+    assert part.version is not None
+    key = part.version.key
+    if key in ups:
+        raise _duplicate(part, ups[key][0])
+    ups[key] = (part, up, down, digest)
+
+
+def _duplicate(part: _Part, other: _Part) -> MigrationFileError:
+    return MigrationFileError(
+        f"duplicate version {part.version}: also defined by {other.path.name}",
+        path=str(part.path),
+        hint="give one of them a new version number",
+    )

@@ -1,0 +1,761 @@
+"""Every command of the ``migrata`` CLI as a library function.
+
+Each function takes ``config`` — a :class:`~migrata.config.Settings`, a
+database URL, a config file or project folder path, or ``None`` to find the
+project from the working directory as the CLI does — plus keyword overrides
+of any setting (``url=``, ``migrations=``, ``table=``...). Each returns a
+result object from :mod:`migrata.results` and raises a
+:class:`~migrata.errors.MigrataError` on failure. Nothing here prints or exits.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import importlib
+import logging
+import os
+import re
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from migrata._core import planner
+from migrata._core.ledger import Ledger
+from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, MigrationState, Plan, Problem, Step, Version
+from migrata._core.report import build_report, guard
+from migrata._core.runner import Prepared, Runner, lock_timeout_error
+from migrata._core.source import Source, load_source
+from migrata.backends import create_backend
+from migrata.backends.base import Backend
+from migrata.config import Settings, load_settings
+from migrata.errors import (
+    ConfigError,
+    MigrataError,
+    NotConfirmedError,
+    UnknownTargetError,
+    UsageError,
+)
+from migrata.results import (
+    CheckResult,
+    CleanupResult,
+    CurrentResult,
+    HistoryResult,
+    InitResult,
+    LockResult,
+    MigrateResult,
+    NewResult,
+    RepairResult,
+    StampResult,
+    StatusResult,
+    ValidateResult,
+)
+
+__all__ = [
+    "check",
+    "cleanup",
+    "current",
+    "downgrade",
+    "history",
+    "info",
+    "init",
+    "lock_release",
+    "lock_status",
+    "new",
+    "repair",
+    "stamp",
+    "status",
+    "upgrade",
+    "validate",
+]
+
+log = logging.getLogger("migrata")
+
+ConfigLike = Settings | str | os.PathLike[str] | None
+
+
+def resolve_settings(config: ConfigLike = None, **overrides: Any) -> Settings:
+    """Settings from whatever the caller has (see the module docstring)."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(config, Settings):
+        return config.with_overrides(**overrides) if overrides else config
+    if config is None:
+        return load_settings(**overrides)
+    text = os.fspath(config)
+    if "://" in text or text.startswith("file:"):
+        settings = Settings(url=text, origins={"url": "argument config"}, url_base=Path.cwd())
+        settings.migrations = Path.cwd() / "migrations"
+        return settings.with_overrides(**overrides) if overrides else settings
+    path = Path(text)
+    if path.is_dir():
+        return load_settings(directory=path, **overrides)
+    return load_settings(path, **overrides)
+
+
+class Workspace:
+    """One command's view of a project: its settings, files and database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._source: Source | None = None
+        self._backend: Backend | None = None
+        self._ledger: Ledger | None = None
+        self.lock_wait_ms = 0
+
+    # --- files ---------------------------------------------------------------------
+    @property
+    def source(self) -> Source:
+        if self._source is None:
+            s = self.settings
+            self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+        return self._source
+
+    # --- database ------------------------------------------------------------------
+    @property
+    def database(self) -> str:
+        return self.settings.masked_url
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            url = self.settings.database_url()
+            backend = create_backend(url, busy_timeout=self.settings.lock_timeout)
+            backend.connect()
+            self._backend = backend
+            self._run_connect_hooks(backend)
+        return self._backend
+
+    def unconnected_backend(self) -> Backend:
+        return self._backend or create_backend(self.settings.database_url())
+
+    def _run_connect_hooks(self, backend: Backend) -> None:
+        for spec in self.settings.on_connect:
+            module_name, _, attr = spec.partition(":")
+            if not attr:
+                raise ConfigError(f"on_connect {spec!r} must be written module:function")
+            project = str(self.settings.project_dir)
+            added = project not in sys.path
+            if added:
+                sys.path.insert(0, project)
+            try:
+                fn = getattr(importlib.import_module(module_name), attr)
+                fn(backend.connection)
+            except MigrataError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the hook is user code
+                raise ConfigError(f"on_connect hook {spec} failed: {type(exc).__name__}: {exc}") from exc
+            finally:
+                if added:
+                    with contextlib.suppress(ValueError):
+                        sys.path.remove(project)
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.backend, self.settings.table)
+        return self._ledger
+
+    def database_exists(self) -> bool:
+        return self.unconnected_backend().database_exists()
+
+    def rows(self) -> list[AppliedMigration]:
+        """History rows; an absent database or table reads as empty, creating nothing."""
+        if not self.database_exists():
+            return []
+        return self.ledger.read()
+
+    def report(self, rows: list[AppliedMigration] | None = None) -> tuple[list[MigrationState], list[Problem]]:
+        rows = self.rows() if rows is None else rows
+        return build_report(
+            self.source,
+            rows,
+            out_of_order=self.settings.out_of_order,
+            sequential=self.settings.versions == "sequential",
+        )
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        backend = self.backend
+        timeout = self.settings.lock_timeout
+        t0 = time.perf_counter()
+        if not backend.acquire_lock(0):
+            holder = backend.lock_holder()
+            log.warning(
+                "waiting for the migration lock, held by %s", holder.describe() if holder else "another migrator"
+            )
+            if not backend.acquire_lock(timeout):
+                holder = backend.lock_holder()
+                raise lock_timeout_error(holder.describe() if holder else "another migrator", timeout, self.database)
+        self.lock_wait_ms = int((time.perf_counter() - t0) * 1000)
+        try:
+            self.ledger.ensure()
+            if self.lock_wait_ms >= 50:
+                self.ledger.run(self.ledger.event("lock-wait", duration_ms=self.lock_wait_ms))
+            yield
+        finally:
+            backend.release_lock()
+
+    def runner(self) -> Runner:
+        return Runner(self.backend, self.ledger, statement_timeout=self.settings.statement_timeout)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def workspace(config: ConfigLike = None, **overrides: Any) -> Iterator[Workspace]:
+    ws = Workspace(resolve_settings(config, **overrides))
+    try:
+        yield ws
+    finally:
+        ws.close()
+
+
+# --- migrate ---------------------------------------------------------------------------
+
+
+def _planned(plan: Plan) -> list[MigrationState]:
+    out = []
+    for step in plan.steps:
+        m = step.migration
+        out.append(
+            MigrationState(
+                version=m.id,
+                name=m.name,
+                kind="repeatable" if m.repeatable else m.kind,
+                state=step.reason,
+                checksum=m.checksum,
+                path=str(step.script.path),
+                has_down=m.down is not None,
+            )
+        )
+    return out
+
+
+def _migrate(
+    ws: Workspace,
+    direction: str,
+    make_plan: Any,
+    *,
+    dry_run: bool,
+    sql: bool,
+) -> MigrateResult:
+    t0 = time.perf_counter()
+    source = ws.source  # a broken set is refused before connecting
+    if direction == "up":
+        source.load_python(m for m in source.versioned if m.kind == "py")
+    if dry_run or sql:
+        rows = ws.rows()
+        guard(ws.report(rows)[1])
+        plan = make_plan(source, rows)
+        runner = (
+            ws.runner()
+            if ws.database_exists()
+            else Runner(ws.unconnected_backend(), Ledger(ws.unconnected_backend(), ws.settings.table))
+        )
+        runner.ledger_exists = bool(rows) or (ws.database_exists() and ws.ledger.exists())
+        prepared = runner.prepare_plan(plan)
+        return MigrateResult(
+            direction,
+            ws.database,
+            plan.current,
+            plan.current,
+            planned=_planned(plan),
+            dry_run=True,
+            sql=runner.render(prepared) if sql else None,
+            duration_ms=int((time.perf_counter() - t0) * 1000),
+        )
+    with ws.locked():
+        rows = ws.ledger.read()
+        _, problems = ws.report(rows)
+        guard(problems)
+        plan = make_plan(source, rows)
+        runner = ws.runner()
+        prepared = runner.prepare_plan(plan)
+        runner.run(prepared)
+        after = planner.current_version(ws.ledger.read()) if prepared else plan.current
+    return MigrateResult(
+        direction,
+        ws.database,
+        plan.current,
+        after,
+        steps=runner.results,
+        planned=_planned(plan),
+        duration_ms=int((time.perf_counter() - t0) * 1000),
+        lock_wait_ms=ws.lock_wait_ms,
+    )
+
+
+def upgrade(
+    config: ConfigLike = None,
+    target: str | None = None,
+    *,
+    steps: int | None = None,
+    out_of_order: bool | None = None,
+    dry_run: bool = False,
+    sql: bool = False,
+    **overrides: Any,
+) -> MigrateResult:
+    """Apply pending migrations up to ``target`` (default: all).
+
+    ``steps`` limits how many; ``out_of_order=True`` applies pending
+    migrations older than the current version; ``dry_run`` only plans;
+    ``sql`` renders the exact SQL (bookkeeping included) without writing.
+    """
+    with workspace(config, **overrides) as ws:
+        policy = "allow" if out_of_order else ws.settings.out_of_order
+
+        def make_plan(source: Source, rows: list[AppliedMigration]) -> Plan:
+            resolved = planner.resolve_target(target, source, rows, "up")
+            assert resolved is None or isinstance(resolved, Version)
+            if resolved is not None and source.get(resolved) is None:
+                raise UnknownTargetError(f"no migration file has version {target}")
+            return planner.plan_up(source, rows, target=resolved, steps=steps, out_of_order=policy)
+
+        return _migrate(ws, "up", make_plan, dry_run=dry_run, sql=sql)
+
+
+def downgrade(
+    config: ConfigLike = None,
+    target: str | None = None,
+    *,
+    steps: int | None = None,
+    dry_run: bool = False,
+    sql: bool = False,
+    **overrides: Any,
+) -> MigrateResult:
+    """Roll back: one migration by default, ``steps`` of them, down to
+    ``target`` (which stays applied), or everything with ``target="base"``."""
+    if target is not None and steps is not None:
+        raise UsageError("give a target or --steps, not both")
+    with workspace(config, **overrides) as ws:
+
+        def make_plan(source: Source, rows: list[AppliedMigration]) -> Plan:
+            resolved = planner.resolve_target(target, source, rows, "down")
+            chosen = [r for r in planner.applied_versions(rows)]
+            source.load_python(m for r in chosen if (m := source.get(r.version)) is not None and m.kind == "py")
+            return planner.plan_down(source, rows, target=resolved, steps=steps)
+
+        return _migrate(ws, "down", make_plan, dry_run=dry_run, sql=sql)
+
+
+# --- reporting ------------------------------------------------------------------------
+
+
+def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
+    """Where the database stands: current version, pending migrations, problems."""
+    with workspace(config, **overrides) as ws:
+        exists = ws.database_exists()
+        rows = ws.rows()
+        states, problems = ws.report(rows)
+        pending = [s for s in states if s.state in ("pending", "outdated", "out-of-order")]
+        return StatusResult(
+            database=ws.database,
+            dialect=ws.unconnected_backend().dialect,
+            current=planner.current_version(rows),
+            applied=len(planner.applied_versions(rows)),
+            pending=pending,
+            migrations=states,
+            problems=problems,
+            database_exists=exists,
+        )
+
+
+def info(config: ConfigLike = None, **overrides: Any) -> StatusResult:
+    """Every migration with its state, checksum, when and by whom it was applied."""
+    return status(config, **overrides)
+
+
+def current(config: ConfigLike = None, **overrides: Any) -> CurrentResult:
+    """The current (highest applied) version."""
+    st = status(config, **overrides)
+    name = next((m.name for m in st.migrations if m.version == st.current), None)
+    return CurrentResult(st.database, st.current, name, len(st.pending))
+
+
+def history(
+    config: ConfigLike = None, *, limit: int | None = 50, version: str | None = None, **overrides: Any
+) -> HistoryResult:
+    """The event log, newest first."""
+    with workspace(config, **overrides) as ws:
+        if not ws.database_exists():
+            return HistoryResult(ws.database, [])
+        if version is not None and Version.is_version(version):
+            version = Version.parse(version).canonical
+        return HistoryResult(ws.database, ws.ledger.events(limit=limit, version=version))
+
+
+def check(config: ConfigLike = None, **overrides: Any) -> CheckResult:
+    """Up to date, pending or invalid — for CI and readiness probes."""
+    try:
+        st = status(config, **overrides)
+    except (ConfigError, UsageError):
+        raise
+    except MigrataError as exc:
+        if exc.exit_code != 3:
+            raise
+        return CheckResult("invalid", None, [], [Problem("file", exc.message, hint=exc.hint)])
+    errors = [p for p in st.problems if p.severity == "error"]
+    pending = [m.version for m in st.pending]
+    state = "invalid" if errors else ("pending" if pending else "up-to-date")
+    return CheckResult(state, st.current, pending, st.problems)
+
+
+def validate(
+    config: ConfigLike = None, *, file: str | os.PathLike[str] | None = None, **overrides: Any
+) -> ValidateResult:
+    """Check the migration set against the history (or one file's SQL)."""
+    if file is not None:
+        from migrata._core.filecheck import check_file
+
+        settings = resolve_settings(config, **overrides)
+        with Workspace(settings) as ws:
+            return check_file(ws, Path(file))
+    with workspace(config, **overrides) as ws:
+        try:
+            source = ws.source
+            source.load_python()
+        except MigrataError as exc:
+            if exc.exit_code != 3:
+                raise
+            return ValidateResult([Problem("file", exc.message, hint=exc.hint)], 0)
+        _, problems = ws.report()
+        for m in source.versioned:
+            if m.down is None:
+                problems.append(
+                    Problem("no-down", f"{m.label} has no down part: it cannot be rolled back", m.id, "warning")
+                )
+        return ValidateResult(problems, len(source.all))
+
+
+# --- repairing -------------------------------------------------------------------------
+
+
+def repair(
+    config: ConfigLike = None,
+    version: str | None = None,
+    *,
+    forget: bool = False,
+    mark_applied: bool = False,
+    resume: bool = False,
+    resume_from: int | None = None,
+    checksums: bool = False,
+    forget_missing: bool = False,
+    **overrides: Any,
+) -> RepairResult:
+    """Resolve what blocks migrating. Without flags it only reports.
+
+    * ``forget``: delete the history row of a failed/interrupted run
+      (the version counts as not applied; undo its partial changes first).
+    * ``mark_applied``: the failed/interrupted run counts as applied.
+    * ``resume`` (``resume_from=N``): run the rest of the failed/interrupted
+      migration from its first statement that did not complete (or from N).
+    * ``checksums``: accept edits of applied files (store new checksums).
+    * ``forget_missing``: drop rows of applied versions whose files are gone.
+    """
+    chosen = [forget, mark_applied, resume or resume_from is not None]
+    if sum(chosen) > 1:
+        raise UsageError("choose one of --forget, --mark-applied and --resume")
+    if version is not None and Version.is_version(version):
+        version = Version.parse(version).canonical
+    with workspace(config, **overrides) as ws:
+        if not any(chosen) and not checksums and not forget_missing:
+            _, problems = ws.report()
+            problems = [p for p in problems if version is None or p.version == version]
+            return RepairResult([p for p in problems if p.severity == "error"], [])
+        with ws.locked():
+            rows = ws.ledger.read()
+            _, problems = ws.report(rows)
+            actions: list[str] = []
+            steps = []
+            led = ws.ledger
+            dirty = [r for r in rows if r.status in (FAILED, RUNNING) and (version is None or r.version == version)]
+            if any(chosen):
+                if not dirty:
+                    raise UsageError("no failed or interrupted run to repair" + (f" for {version}" if version else ""))
+                if len(dirty) > 1 and version is None:
+                    raise UsageError(f"{len(dirty)} runs need repair ({', '.join(r.version for r in dirty)}); name one")
+                row = dirty[0]
+                if forget:
+                    led.run(
+                        led.delete(row.version),
+                        led.event(
+                            "repair", version=row.version, name=row.name, detail={"action": "forget", "was": row.status}
+                        ),
+                    )
+                    actions.append(f"forgot the {row.status} run of {row.version} {row.name}: it counts as not applied")
+                elif mark_applied:
+                    led.run(
+                        led.set_status(row.version, APPLIED),
+                        led.event(
+                            "repair",
+                            version=row.version,
+                            name=row.name,
+                            detail={"action": "mark-applied", "was": row.status},
+                        ),
+                    )
+                    actions.append(f"marked {row.version} {row.name} as applied")
+                else:
+                    steps.append(_resume(ws, row, resume_from))
+                    actions.append(f"resumed {row.version} {row.name}")
+            if checksums:
+                for p in problems:
+                    if p.code != "checksum" or (version is not None and p.version != version):
+                        continue
+                    m = ws.source.get(p.version or "")
+                    assert m is not None
+                    led.run(
+                        led.set_checksum(m.id, m.checksum),
+                        led.event(
+                            "repair", version=m.id, name=m.name, detail={"action": "checksum", "checksum": m.checksum}
+                        ),
+                    )
+                    actions.append(f"accepted the edited file of {m.label} (checksum {m.checksum[:12]})")
+            if forget_missing:
+                for p in problems:
+                    if p.code != "missing" or (version is not None and p.version != version):
+                        continue
+                    led.run(
+                        led.delete(p.version or ""),
+                        led.event("repair", version=p.version, detail={"action": "forget-missing"}),
+                    )
+                    actions.append(f"dropped the history row of {p.version} (file missing)")
+            _, remaining = ws.report()
+            return RepairResult([p for p in remaining if p.severity == "error"], actions, steps)
+
+
+def _resume(ws: Workspace, row: AppliedMigration, resume_from: int | None) -> Any:
+    source = ws.source
+    migration = (
+        source.get(row.version)
+        if row.version_key is not None
+        else next((m for m in source.repeatables if m.id == row.version), None)
+    )
+    if migration is None:
+        raise UsageError(f"cannot resume {row.version}: its file is missing")
+    direction = row.direction or "up"
+    if direction == "down" and migration.down is None:
+        raise UsageError(f"cannot resume the rollback of {row.version}: it has no down part")
+    runner = ws.runner()
+    prepared = runner.prepare(Step(migration, "down" if direction == "down" else "up", "resume"))
+    if prepared.statements is None:
+        raise UsageError(
+            f"{row.version} is a Python migration: it cannot resume part-way",
+            hint="use --forget or --mark-applied",
+        )
+    start = (resume_from - 1) if resume_from is not None else (row.progress or 0)
+    if not 0 <= start < len(prepared.statements):
+        raise UsageError(f"statement {start + 1} does not exist: {migration.label} has {len(prepared.statements)}")
+    forced = Prepared(prepared.step, prepared.statements, "journal", prepared.note)
+    return runner.run_one(forced, start=start)
+
+
+def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, **overrides: Any) -> StampResult:
+    """Record migrations up to ``version`` as applied without running them
+    (adopting an existing database). Rows above it are removed only with ``force``."""
+    with workspace(config, **overrides) as ws:
+        source = ws.source
+        base = version.strip().lower() == planner.BASE
+        if not base and not Version.is_version(version):
+            raise UsageError(f"{version!r} is not a version", hint="e.g. `migrata stamp 3`")
+        target = None if base else Version.parse(version)
+        with ws.locked():
+            rows = ws.ledger.read()
+            dirty = [r for r in rows if r.status in (FAILED, RUNNING)]
+            if dirty:
+                raise UsageError(
+                    f"{dirty[0].version} has a {dirty[0].status} run; repair it before stamping",
+                    hint=f"`migrata repair {dirty[0].version}`",
+                )
+            have = {r.version_key for r in rows if r.version_key is not None}
+            above = [r for r in planner.applied_versions(rows) if target is None or (r.version_key or ()) > target.key]
+            if above and not force:
+                raise NotConfirmedError(
+                    f"{len(above)} applied version(s) above {version}: {', '.join(r.version for r in above[:5])}",
+                    hint="add --force to remove their history rows (their schema changes stay in the database)",
+                )
+            led = ws.ledger
+            ops = []
+            added = []
+            if target is not None:
+                for m in source.versioned:
+                    if m.version and m.version <= target and m.version.key not in have:
+                        ops.append(led.record_applied(m.id, m.name, m.kind, m.checksum, None, None))
+                        added.append(m.id)
+                if source.get(target) is None and target.key not in have:
+                    ops.append(led.record_applied(target.canonical, "baseline", "baseline", "", None, None))
+                    added.append(target.canonical)
+            removed = [r.version for r in above]
+            ops.extend(led.delete(v) for v in removed)
+            ops.append(
+                led.event(
+                    "stamp",
+                    version=None if base else target.canonical if target else None,
+                    detail={"added": added, "removed": removed},
+                )
+            )
+            ws.backend.begin()
+            try:
+                led.run(*ops)
+                ws.backend.commit()
+            except BaseException:
+                ws.backend.rollback()
+                raise
+        return StampResult(version if base else Version.parse(version).canonical, added, removed)
+
+
+def cleanup(config: ConfigLike = None, *, keep_days: int, dry_run: bool = False, **overrides: Any) -> CleanupResult:
+    """Delete events older than ``keep_days`` days. Never touches the history."""
+    if keep_days < 0:
+        raise UsageError("--keep-days must be 0 or more")
+    cutoff = (_dt.datetime.now(_dt.UTC) - _dt.timedelta(days=keep_days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    with workspace(config, **overrides) as ws:
+        if not ws.database_exists():
+            return CleanupResult(keep_days, 0, dry_run)
+        if dry_run:
+            return CleanupResult(keep_days, ws.ledger.count_events(cutoff) if ws.ledger.exists() else 0, True)
+        with ws.locked():
+            count = ws.ledger.count_events(cutoff)
+            ws.ledger.run(
+                ws.ledger.trim_events(cutoff),
+                ws.ledger.event("cleanup", detail={"keep_days": keep_days, "deleted": count}),
+            )
+        return CleanupResult(keep_days, count)
+
+
+def lock_status(config: ConfigLike = None, **overrides: Any) -> LockResult:
+    """Whether the migration lock is held, and by whom."""
+    with workspace(config, **overrides) as ws:
+        if not ws.database_exists():
+            return LockResult(ws.database, False)
+        holder = ws.backend.lock_holder()
+        return LockResult(ws.database, holder is not None, holder.to_dict() if holder else None)
+
+
+def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> LockResult:
+    """End the process/session holding the lock (needs ``force``)."""
+    with workspace(config, **overrides) as ws:
+        if not ws.database_exists():
+            return LockResult(ws.database, False)
+        backend = ws.backend
+        holder = backend.lock_holder()
+        if holder is None:
+            return LockResult(ws.database, False)
+        if not force:
+            raise NotConfirmedError(
+                f"the lock is held by {holder.describe()}; releasing it stops that migrator",
+                hint="confirm with `migrata lock release --force`",
+            )
+        broken = backend.break_lock()
+        with contextlib.suppress(MigrataError):
+            if ws.ledger.exists():
+                ws.ledger.run(ws.ledger.event("lock-break", detail=broken.to_dict() if broken else {}))
+        return LockResult(ws.database, True, broken.to_dict() if broken else None, released=True)
+
+
+# --- files -----------------------------------------------------------------------------
+
+_TEMPLATES = {
+    "up": "-- {label}: write the change here.\n",
+    "down": "-- {label}: write the SQL that undoes the up migration here.\n",
+    "single": "-- migrate:up\n-- {label}: write the change here.\n\n\n-- migrate:down\n-- undo it here.\n",
+    "py": (
+        '"""{name}"""\n\n\n'
+        "def up(ctx):\n"
+        "    # ctx.execute(sql, params), ctx.query(sql, params), ctx.connection, ctx.dialect, ctx.log\n"
+        "    raise NotImplementedError('write the migration')\n\n\n"
+        "def down(ctx):\n"
+        "    raise NotImplementedError('write the rollback')\n"
+    ),
+}
+
+
+def new(config: ConfigLike = None, name: str = "", *, kind: str = "pair", **overrides: Any) -> NewResult:
+    """Create the next migration file(s): ``kind`` is ``pair``, ``single`` or ``py``."""
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if not slug:
+        raise UsageError("a migration needs a name of letters or digits", hint="e.g. `migrata new add_users`")
+    if kind not in _TEMPLATES or kind in ("up", "down"):
+        if kind != "pair":
+            raise UsageError(f"unknown migration kind {kind!r}: use pair, single or py")
+    settings = resolve_settings(config, **overrides)
+    folder = settings.migrations
+    folder.mkdir(parents=True, exist_ok=True)
+    source = load_source(folder, patterns=settings.file_pattern, allow_empty=True)
+    version = _next_version(source, settings.versions)
+    label = f"{version} {slug}"
+    files = []
+    if kind == "pair":
+        files = [(folder / f"{version}_{slug}.up.sql", "up"), (folder / f"{version}_{slug}.down.sql", "down")]
+    elif kind == "single":
+        files = [(folder / f"{version}_{slug}.sql", "single")]
+    else:
+        files = [(folder / f"{version}_{slug}.py", "py")]
+    for path, _ in files:
+        if path.exists():
+            raise UsageError(f"{path} already exists")
+    for path, template in files:
+        path.write_text(_TEMPLATES[template].format(label=label, name=name), encoding="utf-8")
+    return NewResult(version, [str(p) for p, _ in files])
+
+
+def _next_version(source: Source, scheme: str) -> str:
+    versions = [m.version for m in source.versioned if m.version]
+    top = max(versions) if versions else None
+    if scheme == "timestamp":
+        stamp_now = int(_dt.datetime.now(_dt.UTC).strftime("%Y%m%d%H%M%S"))
+        if top is not None and top.parts[0] >= stamp_now:
+            stamp_now = top.parts[0] + 1
+        return str(stamp_now)
+    if top is None:
+        return "000001"
+    width = max(len(v.text) for v in versions if v.text.isdigit()) if any(v.text.isdigit() for v in versions) else 6
+    return str(top.parts[0] + 1).zfill(width)
+
+
+_CONFIG_TEMPLATE = """\
+# migrata configuration. Every key can also come from the environment
+# (MIGRATA_<KEY>, DATABASE_URL, DB_HOST...) or a flag (--url, --migrations...).
+url = "{url}"
+migrations = "{migrations}"
+# table = "migrata_history"     # history table; the event log sits beside it
+# versions = "sequential"       # or "timestamp", for `migrata new`
+# lock_timeout = "60s"
+# out_of_order = "refuse"       # or "allow", "ignore"
+
+# [env.prod]                    # `migrata --env prod ...` overlays these keys
+# url = "postgresql://app@db.internal/app"
+"""
+
+
+def init(
+    directory: str | os.PathLike[str] = ".",
+    *,
+    url: str | None = None,
+    migrations: str = "migrations",
+    force: bool = False,
+) -> InitResult:
+    """Write ``migrata.toml`` and create the migrations folder."""
+    root = Path(directory)
+    root.mkdir(parents=True, exist_ok=True)
+    config = root / "migrata.toml"
+    if config.exists() and not force:
+        raise UsageError(f"{config} already exists", hint="edit it, or pass --force to overwrite it")
+    created = []
+    config.write_text(_CONFIG_TEMPLATE.format(url=url or "sqlite:///app.db", migrations=migrations), encoding="utf-8")
+    created.append(str(config))
+    folder = root / migrations
+    if not folder.exists():
+        folder.mkdir(parents=True)
+        created.append(str(folder))
+    return InitResult(str(config), str(folder), created)

@@ -1,0 +1,345 @@
+"""The Backend contract: what a database must do for migrata.
+
+A backend is one class per database family, registered by URL scheme
+(``migrata.backends``). The engine (``migrata._core``) talks to databases only
+through this interface; dialect differences are class attributes and
+overridden methods, never ``isinstance`` checks in the engine.
+
+Checklist for a backend (the shared suite in ``migrata.testing`` checks it):
+
+1. ``connect()`` opens one connection in autocommit mode; migrata issues
+   ``begin()``/``commit()``/``rollback()`` itself. Connection failures raise
+   :class:`~migrata.errors.DatabaseError` with the URL masked.
+2. ``acquire_lock(timeout)`` takes a database-wide lock tied to this process
+   or session, so that a crashed holder frees it at once; it waits at most
+   ``timeout`` seconds and then returns False (the engine raises
+   :class:`~migrata.errors.LockTimeoutError` naming the holder).
+   ``release_lock()`` frees it; ``lock_holder()`` reports who holds it
+   without taking it; ``break_lock()`` ends the holder (after the CLI asked).
+3. ``execute``/``query`` run one statement with parameters in the backend's
+   ``placeholder`` style; ``run_statement`` runs one migration statement and
+   turns a driver error into :class:`StatementError`.
+4. ``split(sql)`` cuts a script into :class:`Statement` objects the way the
+   database's own client does, keeping each one's line number.
+5. ``transactional_ddl`` says whether DDL can be rolled back; if not, the
+   runner journals statement by statement.
+6. ``no_transaction_reason(stmt)`` names a statement that cannot run inside a
+   transaction, ``manages_transaction(stmt)`` one that begins/ends one itself.
+7. ``table_names()`` and ``schema_snapshot()`` describe the user's schema (for
+   tests, drift checks and ``validate``).
+8. The ledger DDL types (``key_type``, ``text_type``, ``id_column``) let
+   migrata create its own tables in this dialect.
+"""
+
+from __future__ import annotations
+
+import re
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from migrata.backends._sqltext import (
+    is_blank,
+    leading_keywords,
+    line_of,
+    skip_space_and_comments,
+)
+from migrata.errors import ConfigError
+
+__all__ = [
+    "Backend",
+    "DatabaseURL",
+    "LockHolder",
+    "Statement",
+    "StatementError",
+    "is_blank",
+    "leading_keywords",
+    "line_of",
+    "mask_url",
+    "skip_space_and_comments",
+]
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A parsed database URL in SQLAlchemy's spelling.
+
+    ``database`` is the database name, or for SQLite the file path (already
+    resolved against ``base_dir`` when relative) or ``:memory:``.
+    """
+
+    scheme: str
+    username: str | None = None
+    password: str | None = None
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    raw: str = ""
+
+    @property
+    def family(self) -> str:
+        """The scheme without a ``+driver`` suffix (``postgresql+psycopg`` -> ``postgresql``)."""
+        return self.scheme.split("+", 1)[0]
+
+    @classmethod
+    def parse(cls, url: str, base_dir: Path | None = None) -> DatabaseURL:
+        if "://" not in url:
+            if url.startswith("file:"):  # SQLite URI filename, as in DATABASE_URL=file:/path/db
+                return cls._sqlite(url, "sqlite", url[len("file:") :], {}, base_dir)
+            raise ConfigError(
+                f"database URL {mask_url(url)!r} has no scheme",
+                hint="write it as sqlite:///app.db, postgresql://user@host/db or mysql://user@host/db",
+            )
+        scheme, rest = url.split("://", 1)
+        scheme = scheme.lower()
+        if scheme.split("+", 1)[0] in ("sqlite", "sqlite3", "file"):
+            path, _, qs = rest.partition("?")
+            query = dict(parse_qsl(qs))
+            # sqlite:///rel.db -> "/rel.db" after the authority; sqlite:////abs.db -> "//abs.db"
+            path = path[1:] if path.startswith("/") else path
+            return cls._sqlite(url, "sqlite", path, query, base_dir)
+        parts = urlsplit(url)
+        try:
+            port = parts.port
+        except ValueError as exc:
+            raise ConfigError(f"database URL {mask_url(url)!r} has a bad port") from exc
+        database = unquote(parts.path.lstrip("/")) or None
+        return cls(
+            scheme=scheme,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            host=parts.hostname,
+            port=port,
+            database=database,
+            query=dict(parse_qsl(parts.query)),
+            raw=url,
+        )
+
+    @classmethod
+    def _sqlite(cls, raw: str, scheme: str, path: str, query: dict[str, str], base_dir: Path | None) -> DatabaseURL:
+        path = unquote(path)
+        if path in ("", ":memory:"):
+            return cls(scheme=scheme, database=":memory:", query=query, raw=raw)
+        p = Path(path).expanduser()
+        if not p.is_absolute() and base_dir is not None:
+            p = base_dir / p
+        return cls(scheme=scheme, database=str(p), query=query, raw=raw)
+
+    def masked(self) -> str:
+        return mask_url(self.raw)
+
+    def with_database(self, name: str) -> DatabaseURL:
+        """The same server with another database (used by tests and ``db create``)."""
+        return DatabaseURL(
+            scheme=self.scheme,
+            username=self.username,
+            password=self.password,
+            host=self.host,
+            port=self.port,
+            database=name,
+            query=dict(self.query),
+            raw=_replace_path(self.raw, name),
+        )
+
+    def __repr__(self) -> str:  # never show the password, even in a debugger or traceback
+        return f"DatabaseURL({self.masked()!r})"
+
+
+_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)(?P<pw>[^@/\s]*)@")
+
+
+def mask_url(url: str) -> str:
+    """Replace the password in every URL inside ``url`` with ``***``."""
+    return _PASSWORD_RE.sub(lambda m: f"{m.group('head')}***@", url)
+
+
+def _replace_path(raw: str, name: str) -> str:
+    parts = urlsplit(raw)
+    return parts._replace(path="/" + quote(name)).geturl()
+
+
+@dataclass(frozen=True)
+class Statement:
+    """One statement of a migration script and where it starts."""
+
+    sql: str
+    line: int  # 1-based line in the script where the statement starts
+    index: int = 0  # 0-based position in the script
+
+    @property
+    def first_line(self) -> str:
+        for text in self.sql.strip().splitlines():
+            if text.strip():
+                return text.strip()
+        return ""
+
+
+class StatementError(Exception):
+    """A migration statement failed in the database. Raised by ``run_statement``."""
+
+    def __init__(self, db_message: str, *, position: int | None = None) -> None:
+        super().__init__(db_message)
+        self.db_message = db_message
+        self.position = position  # 1-based character offset the server reported, if any
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds the migration lock, as far as the database can tell."""
+
+    pid: int | None = None  # OS pid (SQLite) or server session/connection id
+    host: str | None = None
+    since: str | None = None  # ISO-8601 UTC
+    detail: str | None = None
+
+    def describe(self) -> str:
+        bits = []
+        if self.pid is not None:
+            bits.append(f"pid {self.pid}")
+        if self.host:
+            bits.append(f"on {self.host}")
+        if self.since:
+            bits.append(f"since {self.since}")
+        if self.detail:
+            bits.append(f"({self.detail})")
+        return " ".join(bits) or "an unknown holder"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "host": self.host, "since": self.since, "detail": self.detail}
+
+
+class Backend(ABC):
+    """One database connection plus everything dialect-specific migrata needs."""
+
+    #: Name used in results, ``ctx.dialect`` and the registry.
+    dialect: ClassVar[str]
+    #: URL schemes this backend serves (``postgresql``, ``postgres``...).
+    schemes: ClassVar[tuple[str, ...]]
+    #: Extra to install for the driver, named in DriverMissingError.
+    extra: ClassVar[str | None] = None
+    #: Whether DDL runs inside a transaction that can be rolled back.
+    transactional_ddl: ClassVar[bool] = True
+    #: DB-API placeholder for parameters.
+    placeholder: ClassVar[str] = "%s"
+    #: Column types for migrata's own tables.
+    key_type: ClassVar[str] = "VARCHAR(255)"
+    text_type: ClassVar[str] = "TEXT"
+    id_column: ClassVar[str] = "id INTEGER PRIMARY KEY"
+    #: Statement that opens a transaction for a migration.
+    begin_sql: ClassVar[str] = "BEGIN"
+
+    def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
+        self.url = url
+        self.options = dict(options or {})
+
+    # --- connection -------------------------------------------------------
+    @abstractmethod
+    def connect(self) -> None:
+        """Open the connection (autocommit). Raise DatabaseError, URL masked."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the connection; never raises."""
+
+    @property
+    @abstractmethod
+    def connection(self) -> Any:
+        """The DB-API connection (for Python migrations)."""
+
+    def server_version(self) -> str:
+        return ""
+
+    def database_exists(self) -> bool:
+        """False when the database is absent (read-only commands then create nothing)."""
+        return True
+
+    def scratch(self) -> Backend | None:
+        """A connected throwaway database holding this one's schema, to try SQL
+        without touching this one; None where the backend cannot make one."""
+        return None
+
+    # --- transactions -------------------------------------------------------
+    def begin(self) -> None:
+        self.execute(self.begin_sql)
+
+    def commit(self) -> None:
+        self.execute("COMMIT")
+
+    def rollback(self) -> None:
+        try:
+            self.execute("ROLLBACK")
+        except Exception:  # noqa: BLE001 - rollback of a dead transaction must not mask the cause
+            pass
+
+    # --- statements ----------------------------------------------------------
+    @abstractmethod
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+        """Run one statement of migrata's own; errors raise DatabaseError."""
+
+    @abstractmethod
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one query of migrata's own and return all rows."""
+
+    @abstractmethod
+    def run_statement(self, sql: str) -> None:
+        """Run one statement of a migration; a failure raises StatementError."""
+
+    def run_script(self, statements: list[Statement]) -> int:
+        """Run statements in order; return how many ran. Raises StatementError
+        with ``index`` set on the failing statement (attribute ``statement``)."""
+        for stmt in statements:
+            try:
+                self.run_statement(stmt.sql)
+            except StatementError as exc:
+                exc.statement = stmt  # type: ignore[attr-defined]
+                raise
+        return len(statements)
+
+    @abstractmethod
+    def split(self, sql: str) -> list[Statement]:
+        """Cut a script into statements the way the database's client does."""
+
+    def no_transaction_reason(self, stmt: Statement) -> str | None:
+        """Why ``stmt`` cannot run inside a transaction, or None."""
+        return None
+
+    def manages_transaction(self, stmt: Statement) -> bool:
+        """True when ``stmt`` itself begins/ends a transaction or changes a
+        setting that is ignored inside one (so the script must run outside ours)."""
+        return False
+
+    def apply_timeout(self, seconds: float | None) -> None:  # noqa: B027 - optional hook
+        """Bound each following statement to ``seconds`` (None: no bound)."""
+
+    # --- locking -------------------------------------------------------------
+    @abstractmethod
+    def acquire_lock(self, timeout: float) -> bool:
+        """Take the migration lock, waiting up to ``timeout`` seconds.
+        Return False when it stayed busy; the caller then asks ``lock_holder()``."""
+
+    @abstractmethod
+    def release_lock(self) -> None:
+        """Release the migration lock if this backend holds it."""
+
+    @abstractmethod
+    def lock_holder(self) -> LockHolder | None:
+        """Who holds the lock now, or None when it is free."""
+
+    @abstractmethod
+    def break_lock(self) -> LockHolder | None:
+        """End the session/process holding the lock; return who it was."""
+
+    # --- introspection -------------------------------------------------------
+    @abstractmethod
+    def table_names(self) -> list[str]:
+        """Tables of the user's schema (migrata's own included)."""
+
+    def schema_snapshot(self) -> dict[str, Any]:
+        """A comparable description of the schema; backends refine it."""
+        return {"tables": sorted(self.table_names())}
+
+    def quote_ident(self, name: str) -> str:
+        return '"' + name.replace('"', '""') + '"'

@@ -1,0 +1,335 @@
+"""SQLite backend: the standard library's ``sqlite3``, no extra needed.
+
+* Statements are split with ``sqlite3.complete_statement``, SQLite's own test
+  for a complete statement (comments, quoted semicolons and
+  ``CREATE TRIGGER ... BEGIN ... END;`` bodies included).
+* Foreign keys are switched on for every connection.
+* The migration lock is an ``flock`` on ``<database>-migrata.lock`` beside the
+  database: the kernel frees it when the holding process dies, so it can
+  never go stale. The file records the holder's pid, host and start time.
+* Statement timeouts are enforced with a progress handler that interrupts a
+  statement running past its deadline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import json
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from migrata.backends.base import (
+    Backend,
+    LockHolder,
+    Statement,
+    StatementError,
+    is_blank,
+    leading_keywords,
+    mask_url,
+    skip_space_and_comments,
+)
+from migrata.errors import DatabaseError, UsageError
+
+__all__ = ["SQLiteBackend"]
+
+_TX_CONTROL = {"BEGIN", "COMMIT", "END", "ROLLBACK"}
+
+
+class SQLiteBackend(Backend):
+    dialect = "sqlite"
+    schemes = ("sqlite", "sqlite3", "file")
+    transactional_ddl = True
+    placeholder = "?"
+    key_type = "VARCHAR(255)"
+    text_type = "TEXT"
+    id_column = "id INTEGER PRIMARY KEY AUTOINCREMENT"
+    begin_sql = "BEGIN IMMEDIATE"
+
+    def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
+        super().__init__(url, options=options)
+        self._conn: sqlite3.Connection | None = None
+        self._lock_fd: int | None = None
+        self._deadline: float | None = None
+        self._timeout: float | None = None
+
+    @property
+    def path(self) -> str:
+        return self.url.database or ":memory:"
+
+    @property
+    def in_memory(self) -> bool:
+        return self.path == ":memory:"
+
+    # --- connection -------------------------------------------------------------
+    def connect(self) -> None:
+        if self._conn is not None:
+            return
+        if not self.in_memory:
+            parent = Path(self.path).parent
+            if not parent.is_dir():
+                raise DatabaseError(
+                    f"cannot open SQLite database {self.path}: folder {parent} does not exist",
+                    hint="create the folder, or fix the path in the database URL",
+                )
+        busy = float(self.options.get("busy_timeout", 5.0))
+        try:
+            mode = self.url.query.get("mode")
+            if mode:
+                conn = sqlite3.connect(f"file:{self.path}?mode={mode}", uri=True, isolation_level=None, timeout=busy)
+            else:
+                conn = sqlite3.connect(self.path, isolation_level=None, timeout=busy)
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
+        conn.set_progress_handler(self._progress, 2000)
+        self._conn = conn
+
+    def close(self) -> None:
+        self.release_lock()
+        if self._conn is not None:
+            with contextlib.suppress(Exception):
+                self._conn.close()
+            self._conn = None
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        if self._conn is None:
+            self.connect()
+        assert self._conn is not None
+        return self._conn
+
+    def server_version(self) -> str:
+        return sqlite3.sqlite_version
+
+    def database_exists(self) -> bool:
+        return self.in_memory or os.path.exists(self.path)
+
+    def scratch(self) -> SQLiteBackend:
+        copy = SQLiteBackend(type(self.url).parse("sqlite:///:memory:"))
+        copy.connect()
+        if self.database_exists() and not self.in_memory:
+            todo = [
+                sql
+                for (sql,) in self.connection.execute(
+                    "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+                )
+            ]
+            while todo:  # views and triggers may name objects created after them
+                failed = []
+                for sql in todo:
+                    try:
+                        copy.connection.execute(sql)
+                    except sqlite3.Error:
+                        failed.append(sql)
+                if len(failed) == len(todo):
+                    break
+                todo = failed
+        return copy
+
+    # --- statements ----------------------------------------------------------------
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+        try:
+            self.connection.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"SQLite error in migrata's own statement: {exc}") from exc
+
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        try:
+            return self.connection.execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
+
+    def run_statement(self, sql: str) -> None:
+        conn = self.connection
+        self._deadline = time.monotonic() + self._timeout if self._timeout else None
+        try:
+            conn.execute(sql)
+        except sqlite3.Error as exc:
+            if self._timeout and self._deadline is not None and time.monotonic() >= self._deadline:
+                raise StatementError(
+                    f"statement cancelled: it ran longer than its timeout of {self._timeout:g}s"
+                ) from None
+            raise StatementError(str(exc)) from None
+        finally:
+            self._deadline = None
+
+    def _progress(self) -> int:
+        deadline = self._deadline
+        return 1 if deadline is not None and time.monotonic() >= deadline else 0
+
+    def apply_timeout(self, seconds: float | None) -> None:
+        self._timeout = seconds
+
+    def split(self, sql: str) -> list[Statement]:
+        statements: list[Statement] = []
+        start = 0
+        pos = 0
+        line = 1
+        line_at = 0  # offset whose line number is `line`
+        n = len(sql)
+        while start < n:
+            semi = sql.find(";", pos)
+            end = n if semi < 0 else semi + 1
+            chunk = sql[start:end]
+            if semi >= 0 and not sqlite3.complete_statement(chunk):
+                pos = semi + 1
+                continue
+            if not is_blank(chunk):
+                first = skip_space_and_comments(sql, start)
+                line += sql.count("\n", line_at, first)
+                line_at = first
+                statements.append(Statement(sql[first:end].strip(), line, len(statements)))
+            start = pos = end
+        return statements
+
+    def manages_transaction(self, stmt: Statement) -> bool:
+        words = leading_keywords(stmt.sql, 2)
+        if not words:
+            return False
+        if words[0] in _TX_CONTROL:
+            return not (words[0] == "ROLLBACK" and words[1:2] == ["TO"])
+        return words[0] == "PRAGMA" and len(words) > 1 and words[1] == "FOREIGN_KEYS"
+
+    def no_transaction_reason(self, stmt: Statement) -> str | None:
+        words = leading_keywords(stmt.sql, 2)
+        if not words:
+            return None
+        if words[0] == "VACUUM":
+            return "VACUUM cannot run inside a transaction"
+        if words[0] in ("ATTACH", "DETACH"):
+            return f"{words[0]} cannot run inside a transaction"
+        if words[0] == "PRAGMA" and len(words) > 1 and words[1] == "JOURNAL_MODE":
+            return "PRAGMA journal_mode cannot change inside a transaction"
+        return None
+
+    # --- locking -------------------------------------------------------------------
+    @property
+    def lock_path(self) -> str:
+        return f"{self.path}-migrata.lock"
+
+    def acquire_lock(self, timeout: float) -> bool:
+        if self.in_memory or self._lock_fd is not None:
+            return True
+        try:
+            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise DatabaseError(f"cannot create lock file {self.lock_path}: {exc.strerror}") from None
+        deadline = time.monotonic() + timeout
+        delay = 0.005
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as exc:
+                if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise DatabaseError(f"cannot lock {self.lock_path}: {exc.strerror}") from None
+            if time.monotonic() >= deadline:
+                os.close(fd)
+                return False
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.1)
+        info = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": _utc_iso(),
+            "detail": mask_url(" ".join(["migrata", *sys.argv[1:3]]))[:120],
+        }
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(info).encode(), 0)
+        self._lock_fd = fd
+        return True
+
+    def release_lock(self) -> None:
+        fd = self._lock_fd
+        if fd is None:
+            return
+        self._lock_fd = None
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+    def lock_holder(self) -> LockHolder | None:
+        if self.in_memory or not os.path.exists(self.lock_path):
+            return None
+        if self._lock_fd is not None:
+            return self._read_holder(self._lock_fd)
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return self._read_holder(fd) or LockHolder(detail="holder unknown")
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return None
+        finally:
+            os.close(fd)
+
+    @staticmethod
+    def _read_holder(fd: int) -> LockHolder | None:
+        try:
+            data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+        except (OSError, ValueError):
+            return None
+        if not data:
+            return None
+        return LockHolder(
+            pid=data.get("pid"), host=data.get("host"), since=data.get("since"), detail=data.get("detail")
+        )
+
+    def break_lock(self) -> LockHolder | None:
+        holder = self.lock_holder()
+        if holder is None:
+            return None
+        if holder.pid is None or holder.host != socket.gethostname():
+            raise UsageError(
+                f"the lock is held by {holder.describe()}, which is not a process on this host",
+                hint="stop that process on its own host",
+            )
+        if holder.pid == os.getpid():
+            self.release_lock()
+            return holder
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(holder.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.lock_holder() is not None:
+            time.sleep(0.05)
+        if self.lock_holder() is not None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(holder.pid, signal.SIGKILL)
+        return holder
+
+    # --- introspection ------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        rows = self.connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def schema_snapshot(self) -> dict[str, Any]:
+        rows = self.connection.execute(
+            "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
+        ).fetchall()
+        objects = {f"{t}:{n}": {"table": tbl, "sql": " ".join((sql or "").split())} for t, n, tbl, sql in rows}
+        columns = {}
+        for name in self.table_names():
+            info = self.connection.execute(f"PRAGMA table_info({self.quote_ident(name)})").fetchall()
+            columns[name] = [tuple(c[1:]) for c in info]
+        return {"objects": objects, "columns": columns}
+
+
+def _utc_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

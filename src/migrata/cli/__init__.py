@@ -1,0 +1,58 @@
+"""The ``migrata`` command line: parses, calls :mod:`migrata.api`, prints, exits.
+
+The only place that prints or exits. A :class:`~migrata.errors.MigrataError`
+becomes one ``error:`` line, an optional ``hint:`` line and its exit code; a
+traceback appears only with ``--debug``.
+"""
+
+from __future__ import annotations
+
+import sys
+
+__all__ = ["main"]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    import click
+
+    from migrata.backends.base import mask_url
+    from migrata.cli.app import cli
+    from migrata.errors import MigrataError
+
+    args = sys.argv[1:] if argv is None else argv
+    debug = "--debug" in args
+    as_json = "--json" in args
+    try:
+        rv = cli.main(args=args, prog_name="migrata", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.Abort:
+        sys.stderr.write("aborted\n")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except MigrataError as exc:
+        if debug:
+            import traceback
+
+            traceback.print_exc()
+        if as_json:
+            import json
+
+            sys.stdout.write(json.dumps(exc.to_dict(), indent=2) + "\n")
+        sys.stderr.write(f"error: {mask_url(exc.message)}\n")
+        if exc.hint:
+            sys.stderr.write(f"hint: {mask_url(exc.hint)}\n")
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
+    except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only with --debug
+        if debug:
+            raise
+        sys.stderr.write(f"error: internal error: {type(exc).__name__}: {mask_url(str(exc))}\n")
+        sys.stderr.write("hint: run again with --debug for the traceback, and report it\n")
+        sys.exit(1)
+    sys.exit(rv if isinstance(rv, int) else 0)

@@ -1,0 +1,593 @@
+"""The ``migrata`` commands: one thin function per library call."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from migrata import api
+from migrata.cli.options import collected, common_options, overrides
+from migrata.cli.output import echo, print_json, table
+from migrata.config import Settings, load_settings
+from migrata.errors import NotConfirmedError, PendingMigrationsError, ValidationError
+
+ALIASES = {
+    "migrate": "up",
+    "upgrade": "up",
+    "rollback": "down",
+    "downgrade": "down",
+    "version": "current",
+    "generate": "new",
+    "baseline": "stamp",
+    "lock-status": "lock status",
+    "force-unlock": "lock release",
+}
+
+
+class AliasGroup(click.Group):
+    """A group whose commands also answer to their aliases (listed in help)."""
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = ALIASES.get(cmd_name, cmd_name) if self.name == "migrata" else cmd_name
+        if " " in target:
+            group_name, sub = target.split(" ", 1)
+            group = super().get_command(ctx, group_name)
+            assert isinstance(group, click.Group)
+            return group.get_command(ctx, sub)
+        return super().get_command(ctx, target)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = []
+        for name in self.list_commands(ctx):
+            cmd = self.get_command(ctx, name)
+            if cmd is None or cmd.hidden:
+                continue
+            aliases = [a for a, t in ALIASES.items() if t == name] if self.name == "migrata" else []
+            label = name + (f" ({', '.join(aliases)})" if aliases else "")
+            rows.append((label, cmd.get_short_help_str(60)))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def settings(ctx: click.Context) -> Settings:
+    cached = ctx.meta.get("migrata.settings")
+    if cached is None:
+        opts = collected(ctx)
+        cached = load_settings(
+            opts.get("config"), directory=opts.get("directory"), env=opts.get("env"), **overrides(ctx)
+        )
+        ctx.meta["migrata.settings"] = cached
+    return cached
+
+
+def setup_logging(ctx: click.Context) -> None:
+    opts = collected(ctx)
+    level = logging.INFO
+    if opts.get("debug"):
+        level = logging.DEBUG
+    elif opts.get("log_level"):
+        level = getattr(logging, str(opts["log_level"]).upper())
+    else:
+        level = {0: logging.INFO, 1: logging.WARNING}.get(opts.get("quiet", 0), logging.ERROR)
+        if opts.get("verbose"):
+            level = logging.DEBUG
+    logger = logging.getLogger("migrata")
+    logger.setLevel(level)
+    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        logger.addHandler(handler)
+    logger.propagate = False
+
+
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is now (tests redirect it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
+def quiet(ctx: click.Context) -> bool:
+    return bool(collected(ctx).get("quiet"))
+
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+
+
+@click.group(cls=AliasGroup, name="migrata", context_settings={"help_option_names": ["-h", "--help"]})
+@common_options
+@click.version_option(package_name="migrata", prog_name="migrata")
+def cli() -> None:
+    """Database schema migrations for SQLite, PostgreSQL and MySQL/MariaDB.
+
+    Options such as --url, --migrations and --table work before or after
+    the command name. Exit codes: 0 ok, 1 migration failed, 2 usage or
+    config error, 3 validation failed, 4 lock timeout, 5 pending (check),
+    6 database unreachable.
+    """
+
+
+# --- setup ------------------------------------------------------------------------------
+
+
+@cli.command("init")
+@click.argument("directory", required=False, default=".")
+@click.option("--force", is_flag=True, help="Overwrite an existing migrata.toml.")
+@common_options
+@click.pass_context
+def init_cmd(ctx: click.Context, directory: str, force: bool) -> None:
+    """Write migrata.toml and create the migrations folder in DIRECTORY."""
+    setup_logging(ctx)
+    opts = overrides(ctx)
+    base = collected(ctx).get("directory")
+    if base and directory == ".":
+        directory = base
+    res = api.init(directory, url=opts.get("url"), migrations=opts.get("migrations", "migrations"), force=force)
+    for path in res.created:
+        echo(f"created {path}")
+    echo("next: `migrata new create_first_table`, then `migrata up`")
+
+
+@cli.command("new")
+@click.argument("name")
+@click.option("--py", "kind", flag_value="py", help="A Python migration with up(ctx)/down(ctx).")
+@click.option("--single", "kind", flag_value="single", help="One .sql file with -- migrate:up/down sections.")
+@click.option("--pair", "kind", flag_value="pair", default=True, help="An .up.sql/.down.sql pair (default).")
+@json_option
+@common_options
+@click.pass_context
+def new_cmd(ctx: click.Context, name: str, kind: str, as_json: bool) -> None:
+    """Create the next migration file(s) named NAME."""
+    setup_logging(ctx)
+    res = api.new(settings(ctx), name, kind=kind)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    for path in res.files:
+        echo(f"created {path}")
+
+
+# --- migrating ---------------------------------------------------------------------------
+
+
+def _print_plan(res: Any, verb: str) -> None:
+    if not res.planned:
+        echo(f"Nothing to {verb}: {res.database} is at {res.before or 'base'}.")
+        return
+    echo(f"Would {verb} {len(res.planned)} migration(s) on {res.database} (now at {res.before or 'base'}):")
+    table(
+        ["Version", "Name", "Kind", "Why", "File"],
+        [[m.version, m.name, m.kind, m.state, m.path] for m in res.planned],
+    )
+
+
+def _print_migrated(ctx: click.Context, res: Any, verb: str, past: str) -> None:
+    if quiet(ctx):
+        return
+    if not res.steps:
+        echo(f"Nothing to {verb}: {res.database} is at {res.before or 'base'}.")
+        return
+    echo(
+        f"{past} {len(res.steps)} migration(s) on {res.database} in {res.duration_ms / 1000:.2f}s: "
+        f"now at {res.after or 'base'}."
+    )
+
+
+def _migrate_options(f: Any) -> Any:
+    f = click.option("--sql", "sql", is_flag=True, help="Print the exact SQL (bookkeeping included); write nothing.")(f)
+    f = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")(f)
+    f = click.option("--steps", type=click.IntRange(min=1), help="Run at most N migrations.")(f)
+    return f
+
+
+@cli.command("up")
+@click.argument("target", required=False)
+@_migrate_options
+@click.option("--out-of-order", is_flag=True, help="Also apply pending migrations older than the current version.")
+@json_option
+@common_options
+@click.pass_context
+def up_cmd(
+    ctx: click.Context,
+    target: str | None,
+    steps: int | None,
+    dry_run: bool,
+    sql: bool,
+    out_of_order: bool,
+    as_json: bool,
+) -> None:
+    """Apply pending migrations, up to TARGET if given (default: all)."""
+    setup_logging(ctx)
+    res = api.upgrade(settings(ctx), target, steps=steps, dry_run=dry_run, sql=sql, out_of_order=out_of_order or None)
+    if as_json:
+        print_json(res.to_dict())
+    elif sql:
+        sys.stdout.write(res.sql or "")
+    elif dry_run:
+        _print_plan(res, "apply")
+    else:
+        _print_migrated(ctx, res, "apply", "Applied")
+
+
+@cli.command("down")
+@click.argument("target", required=False)
+@_migrate_options
+@json_option
+@common_options
+@click.pass_context
+def down_cmd(
+    ctx: click.Context, target: str | None, steps: int | None, dry_run: bool, sql: bool, as_json: bool
+) -> None:
+    """Roll back the last migration, --steps N of them, or down to TARGET.
+
+    TARGET stays applied; `down base` rolls back everything. A migration
+    without a down part stops the rollback before anything runs.
+    """
+    setup_logging(ctx)
+    res = api.downgrade(settings(ctx), target, steps=steps, dry_run=dry_run, sql=sql)
+    if as_json:
+        print_json(res.to_dict())
+    elif sql:
+        sys.stdout.write(res.sql or "")
+    elif dry_run:
+        _print_plan(res, "roll back")
+    else:
+        _print_migrated(ctx, res, "roll back", "Rolled back")
+
+
+# --- reporting ------------------------------------------------------------------------------
+
+
+def _problem_lines(problems: Any) -> None:
+    for p in problems:
+        mark = "error" if p.severity == "error" else "warning"
+        echo(f"  {mark}: {p.message}")
+        if p.hint:
+            echo(f"         {p.hint}")
+
+
+@cli.command("status")
+@json_option
+@common_options
+@click.pass_context
+def status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Where the database stands: current version, pending migrations, problems."""
+    setup_logging(ctx)
+    st = api.status(settings(ctx))
+    if as_json:
+        print_json(st.to_dict())
+        return
+    current = next((m for m in st.migrations if m.version == st.current), None)
+    echo(f"Database: {st.database} ({st.dialect}{'' if st.database_exists else ', not created yet'})")
+    label = f"{st.current} {current.name}" if current else st.current
+    echo(f"Current:  {label or 'base (nothing applied)'}")
+    echo(f"Applied:  {st.applied}")
+    if st.pending:
+        echo(f"Pending:  {len(st.pending)}")
+        for m in st.pending:
+            echo(f"  {m.version}  {m.name}" + ("" if m.state == "pending" else f"  ({m.state})"))
+    else:
+        echo("Pending:  0 (up to date)")
+    if st.problems:
+        echo("Problems:")
+        _problem_lines(st.problems)
+
+
+def _short(checksum: str | None) -> str | None:
+    return checksum[:12] if checksum else None
+
+
+@cli.command("info")
+@json_option
+@common_options
+@click.pass_context
+def info_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Every migration: version, name, kind, state, checksum, when, how long, by whom."""
+    setup_logging(ctx)
+    st = api.info(settings(ctx))
+    if as_json:
+        print_json(st.to_dict())
+        return
+    table(
+        ["Version", "Name", "Kind", "State", "Checksum", "Applied at", "Duration", "By"],
+        [
+            [
+                m.version,
+                m.name,
+                m.kind,
+                m.state,
+                _short(m.applied_checksum or m.checksum),
+                m.applied_at,
+                f"{m.duration_ms} ms" if m.duration_ms is not None else None,
+                m.applied_by,
+            ]
+            for m in st.migrations
+        ],
+    )
+    if st.problems:
+        echo("Problems:")
+        _problem_lines(st.problems)
+
+
+@cli.command("current")
+@json_option
+@common_options
+@click.pass_context
+def current_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Print the current (highest applied) version."""
+    setup_logging(ctx)
+    res = api.current(settings(ctx))
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        echo(f"{res.current} {res.name}" if res.current else "base")
+
+
+@cli.command("history")
+@click.option("--limit", type=click.IntRange(min=1), default=50, show_default=True, help="Show at most N events.")
+@click.option("--version", "version", help="Only events of this version.")
+@json_option
+@common_options
+@click.pass_context
+def history_cmd(ctx: click.Context, limit: int, version: str | None, as_json: bool) -> None:
+    """The event log: every up, down, repair, stamp and lock event, newest first."""
+    setup_logging(ctx)
+    res = api.history(settings(ctx), limit=limit, version=version)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    if not res.events:
+        echo("No events recorded.")
+        return
+    table(
+        ["At", "Action", "Version", "Name", "Outcome", "Duration", "By", "Detail"],
+        [
+            [
+                e.at,
+                e.action,
+                e.version,
+                e.name,
+                e.outcome,
+                f"{e.duration_ms} ms" if e.duration_ms is not None else None,
+                e.actor,
+                _detail(e.detail),
+            ]
+            for e in res.events
+        ],
+    )
+
+
+def _detail(detail: dict[str, Any]) -> str:
+    if "error" in detail:
+        return str(detail["error"]).splitlines()[0][:80]
+    keys = [k for k in ("mode", "statements", "action", "added", "removed", "deleted") if k in detail]
+    return ", ".join(f"{k}={detail[k]}" for k in keys)
+
+
+@cli.command("validate")
+@click.option("--file", "file", type=click.Path(dir_okay=False), help="Check one file's SQL without applying it.")
+@json_option
+@common_options
+@click.pass_context
+def validate_cmd(ctx: click.Context, file: str | None, as_json: bool) -> None:
+    """Check files against the history: checksums, missing files, gaps, failed runs."""
+    setup_logging(ctx)
+    res = api.validate(settings(ctx), file=file)
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        what = file or f"{res.checked} migration(s)"
+        if res.ok:
+            echo(f"OK: {what} checked" + (" (with warnings)" if res.problems else ""))
+        else:
+            echo(f"Invalid: {what}")
+        _problem_lines(res.problems)
+    if not res.ok:
+        ctx.exit(ValidationError.exit_code)
+
+
+@cli.command("check")
+@json_option
+@common_options
+@click.pass_context
+def check_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Exit 0 when up to date, 5 when migrations are pending, 3 when invalid."""
+    setup_logging(ctx)
+    res = api.check(settings(ctx))
+    if as_json:
+        print_json(res.to_dict())
+    elif res.state == "up-to-date":
+        echo(f"up to date at {res.current or 'base'}")
+    elif res.state == "pending":
+        echo(f"{len(res.pending)} pending: {', '.join(res.pending[:10])}" + (" ..." if len(res.pending) > 10 else ""))
+    else:
+        echo("invalid:")
+        _problem_lines(res.problems)
+    if res.state == "pending":
+        ctx.exit(PendingMigrationsError.exit_code)
+    if res.state == "invalid":
+        ctx.exit(ValidationError.exit_code)
+
+
+# --- repairing --------------------------------------------------------------------------------
+
+
+@cli.command("repair")
+@click.argument("version", required=False)
+@click.option(
+    "--forget", is_flag=True, help="Delete the failed/interrupted run's row: the version counts as not applied."
+)
+@click.option("--mark-applied", is_flag=True, help="The failed/interrupted run counts as applied.")
+@click.option("--resume", is_flag=True, help="Run the rest of the failed/interrupted migration.")
+@click.option("--resume-from", type=click.IntRange(min=1), metavar="N", help="Resume from statement N.")
+@click.option("--checksums", is_flag=True, help="Accept edits of applied files (store new checksums).")
+@click.option("--forget-missing", is_flag=True, help="Drop history rows whose files are missing.")
+@json_option
+@common_options
+@click.pass_context
+def repair_cmd(
+    ctx: click.Context,
+    version: str | None,
+    forget: bool,
+    mark_applied: bool,
+    resume: bool,
+    resume_from: int | None,
+    checksums: bool,
+    forget_missing: bool,
+    as_json: bool,
+) -> None:
+    """Clear failed or interrupted runs and realign checksums, each only when asked.
+
+    Without flags, shows what needs repair and the ways out.
+    """
+    setup_logging(ctx)
+    res = api.repair(
+        settings(ctx),
+        version,
+        forget=forget,
+        mark_applied=mark_applied,
+        resume=resume,
+        resume_from=resume_from,
+        checksums=checksums,
+        forget_missing=forget_missing,
+    )
+    if as_json:
+        print_json(res.to_dict())
+    else:
+        for action in res.actions:
+            echo(action)
+        if res.problems:
+            echo("Needs repair:" if not res.actions else "Still needs repair:")
+            _problem_lines(res.problems)
+            if not res.actions:
+                echo(_REPAIR_MENU)
+        elif not res.actions:
+            echo("Nothing to repair.")
+    if res.problems:
+        ctx.exit(ValidationError.exit_code)
+
+
+_REPAIR_MENU = """Ways out (each needs its flag):
+  migrata repair VERSION --resume        run the statements that did not complete
+  migrata repair VERSION --resume-from N run from statement N
+  migrata repair VERSION --mark-applied  you completed it by hand
+  migrata repair VERSION --forget        you undid it by hand; it counts as not applied
+  migrata repair --checksums             accept edits of applied files
+  migrata repair --forget-missing        drop rows whose files are gone"""
+
+
+@cli.command("stamp")
+@click.argument("version")
+@click.option("--force", is_flag=True, help="Also remove history rows above VERSION.")
+@json_option
+@common_options
+@click.pass_context
+def stamp_cmd(ctx: click.Context, version: str, force: bool, as_json: bool) -> None:
+    """Record migrations up to VERSION as applied without running them."""
+    setup_logging(ctx)
+    res = api.stamp(settings(ctx), version, force=force)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    echo(f"stamped {res.version}: {len(res.added)} row(s) added, {len(res.removed)} removed")
+
+
+@cli.command("cleanup")
+@click.option("--keep-days", type=click.IntRange(min=0), required=True, help="Keep events of the last N days.")
+@click.option("--dry-run", is_flag=True, help="Count what would be deleted.")
+@json_option
+@common_options
+@click.pass_context
+def cleanup_cmd(ctx: click.Context, keep_days: int, dry_run: bool, as_json: bool) -> None:
+    """Trim the event log to the last N days (the history is never trimmed)."""
+    setup_logging(ctx)
+    res = api.cleanup(settings(ctx), keep_days=keep_days, dry_run=dry_run)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    verb = "would delete" if dry_run else "deleted"
+    echo(f"{verb} {res.deleted} event(s) older than {keep_days} day(s)")
+
+
+@cli.command("config")
+@json_option
+@common_options
+@click.pass_context
+def config_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Show the resolved settings and where each came from (password masked)."""
+    setup_logging(ctx)
+    s = settings(ctx)
+    data = s.to_dict()
+    if as_json:
+        print_json({"settings": data, "origins": s.origins})
+        return
+    table(["Setting", "Value", "From"], [[k, v, s.origins.get(k, "default")] for k, v in data.items()])
+
+
+# --- lock -----------------------------------------------------------------------------------------
+
+
+@cli.group("lock", cls=AliasGroup)
+def lock_group() -> None:
+    """Inspect or release the migration lock."""
+
+
+@lock_group.command("status")
+@json_option
+@common_options
+@click.pass_context
+def lock_status_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Show whether the migration lock is held, and by whom."""
+    setup_logging(ctx)
+    res = api.lock_status(settings(ctx))
+    if as_json:
+        print_json(res.to_dict())
+    elif res.held:
+        h = res.holder or {}
+        echo(
+            f"held: pid {h.get('pid')} on {h.get('host') or '?'} since {h.get('since') or '?'}"
+            + (f" ({h['detail']})" if h.get("detail") else "")
+        )
+    else:
+        echo(f"free: no migrator holds the lock on {res.database}")
+
+
+@lock_group.command("release")
+@click.option("--force", "-f", "force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", "force", is_flag=True, help="Same as --force.")
+@json_option
+@common_options
+@click.pass_context
+def lock_release_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
+    """Stop the migrator holding the lock, after confirmation."""
+    setup_logging(ctx)
+    s = settings(ctx)
+    if not force:
+        st = api.lock_status(s)
+        if not st.held:
+            echo("free: nothing to release")
+            return
+        if not sys.stdin.isatty():
+            raise NotConfirmedError("releasing the lock stops its holder", hint="confirm with --force")
+        h = st.holder or {}
+        if not click.confirm(f"Stop the migrator pid {h.get('pid')} on {h.get('host')}?", default=False):
+            raise NotConfirmedError("not confirmed; the lock stays")
+    res = api.lock_release(s, force=True)
+    if as_json:
+        print_json(res.to_dict())
+    elif res.released:
+        echo(f"released: stopped pid {(res.holder or {}).get('pid')}")
+    else:
+        echo("free: nothing to release")

@@ -1,0 +1,126 @@
+"""Options every command accepts, before or after the command name.
+
+``migrata --url U up`` and ``migrata up --url U`` mean the same; a value
+given after the command wins. Values are collected in ``ctx.meta`` (shared by
+the group's and the command's contexts) and read by :func:`overrides`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_META = "migrata.options"
+
+
+def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+        source = ctx.get_parameter_source(param.name or key)
+        if value is None or source in (click.core.ParameterSource.DEFAULT, None):
+            return
+        if isinstance(value, tuple) and not value:
+            return
+        ctx.meta.setdefault(_META, {})[key] = list(value) if isinstance(value, tuple) else value
+
+    return callback
+
+
+def _counter(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
+    def callback(ctx: click.Context, param: click.Parameter, value: int) -> None:
+        if value:
+            store = ctx.meta.setdefault(_META, {})
+            store[key] = store.get(key, 0) + value
+
+    return callback
+
+
+#: (flags, setting key or control name, click keyword arguments)
+_OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
+    (("--config",), "config", {"metavar": "FILE", "help": "Config file (migrata.toml or pyproject.toml)."}),
+    (("-C", "--directory"), "directory", {"metavar": "DIR", "help": "Run as if started in DIR."}),
+    (("--env",), "env", {"metavar": "NAME", "help": "Overlay the [env.NAME] section of the config."}),
+    (("--url",), "url", {"metavar": "URL", "help": "Database URL (wins over config and environment)."}),
+    (("--migrations",), "migrations", {"metavar": "DIR", "help": "Migrations folder."}),
+    (("--table",), "table", {"metavar": "NAME", "help": "History table name."}),
+    (
+        ("--versions",),
+        "versions",
+        {"type": click.Choice(["sequential", "timestamp"]), "help": "Version scheme for `new`."},
+    ),
+    (
+        ("--lock-timeout",),
+        "lock_timeout",
+        {"metavar": "DURATION", "help": "How long to wait for the migration lock (60s)."},
+    ),
+    (("--statement-timeout",), "statement_timeout", {"metavar": "DURATION", "help": "Bound for each statement."}),
+    (
+        ("--file-pattern",),
+        "file_pattern",
+        {"metavar": "REGEX", "multiple": True, "help": "Extra migration file-name pattern."},
+    ),
+    (
+        ("--allow-empty",),
+        "allow_empty",
+        {"is_flag": True, "default": None, "help": "Run empty migration files as no-ops."},
+    ),
+    (
+        ("--on-connect",),
+        "on_connect",
+        {"metavar": "MODULE:FUNC", "multiple": True, "help": "Call FUNC(connection) after connecting."},
+    ),
+    (
+        ("--log-level",),
+        "log_level",
+        {
+            "type": click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+            "help": "Log level on stderr.",
+        },
+    ),
+    (("--debug",), "debug", {"is_flag": True, "default": None, "help": "Show tracebacks and debug logs."}),
+]
+
+
+def common_options(f: F) -> F:
+    """Add the shared options to a command or the group."""
+    for flags, key, kwargs in reversed(_OPTIONS):
+        f = click.option(*flags, key, expose_value=False, callback=_store(key), **kwargs)(f)
+    f = click.option(
+        "-q",
+        "--quiet",
+        "quiet",
+        count=True,
+        expose_value=False,
+        callback=_counter("quiet"),
+        help="Less output (-qq: errors only).",
+    )(f)
+    f = click.option(
+        "-v", "--verbose", "verbose", count=True, expose_value=False, callback=_counter("verbose"), help="More output."
+    )(f)
+    return f
+
+
+SETTING_KEYS = (
+    "url",
+    "migrations",
+    "table",
+    "versions",
+    "lock_timeout",
+    "statement_timeout",
+    "file_pattern",
+    "allow_empty",
+    "on_connect",
+)
+
+
+def collected(ctx: click.Context) -> dict[str, Any]:
+    return dict(ctx.meta.get(_META, {}))
+
+
+def overrides(ctx: click.Context) -> dict[str, Any]:
+    """Setting overrides given on the command line."""
+    values = collected(ctx)
+    return {k: values[k] for k in SETTING_KEYS if k in values}

@@ -1,0 +1,406 @@
+"""Settings: the only module that reads configuration files and the environment.
+
+Where a setting comes from, strongest first:
+
+1. keyword overrides (the CLI's flags: ``--url``, ``--migrations``...);
+2. the process environment: ``MIGRATA_DATABASE_URL``, ``DATABASE_URL``, the
+   ``DB_DRIVER DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME`` set, and
+   ``MIGRATA_<KEY>`` for every other key (``MIGRATA_TABLE``...);
+3. the same variables in ``.env`` in the project directory;
+4. ``[env.NAME]`` of the config file when an environment is selected
+   (``--env NAME`` or ``MIGRATA_ENV``);
+5. the config file: ``migrata.toml``, or ``[tool.migrata]`` in
+   ``pyproject.toml``, searched from the working directory upward;
+6. defaults.
+
+Relative paths in the config file are relative to the file; those from the
+environment or flags are relative to the working directory (``-C DIR``).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from migrata._core.ledger import events_table_name
+from migrata._core.source import parse_duration
+from migrata.backends.base import DatabaseURL, mask_url
+from migrata.errors import ConfigError
+
+__all__ = ["CONFIG_FILES", "KEYS", "Settings", "load_settings"]
+
+CONFIG_FILES = ("migrata.toml", "pyproject.toml")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+
+
+def _parse_str(value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValueError("must be a non-empty string")
+    return value.strip()
+
+
+def _parse_path(value: Any) -> str:
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    return _parse_str(value)
+
+
+def _parse_table(value: Any) -> str:
+    text = _parse_str(value)
+    if not _IDENT_RE.match(text):
+        raise ValueError("must be a plain table name (letters, digits, underscores)")
+    return text
+
+
+def _parse_versions(value: Any) -> str:
+    text = _parse_str(value).lower()
+    if text not in ("sequential", "timestamp"):
+        raise ValueError("must be 'sequential' or 'timestamp'")
+    return text
+
+
+def _parse_bool(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _parse_out_of_order(value: Any) -> str:
+    if isinstance(value, bool):
+        return "allow" if value else "refuse"
+    text = str(value).strip().lower()
+    if text in ("refuse", "allow", "ignore"):
+        return text
+    try:
+        return "allow" if _parse_bool(text) else "refuse"
+    except ValueError:
+        raise ValueError("must be 'refuse', 'allow' or 'ignore'") from None
+
+
+def _parse_duration(value: Any) -> float:
+    return parse_duration(value)
+
+
+def _parse_optional_duration(value: Any) -> float | None:
+    if value in (None, "", "none", "off", 0, "0"):
+        return None
+    return parse_duration(value)
+
+
+def _parse_list(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [v.strip() for v in value.split(",") if v.strip()] if "," in value and "(" not in value else [value]
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ValueError("must be a string or a list of strings")
+
+
+def _parse_patterns(value: Any) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    return _parse_list(value)
+
+
+#: Every setting: key -> parser. Keys are spelled the same in the config file,
+#: as ``MIGRATA_<KEY>`` in the environment and as ``--<key>`` on the CLI.
+KEYS: dict[str, Callable[[Any], Any]] = {
+    "url": _parse_str,
+    "migrations": _parse_path,
+    "table": _parse_table,
+    "versions": _parse_versions,
+    "lock_timeout": _parse_duration,
+    "statement_timeout": _parse_optional_duration,
+    "out_of_order": _parse_out_of_order,
+    "file_pattern": _parse_patterns,
+    "allow_empty": _parse_bool,
+    "on_connect": _parse_list,
+}
+
+
+@dataclass
+class Settings:
+    """Resolved settings of one project. Build with :func:`load_settings`."""
+
+    url: str | None = None
+    migrations: Path = Path("migrations")
+    table: str = "migrata_history"
+    versions: str = "sequential"
+    lock_timeout: float = 60.0
+    statement_timeout: float | None = None
+    out_of_order: str = "refuse"
+    file_pattern: list[str] = field(default_factory=list)
+    allow_empty: bool = False
+    on_connect: list[str] = field(default_factory=list)
+    project_dir: Path = field(default_factory=Path.cwd)
+    config_file: Path | None = None
+    env: str | None = None
+    origins: dict[str, str] = field(default_factory=dict)
+    url_base: Path | None = None
+
+    @property
+    def events_table(self) -> str:
+        return events_table_name(self.table)
+
+    def database_url(self) -> DatabaseURL:
+        """The parsed URL; a clear ConfigError when none is set anywhere."""
+        if not self.url:
+            where = f" in {self.config_file}" if self.config_file else ""
+            raise ConfigError(
+                f"no database URL: set url{where}, DATABASE_URL or MIGRATA_DATABASE_URL, or pass --url",
+                hint="e.g. --url sqlite:///app.db",
+            )
+        try:
+            return DatabaseURL.parse(self.url, self.url_base or self.project_dir)
+        except ConfigError as exc:
+            origin = self.origins.get("url", "url")
+            raise ConfigError(f"{exc.message} (from {origin})", hint=exc.hint) from None
+
+    @property
+    def masked_url(self) -> str:
+        return mask_url(self.url) if self.url else "(no database URL)"
+
+    def with_overrides(self, **overrides: Any) -> Settings:
+        """A copy with keyword overrides applied (same rules as CLI flags)."""
+        layer = {k: (v, "argument " + k) for k, v in overrides.items() if v is not None}
+        values: dict[str, Any] = {}
+        origins = dict(self.origins)
+        _apply_layer(values, origins, layer, Path.cwd())
+        new = replace(self, origins=origins, **_finalise(values))
+        if "url" in values:
+            new.url_base = Path.cwd()
+        return new
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.masked_url,
+            "migrations": str(self.migrations),
+            "table": self.table,
+            "events_table": self.events_table,
+            "versions": self.versions,
+            "lock_timeout": self.lock_timeout,
+            "statement_timeout": self.statement_timeout,
+            "out_of_order": self.out_of_order,
+            "file_pattern": self.file_pattern,
+            "allow_empty": self.allow_empty,
+            "on_connect": self.on_connect,
+            "project_dir": str(self.project_dir),
+            "config_file": str(self.config_file) if self.config_file else None,
+            "env": self.env,
+        }
+
+
+# --- loading ---------------------------------------------------------------------
+
+
+def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest migrata.toml, or pyproject.toml with [tool.migrata], upward from ``start``."""
+    for folder in (start, *start.parents):
+        candidate = folder / "migrata.toml"
+        if candidate.is_file():
+            return candidate, _read_toml(candidate)
+        pyproject = folder / "pyproject.toml"
+        if pyproject.is_file():
+            data = _read_toml(pyproject)
+            section = data.get("tool", {}).get("migrata")
+            if isinstance(section, dict):
+                return pyproject, section
+    return None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
+
+
+def _check_keys(data: Mapping[str, Any], where: str) -> None:
+    for key in data:
+        if key in KEYS or key == "env":
+            continue
+        import difflib
+
+        close = difflib.get_close_matches(key, list(KEYS), n=1)
+        raise ConfigError(
+            f"unknown setting {key!r} in {where}" + (f" (did you mean {close[0]!r}?)" if close else ""),
+            hint="settings: " + ", ".join(KEYS),
+        )
+
+
+Layer = dict[str, tuple[Any, str]]  # key -> (raw value, where it was read)
+
+
+def _file_layers(path: Path, data: dict[str, Any], env_name: str | None) -> tuple[Layer, Layer]:
+    _check_keys(data, path.name)
+    base: Layer = {k: (v, path.name) for k, v in data.items() if k != "env"}
+    envs = data.get("env", {})
+    if not isinstance(envs, dict):
+        raise ConfigError(f"'env' in {path.name} must be a table of environments, e.g. [env.prod]")
+    overlay: Layer = {}
+    if env_name:
+        section = envs.get(env_name)
+        if not isinstance(section, dict):
+            known = ", ".join(sorted(envs)) or "none"
+            raise ConfigError(
+                f"environment {env_name!r} is not defined in {path.name} (defined: {known})",
+                hint=f"add [env.{env_name}] to {path.name}",
+            )
+        where = f"{path.name} [env.{env_name}]"
+        _check_keys(section, where)
+        overlay = {k: (v, where) for k, v in section.items()}
+    return base, overlay
+
+
+def _env_layer(environ: Mapping[str, str], where: str) -> Layer:
+    layer: Layer = {}
+    for key in KEYS:
+        name = f"MIGRATA_{key.upper()}"
+        if key != "url" and environ.get(name):
+            layer[key] = (environ[name], f"{where} {name}")
+    url = _url_from_env(environ, where)
+    if url:
+        layer["url"] = url
+    return layer
+
+
+_DRIVERS = {
+    "postgres": "postgresql",
+    "postgresql": "postgresql",
+    "pg": "postgresql",
+    "pgx": "postgresql",
+    "mysql": "mysql",
+    "mariadb": "mysql",
+    "sqlite": "sqlite",
+    "sqlite3": "sqlite",
+}
+
+
+def _url_from_env(environ: Mapping[str, str], where: str) -> tuple[str, str] | None:
+    for name in ("MIGRATA_DATABASE_URL", "DATABASE_URL"):
+        if environ.get(name):
+            return environ[name], f"{where} {name}"
+    host, dbname = environ.get("DB_HOST"), environ.get("DB_NAME")
+    if not host and not dbname:
+        return None
+    driver_raw = (environ.get("DB_DRIVER") or ("sqlite" if not host else "postgresql")).lower()
+    driver = _DRIVERS.get(driver_raw)
+    if driver is None:
+        raise ConfigError(
+            f"DB_DRIVER={driver_raw!r} ({where}) is not a known driver",
+            hint="use postgres, mysql or sqlite",
+        )
+    if driver == "sqlite":
+        return f"sqlite:///{dbname or ''}", f"{where} DB_NAME"
+    user = environ.get("DB_USER", "")
+    password = environ.get("DB_PASSWORD")
+    auth = quote(user, safe="")
+    if password:
+        auth += ":" + quote(password, safe="")
+    port = environ.get("DB_PORT")
+    netloc = (auth + "@" if auth else "") + (host or "localhost") + (f":{port}" if port else "")
+    return f"{driver}://{netloc}/{quote(dbname or '', safe='')}", f"{where} DB_* variables"
+
+
+def _apply_layer(values: dict[str, Any], origins: dict[str, str], layer: Layer, base: Path) -> None:
+    for key, (raw, where) in layer.items():
+        parser = KEYS.get(key)
+        if parser is None:
+            raise ConfigError(f"unknown setting {key!r} ({where})")
+        try:
+            value = parser(raw)
+        except ValueError as exc:
+            shown = mask_url(str(raw)) if isinstance(raw, str) else raw
+            raise ConfigError(f"setting {key} = {shown!r} ({where}): {exc}") from None
+        if key == "migrations":
+            value = Path(value).expanduser()
+            if not value.is_absolute():
+                value = base / value
+        values[key] = value
+        values.setdefault("_bases", {})[key] = base
+        origins[key] = where
+
+
+def _finalise(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in values.items() if not k.startswith("_")}
+
+
+def load_settings(
+    config: str | os.PathLike[str] | None = None,
+    *,
+    directory: str | os.PathLike[str] | None = None,
+    env: str | None = None,
+    environ: Mapping[str, str] | None = None,
+    dotenv: bool = True,
+    **overrides: Any,
+) -> Settings:
+    """Resolve settings as the ``migrata`` command does.
+
+    ``config`` is a config file (migrata.toml or pyproject.toml); without it
+    the nearest one is searched from ``directory`` (default: the working
+    directory) upward. ``overrides`` win over everything (CLI flags).
+    """
+    environ = os.environ if environ is None else environ
+    start = Path(directory).expanduser().resolve() if directory else Path.cwd()
+    if not start.is_dir():
+        raise ConfigError(f"directory {start} does not exist (from -C)")
+    env_name = env or environ.get("MIGRATA_ENV") or None
+    found: tuple[Path, dict[str, Any]] | None
+    if config is not None:
+        path = Path(config).expanduser()
+        path = path if path.is_absolute() else start / path
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist (from --config)")
+        data = _read_toml(path)
+        if path.name == "pyproject.toml":
+            data = data.get("tool", {}).get("migrata", {})
+        found = (path.resolve(), data)
+    else:
+        found = find_config(start)
+    project_dir = found[0].parent if found else start
+    values: dict[str, Any] = {}
+    origins: dict[str, str] = {}
+    if found:
+        base, overlay = _file_layers(found[0], found[1], env_name)
+        _apply_layer(values, origins, base, project_dir)
+        _apply_layer(values, origins, overlay, project_dir)
+    elif env_name and env:
+        raise ConfigError(f"--env {env_name} needs a config file with [env.{env_name}]; none was found")
+    if dotenv:
+        dotenv_path = project_dir / ".env"
+        if dotenv_path.is_file():
+            _apply_layer(values, origins, _env_layer(_read_dotenv(dotenv_path), ".env"), project_dir)
+    _apply_layer(values, origins, _env_layer(environ, "environment variable"), start)
+    cli_layer = {k: (v, f"--{k.replace('_', '-')}") for k, v in overrides.items() if v is not None}
+    _apply_layer(values, origins, cli_layer, start)
+    bases = values.get("_bases", {})
+    settings = Settings(
+        project_dir=project_dir,
+        config_file=found[0] if found else None,
+        env=env_name,
+        origins=origins,
+        url_base=bases.get("url", project_dir),
+        **_finalise(values),
+    )
+    if "migrations" not in values:
+        settings.migrations = project_dir / "migrations"
+    return settings
+
+
+def _read_dotenv(path: Path) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}

@@ -1,0 +1,187 @@
+"""Every error migrata raises, under one root.
+
+The whole tree (exit code of the ``migrata`` command in brackets)::
+
+    MigrataError                      [1]  root; never raised bare
+    ├── ConfigError                   [2]  bad or missing setting, bad URL
+    ├── UsageError                    [2]  a command asked for something impossible
+    │   ├── UnknownTargetError        [2]  a version that no file or row has
+    │   └── NotConfirmedError         [2]  a destructive action was not confirmed
+    ├── ValidationError               [3]  the migration set or history is not sound
+    │   ├── MigrationFileError        [3]  one file is broken (name, encoding, syntax...)
+    │   ├── ChecksumMismatchError     [3]  an applied file was edited
+    │   ├── OutOfOrderError           [3]  a pending version is older than an applied one
+    │   ├── DirtyStateError           [3]  a failed or interrupted run needs `repair`
+    │   └── IrreversibleError         [3]  a rollback needs a down part that is missing
+    ├── LockTimeoutError              [4]  another migrator held the lock too long
+    ├── PendingMigrationsError        [5]  `check` found pending migrations
+    ├── DatabaseError                 [6]  the database could not be reached or used
+    │   └── DriverMissingError        [6]  the backend's driver is not installed
+    └── MigrationFailedError          [1]  a statement failed while migrating
+
+Every error carries a one-line ``message`` and an optional ``hint`` (the
+command that gets the user out). Neither ever contains a database password:
+URLs are masked before they are put into an error.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "ChecksumMismatchError",
+    "ConfigError",
+    "DatabaseError",
+    "DirtyStateError",
+    "DriverMissingError",
+    "EXIT_CODES",
+    "IrreversibleError",
+    "LockTimeoutError",
+    "MigrataError",
+    "MigrationFailedError",
+    "MigrationFileError",
+    "NotConfirmedError",
+    "OutOfOrderError",
+    "PendingMigrationsError",
+    "UnknownTargetError",
+    "UsageError",
+    "ValidationError",
+]
+
+
+class MigrataError(Exception):
+    """Root of every error migrata raises."""
+
+    exit_code = 1
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def __str__(self) -> str:
+        return self.message
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "error": type(self).__name__,
+            "message": self.message,
+            "hint": self.hint,
+            "exit_code": self.exit_code,
+        }
+
+
+class ConfigError(MigrataError):
+    """A setting is missing or invalid; the message names it and where it was read."""
+
+    exit_code = 2
+
+
+class UsageError(MigrataError):
+    """The command asked for something that cannot be done as asked."""
+
+    exit_code = 2
+
+
+class UnknownTargetError(UsageError):
+    """A target version matches no migration file and no history row."""
+
+
+class NotConfirmedError(UsageError):
+    """A destructive action needs confirmation (``--yes``/``--force``)."""
+
+
+class ValidationError(MigrataError):
+    """The migration files or the recorded history are not sound."""
+
+    exit_code = 3
+
+
+class MigrationFileError(ValidationError):
+    """One migration file is broken. ``path`` names it; ``line`` where known."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        path: str | None = None,
+        line: int | None = None,
+        hint: str | None = None,
+    ) -> None:
+        where = path if line is None else f"{path}:{line}"
+        super().__init__(f"{where}: {message}" if path else message, hint=hint)
+        self.path = path
+        self.line = line
+
+
+class ChecksumMismatchError(ValidationError):
+    """Applied migrations whose files changed since they were applied."""
+
+
+class OutOfOrderError(ValidationError):
+    """Pending migrations older than the newest applied one."""
+
+
+class DirtyStateError(ValidationError):
+    """A migration run failed or was interrupted and is not yet repaired."""
+
+
+class IrreversibleError(ValidationError):
+    """A rollback would need a down part that does not exist."""
+
+
+class LockTimeoutError(MigrataError):
+    """The migration lock was not free within the lock timeout."""
+
+    exit_code = 4
+
+
+class PendingMigrationsError(MigrataError):
+    """Raised by ``check`` when migrations are pending."""
+
+    exit_code = 5
+
+
+class DatabaseError(MigrataError):
+    """The database could not be reached or refused an operation of migrata's own."""
+
+    exit_code = 6
+
+
+class DriverMissingError(DatabaseError):
+    """The driver a backend needs is not installed."""
+
+
+class MigrationFailedError(MigrataError):
+    """A migration's statement failed; the message names file, line and statement."""
+
+    exit_code = 1
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        version: str | None = None,
+        path: str | None = None,
+        line: int | None = None,
+        statement: str | None = None,
+        db_error: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.version = version
+        self.path = path
+        self.line = line
+        self.statement = statement
+        self.db_error = db_error
+
+
+#: Exit codes of the ``migrata`` command, documented in docs/exit-codes.md.
+EXIT_CODES: dict[int, str] = {
+    0: "success (for `check`: up to date)",
+    1: "a migration failed while running",
+    2: "usage or configuration error",
+    3: "validation failed (broken files, edited applied files, dirty history)",
+    4: "lock timeout: another migrator holds the lock",
+    5: "pending migrations (`check` only)",
+    6: "database unreachable or driver missing",
+    130: "interrupted (Ctrl-C)",
+}

@@ -1,0 +1,217 @@
+"""Result objects returned by the library functions in :mod:`migrata.api`.
+
+Every result has ``to_dict()`` (what ``--json`` prints) and plain attributes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from migrata._core.ledger import Event
+from migrata._core.model import MigrationState, Problem
+from migrata._core.runner import StepResult
+
+__all__ = [
+    "CheckResult",
+    "CleanupResult",
+    "CurrentResult",
+    "HistoryResult",
+    "InitResult",
+    "LockResult",
+    "MigrateResult",
+    "MigrationState",
+    "NewResult",
+    "Problem",
+    "RepairResult",
+    "StampResult",
+    "StatusResult",
+    "StepResult",
+    "ValidateResult",
+]
+
+
+@dataclass
+class StatusResult:
+    database: str
+    dialect: str
+    current: str | None
+    applied: int
+    pending: list[MigrationState]
+    migrations: list[MigrationState]
+    problems: list[Problem] = field(default_factory=list)
+    database_exists: bool = True
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.ok and not self.pending
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "database": self.database,
+            "dialect": self.dialect,
+            "database_exists": self.database_exists,
+            "current": self.current,
+            "applied": self.applied,
+            "pending": [m.version for m in self.pending],
+            "up_to_date": self.up_to_date,
+            "problems": [p.to_dict() for p in self.problems],
+            "migrations": [m.to_dict() for m in self.migrations],
+        }
+
+
+@dataclass
+class MigrateResult:
+    """What ``up``/``down`` did (or would do, with dry_run/sql)."""
+
+    direction: str
+    database: str
+    before: str | None
+    after: str | None
+    steps: list[StepResult] = field(default_factory=list)
+    planned: list[MigrationState] = field(default_factory=list)
+    dry_run: bool = False
+    sql: str | None = None
+    duration_ms: int = 0
+    lock_wait_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "direction": self.direction,
+            "database": self.database,
+            "before": self.before,
+            "after": self.after,
+            "dry_run": self.dry_run,
+            "steps": [s.to_dict() for s in self.steps],
+            "planned": [m.to_dict() for m in self.planned],
+            "sql": self.sql,
+            "duration_ms": self.duration_ms,
+            "lock_wait_ms": self.lock_wait_ms,
+        }
+
+
+@dataclass
+class CurrentResult:
+    database: str
+    current: str | None
+    name: str | None
+    pending: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class HistoryResult:
+    database: str
+    events: list[Event]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "events": [e.to_dict() for e in self.events]}
+
+
+@dataclass
+class ValidateResult:
+    problems: list[Problem]
+    checked: int
+    file: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not any(p.severity == "error" for p in self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "checked": self.checked,
+            "file": self.file,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+@dataclass
+class CheckResult:
+    state: str  # "up-to-date", "pending", "invalid"
+    current: str | None
+    pending: list[str]
+    problems: list[Problem]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "current": self.current,
+            "pending": self.pending,
+            "problems": [p.to_dict() for p in self.problems],
+        }
+
+
+@dataclass
+class RepairResult:
+    problems: list[Problem]
+    actions: list[str]
+    steps: list[StepResult] = field(default_factory=list)
+
+    @property
+    def needed(self) -> bool:
+        return bool(self.problems) and not self.actions
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "problems": [p.to_dict() for p in self.problems],
+            "actions": self.actions,
+            "steps": [s.to_dict() for s in self.steps],
+        }
+
+
+@dataclass
+class StampResult:
+    version: str
+    added: list[str]
+    removed: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class CleanupResult:
+    keep_days: int
+    deleted: int
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LockResult:
+    database: str
+    held: bool
+    holder: dict[str, Any] | None = None
+    released: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class NewResult:
+    version: str
+    files: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class InitResult:
+    config_file: str
+    migrations: str
+    created: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,176 @@
+"""Testing helpers, public so projects can test their own migrations.
+
+* :func:`temporary_database` — a fresh, empty database for one test (SQLite
+  file, or a database created and dropped on the PostgreSQL/MySQL server
+  named by ``MIGRATA_TEST_POSTGRES_URL`` / ``MIGRATA_TEST_MYSQL_URL``).
+* :func:`run_cli` — run the ``migrata`` command in-process and capture its
+  exit code and output.
+* :func:`stairway` — apply every migration one at a time, roll each back and
+  apply it again, checking that each down undoes its up exactly.
+* ``migrata.testing.plugin`` — pytest fixtures (``migrata_url``...); enable
+  with ``pytest_plugins = ["migrata.testing.plugin"]``.
+* ``migrata.testing.suite`` — the shared backend suite every backend passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import tempfile
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "CliResult",
+    "SERVER_ENV",
+    "ServerUnavailable",
+    "run_cli",
+    "schema_of",
+    "stairway",
+    "temporary_database",
+]
+
+#: Environment variables naming the test servers, by dialect.
+SERVER_ENV = {"postgresql": "MIGRATA_TEST_POSTGRES_URL", "mysql": "MIGRATA_TEST_MYSQL_URL"}
+_DEFAULT_SERVERS = {
+    "postgresql": "postgresql://postgres@127.0.0.1:5432/postgres",
+    "mysql": "mysql://root@127.0.0.1:3306/mysql",
+}
+
+
+class ServerUnavailable(RuntimeError):
+    """The test server for a dialect cannot be reached (or its backend is absent)."""
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def run_cli(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -> CliResult:
+    """Run ``migrata ARGS`` in this process; never raises SystemExit."""
+    from migrata.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    old = os.getcwd()
+    try:
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                main(list(args))
+            except SystemExit as exc:
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        os.chdir(old)
+    return CliResult(code, out.getvalue(), err.getvalue())
+
+
+def server_url(dialect: str) -> str:
+    """URL of the test server for ``dialect`` (from its environment variable)."""
+    return os.environ.get(SERVER_ENV[dialect]) or _DEFAULT_SERVERS[dialect]
+
+
+@contextlib.contextmanager
+def temporary_database(dialect: str = "sqlite", *, directory: str | os.PathLike[str] | None = None) -> Iterator[str]:
+    """Yield the URL of a new empty database; drop it afterwards.
+
+    Raises :class:`ServerUnavailable` when the server cannot be reached.
+    """
+    if dialect == "sqlite":
+        with contextlib.ExitStack() as stack:
+            folder = directory or stack.enter_context(tempfile.TemporaryDirectory(prefix="migrata-test-"))
+            yield f"sqlite:///{Path(folder, f'test_{uuid.uuid4().hex[:8]}.db')}"
+        return
+    from migrata.backends import create_backend
+    from migrata.backends.base import DatabaseURL
+
+    base = DatabaseURL.parse(server_url(dialect))
+    name = f"migrata_test_{uuid.uuid4().hex[:12]}"
+    try:
+        admin = create_backend(base)
+        create = getattr(admin, "create_database", None)
+        if create is None:
+            raise ServerUnavailable(f"the {dialect} backend cannot create test databases")
+        admin.connect()
+    except ServerUnavailable:
+        raise
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        raise ServerUnavailable(f"{dialect} test server {base.masked()} unavailable: {exc}") from exc
+    try:
+        create(name)
+    finally:
+        admin.close()
+    try:
+        yield base.with_database(name).raw
+    finally:
+        admin = create_backend(base)
+        admin.connect()
+        try:
+            admin.drop_database(name)  # type: ignore[attr-defined]
+        finally:
+            admin.close()
+
+
+def schema_of(url: str, *, exclude: Sequence[str] = ()) -> dict[str, Any]:
+    """A comparable snapshot of a database's schema (migrata's own tables excluded)."""
+    from migrata.backends import create_backend
+    from migrata.backends.base import DatabaseURL
+
+    backend = create_backend(DatabaseURL.parse(url))
+    backend.connect()
+    try:
+        snap = backend.schema_snapshot()
+    finally:
+        backend.close()
+    skip = {"migrata_history", "migrata_events", *exclude}
+    return _without(snap, skip)
+
+
+def _without(snapshot: Any, skip: set[str]) -> Any:
+    if isinstance(snapshot, dict):
+        return {
+            k: _without(v, skip)
+            for k, v in snapshot.items()
+            if k not in skip and not any(k.endswith(":" + s) for s in skip)
+            and not (isinstance(v, dict) and v.get("table") in skip)
+        }
+    return snapshot
+
+
+def stairway(config: Any = None, **overrides: Any) -> list[str]:
+    """Up one, down one, up again for every pending migration; return the versions checked.
+
+    Fails with AssertionError when a down does not restore the schema exactly
+    or a second up does not give the same schema as the first.
+    """
+    import migrata
+    from migrata.api import resolve_settings
+
+    settings = resolve_settings(config, **overrides)
+    parsed = settings.database_url()
+    url = f"sqlite:///{parsed.database}" if parsed.family == "sqlite" else parsed.raw
+    checked = []
+    for m in migrata.status(settings).pending:
+        if m.kind == "repeatable":
+            continue
+        before = schema_of(url)
+        migrata.upgrade(settings, m.version)
+        after = schema_of(url)
+        migrata.downgrade(settings, steps=1)
+        assert schema_of(url) == before, f"the down part of {m.version} {m.name} did not undo its up part"
+        migrata.upgrade(settings, m.version)
+        assert schema_of(url) == after, f"applying {m.version} {m.name} again gave another schema"
+        checked.append(m.version)
+    return checked

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import os
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from migrata.testing import CliResult, run_cli
+
+pytest_plugins = ["migrata.testing.plugin"]
+
+# The servers every development and CI machine runs (DESIGN.md, Testing).
+os.environ.setdefault("MIGRATA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+os.environ.setdefault("MIGRATA_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql")
+for _var in ("DATABASE_URL", "MIGRATA_DATABASE_URL", "DB_HOST", "DB_NAME", "MIGRATA_ENV"):
+    os.environ.pop(_var, None)
+
+
+class Project:
+    """A throwaway migrata project: a folder, a migrata.toml, a migrations folder."""
+
+    def __init__(self, root: Path, url: str | None = None) -> None:
+        self.root = root
+        self.migrations = root / "migrations"
+        self.migrations.mkdir(parents=True, exist_ok=True)
+        self.db = root / "app.db"
+        self.url = url or "sqlite:///app.db"
+        (root / "migrata.toml").write_text(f'url = "{self.url}"\nmigrations = "migrations"\n', encoding="utf-8")
+
+    def write(self, name: str, text: str) -> Path:
+        path = self.migrations / name
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def pair(self, version: str, name: str, up: str, down: str | None = None) -> None:
+        self.write(f"{version}_{name}.up.sql", up)
+        if down is not None:
+            self.write(f"{version}_{name}.down.sql", down)
+
+    def run(self, *args: str) -> CliResult:
+        return run_cli(["-C", str(self.root), *args])
+
+    def sql(self, query: str) -> list[tuple]:
+        import sqlite3
+
+        conn = sqlite3.connect(self.db)
+        try:
+            return conn.execute(query).fetchall()
+        finally:
+            conn.close()
+
+    def tables(self) -> set[str]:
+        if not self.db.exists():
+            return set()
+        rows = self.sql("SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'")
+        return {r[0] for r in rows} - {"migrata_history", "migrata_events"}
+
+    def history(self) -> list[str]:
+        if not self.db.exists():
+            return []
+        try:
+            rows = self.sql("SELECT version, status FROM migrata_history WHERE kind != 'ledger'")
+        except Exception:
+            return []
+        return sorted(v for v, _ in rows)
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Project:
+    return Project(tmp_path / "proj")

@@ -37,6 +37,7 @@ from migrata.errors import (
     NotConfirmedError,
     UnknownTargetError,
     UsageError,
+    ValidationError,
 )
 from migrata.results import (
     CheckResult,
@@ -120,15 +121,22 @@ class Workspace:
     @property
     def backend(self) -> Backend:
         if self._backend is None:
-            url = self.settings.database_url()
-            backend = create_backend(url, busy_timeout=self.settings.lock_timeout)
+            backend = self._new_backend()
             backend.connect()
             self._backend = backend
             self._run_connect_hooks(backend)
         return self._backend
 
     def unconnected_backend(self) -> Backend:
-        return self._backend or create_backend(self.settings.database_url())
+        return self._backend or self._new_backend()
+
+    def _new_backend(self) -> Backend:
+        url = self.settings.database_url()
+        try:
+            return create_backend(url, busy_timeout=self.settings.lock_timeout)
+        except ConfigError as exc:
+            origin = self.settings.origins.get("url")
+            raise ConfigError(f"{exc.message} (from {origin})" if origin else exc.message, hint=exc.hint) from None
 
     def _run_connect_hooks(self, backend: Backend) -> None:
         for spec in self.settings.on_connect:
@@ -166,6 +174,9 @@ class Workspace:
             return []
         return self.ledger.read()
 
+    def use_source(self, source: Source) -> None:
+        self._source = source
+
     def report(self, rows: list[AppliedMigration] | None = None) -> tuple[list[MigrationState], list[Problem]]:
         rows = self.rows() if rows is None else rows
         return build_report(
@@ -197,8 +208,15 @@ class Workspace:
         finally:
             backend.release_lock()
 
-    def runner(self) -> Runner:
-        return Runner(self.backend, self.ledger, statement_timeout=self.settings.statement_timeout)
+    def runner(self, *, connect: bool = True) -> Runner:
+        """A runner on this database; ``connect=False`` gives one that can only
+        prepare and render (nothing is opened or created)."""
+        if connect:
+            backend, ledger = self.backend, self.ledger
+        else:
+            backend = self.unconnected_backend()
+            ledger = Ledger(backend, self.settings.table)
+        return Runner(backend, ledger, statement_timeout=self.settings.statement_timeout, mixed=self.settings.mixed)
 
     def close(self) -> None:
         if self._backend is not None:
@@ -254,17 +272,15 @@ def _migrate(
     source = ws.source  # a broken set is refused before connecting
     if direction == "up":
         source.load_python(m for m in source.versioned if m.kind == "py")
+    # Plan and prepare read-only first: a bad target, a broken file or nothing
+    # to do returns before the lock is taken or anything is written.
+    rows = ws.rows()
+    guard(ws.report(rows)[1])
+    plan = make_plan(source, rows)
+    runner = ws.runner(connect=ws.database_exists())
+    prepared = runner.prepare_plan(plan)
     if dry_run or sql:
-        rows = ws.rows()
-        guard(ws.report(rows)[1])
-        plan = make_plan(source, rows)
-        runner = (
-            ws.runner()
-            if ws.database_exists()
-            else Runner(ws.unconnected_backend(), Ledger(ws.unconnected_backend(), ws.settings.table))
-        )
         runner.ledger_exists = bool(rows) or (ws.database_exists() and ws.ledger.exists())
-        prepared = runner.prepare_plan(plan)
         return MigrateResult(
             direction,
             ws.database,
@@ -275,13 +291,18 @@ def _migrate(
             sql=runner.render(prepared) if sql else None,
             duration_ms=int((time.perf_counter() - t0) * 1000),
         )
+    if not plan:
+        return MigrateResult(
+            direction, ws.database, plan.current, plan.current, duration_ms=int((time.perf_counter() - t0) * 1000)
+        )
+    ready = {(id(p.migration), p.step.direction): p for p in prepared}
     with ws.locked():
-        rows = ws.ledger.read()
+        rows = ws.ledger.read()  # state may have moved while we waited for the lock
         _, problems = ws.report(rows)
         guard(problems)
         plan = make_plan(source, rows)
         runner = ws.runner()
-        prepared = runner.prepare_plan(plan)
+        prepared = [ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in plan.steps]
         runner.run(prepared)
         after = planner.current_version(ws.ledger.read()) if prepared else plan.current
     return MigrateResult(
@@ -357,7 +378,16 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
     with workspace(config, **overrides) as ws:
         exists = ws.database_exists()
         rows = ws.rows()
+        file_problems: list[Problem] = []
+        try:
+            ws.source.load_python(m for m in ws.source.versioned if m.kind == "py")
+        except ValidationError as exc:
+            # report a broken or unfinished file (e.g. a fresh `migrata new` template)
+            # instead of failing: status must still say where the database stands
+            file_problems.append(Problem("file", exc.message, hint=exc.hint))
+            ws.use_source(Source(ws.settings.migrations))
         states, problems = ws.report(rows)
+        problems = file_problems + _in_progress(ws, problems)
         pending = [s for s in states if s.state in ("pending", "outdated", "out-of-order")]
         return StatusResult(
             database=ws.database,
@@ -369,6 +399,22 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
             problems=problems,
             database_exists=exists,
         )
+
+
+def _in_progress(ws: Workspace, problems: list[Problem]) -> list[Problem]:
+    """A ``running`` row whose migrator still holds the lock is in progress, not interrupted."""
+    running = [p for p in problems if p.code == RUNNING]
+    if not running:
+        return problems
+    holder = ws.backend.lock_holder()
+    if holder is None:
+        return problems
+    for p in running:
+        p.code = "in-progress"
+        p.severity = "warning"
+        p.message = p.message.replace("was interrupted", "is running now") + f" (lock held by {holder.describe()})"
+        p.hint = "wait for it; `migrata lock status` shows the migrator"
+    return problems
 
 
 def info(config: ConfigLike = None, **overrides: Any) -> StatusResult:
@@ -406,7 +452,7 @@ def check(config: ConfigLike = None, **overrides: Any) -> CheckResult:
             raise
         return CheckResult("invalid", None, [], [Problem("file", exc.message, hint=exc.hint)])
     errors = [p for p in st.problems if p.severity == "error"]
-    pending = [m.version for m in st.pending]
+    pending = [m.version for m in st.pending] + [p.version or "" for p in st.problems if p.code == "in-progress"]
     state = "invalid" if errors else ("pending" if pending else "up-to-date")
     return CheckResult(state, st.current, pending, st.problems)
 
@@ -469,10 +515,15 @@ def repair(
     if version is not None and Version.is_version(version):
         version = Version.parse(version).canonical
     with workspace(config, **overrides) as ws:
-        if not any(chosen) and not checksums and not forget_missing:
-            _, problems = ws.report()
-            problems = [p for p in problems if version is None or p.version == version]
-            return RepairResult([p for p in problems if p.severity == "error"], [])
+        rows = ws.rows()
+        _, problems = ws.report(rows)
+        mine = [p for p in problems if version is None or p.version == version]
+        wanted = {"checksum"} if checksums else set()
+        wanted |= {"missing"} if forget_missing else set()
+        wanted |= {FAILED, RUNNING} if any(chosen) else set()
+        if not any(p.code in wanted for p in mine) and not any(chosen):
+            # nothing asked for, or nothing to act on: report without locking or writing
+            return RepairResult([p for p in mine if p.severity == "error"], [])
         with ws.locked():
             rows = ws.ledger.read()
             _, problems = ws.report(rows)
@@ -506,8 +557,17 @@ def repair(
                     )
                     actions.append(f"marked {row.version} {row.name} as applied")
                 else:
-                    steps.append(_resume(ws, row, resume_from))
-                    actions.append(f"resumed {row.version} {row.name}")
+                    result = _resume(ws, row, resume_from)
+                    steps.append(result)
+                    led.run(
+                        led.event(
+                            "repair",
+                            version=row.version,
+                            name=row.name,
+                            detail={"action": "resume", "from_statement": result.reason},
+                        )
+                    )
+                    actions.append(f"resumed {row.version} {row.name} ({result.reason})")
             if checksums:
                 for p in problems:
                     if p.code != "checksum" or (version is not None and p.version != version):
@@ -557,7 +617,9 @@ def _resume(ws: Workspace, row: AppliedMigration, resume_from: int | None) -> An
     if not 0 <= start < len(prepared.statements):
         raise UsageError(f"statement {start + 1} does not exist: {migration.label} has {len(prepared.statements)}")
     forced = Prepared(prepared.step, prepared.statements, "journal", prepared.note)
-    return runner.run_one(forced, start=start)
+    result = runner.run_one(forced, start=start, resume=True)
+    result.reason = f"from statement {start + 1} of {len(prepared.statements)}"
+    return result
 
 
 def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, **overrides: Any) -> StampResult:

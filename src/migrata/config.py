@@ -124,6 +124,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "out_of_order": _parse_out_of_order,
     "file_pattern": _parse_patterns,
     "allow_empty": _parse_bool,
+    "mixed": _parse_bool,
     "on_connect": _parse_list,
 }
 
@@ -141,6 +142,7 @@ class Settings:
     out_of_order: str = "refuse"
     file_pattern: list[str] = field(default_factory=list)
     allow_empty: bool = False
+    mixed: bool = False
     on_connect: list[str] = field(default_factory=list)
     project_dir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
@@ -193,6 +195,7 @@ class Settings:
             "out_of_order": self.out_of_order,
             "file_pattern": self.file_pattern,
             "allow_empty": self.allow_empty,
+            "mixed": self.mixed,
             "on_connect": self.on_connect,
             "project_dir": str(self.project_dir),
             "config_file": str(self.config_file) if self.config_file else None,
@@ -290,7 +293,7 @@ _DRIVERS = {
 
 
 def _url_from_env(environ: Mapping[str, str], where: str) -> tuple[str, str] | None:
-    for name in ("MIGRATA_DATABASE_URL", "DATABASE_URL"):
+    for name in ("MIGRATA_DATABASE_URL", "MIGRATA_URL", "DATABASE_URL"):
         if environ.get(name):
             return environ[name], f"{where} {name}"
     host, dbname = environ.get("DB_HOST"), environ.get("DB_NAME")
@@ -387,6 +390,13 @@ def load_settings(
     cli_layer = {k: (v, f"--{k.replace('_', '-')}") for k, v in overrides.items() if v is not None}
     _apply_layer(values, origins, cli_layer, start)
     bases = values.get("_bases", {})
+    if found:
+        origins["config_file"] = "--config" if config is not None else f"found from {start}"
+        origins["project_dir"] = "folder of the config file"
+    else:
+        origins["project_dir"] = "-C" if directory else "working directory"
+    if env_name:
+        origins["env"] = "--env" if env else "environment variable MIGRATA_ENV"
     settings = Settings(
         project_dir=project_dir,
         config_file=found[0] if found else None,

@@ -38,8 +38,9 @@ def _parse(path: Path, patterns: list[str]) -> Migration:
         up, down = _sql_script(path, text), None
     if part is not None and part.direction == "down":
         up, down = Script(path, sql=""), up
-    name = part.name if part else path.stem
-    return Migration(part.version if part else None, name, "sql", up, down, "")
+    if part is None:  # any SQL file: named by its file name in messages
+        return Migration(None, path.name, "file", up, down, "")
+    return Migration(part.version, part.name, "sql", up, down, "")
 
 
 def check_file(ws: Workspace, path: Path) -> ValidateResult:

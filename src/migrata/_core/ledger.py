@@ -115,8 +115,22 @@ class Ledger:
 
     # --- schema -----------------------------------------------------------------
     def create_ops(self) -> list[Op]:
+        """The event log first, then the history, then its schema row: the
+        history table's presence (what ``ensure`` checks) implies the rest."""
         b = self.backend
         return [
+            Op(
+                f"CREATE TABLE IF NOT EXISTS {self.events_table} ("
+                f"{b.id_column}, "
+                "at VARCHAR(32) NOT NULL, "
+                "action VARCHAR(32) NOT NULL, "
+                f"version {b.key_type}, "
+                f"name {b.key_type}, "
+                "outcome VARCHAR(16) NOT NULL, "
+                "duration_ms INTEGER, "
+                f"actor {b.key_type}, "
+                f"detail {b.text_type})"
+            ),
             Op(
                 f"CREATE TABLE IF NOT EXISTS {self.table} ("
                 f"version {b.key_type} NOT NULL PRIMARY KEY, "
@@ -132,18 +146,6 @@ class Ledger:
                 "statements INTEGER, "
                 "direction VARCHAR(8))"
             ),
-            Op(
-                f"CREATE TABLE IF NOT EXISTS {self.events_table} ("
-                f"{b.id_column}, "
-                "at VARCHAR(32) NOT NULL, "
-                "action VARCHAR(32) NOT NULL, "
-                f"version {b.key_type}, "
-                f"name {b.key_type}, "
-                "outcome VARCHAR(16) NOT NULL, "
-                "duration_ms INTEGER, "
-                f"actor {b.key_type}, "
-                f"detail {b.text_type})"
-            ),
             self._insert(LEDGER_ROW, "migrata ledger", "ledger", f"schema:{LEDGER_SCHEMA}", "applied", None, None),
         ]
 
@@ -151,17 +153,26 @@ class Ledger:
         return self.table in self.backend.table_names()
 
     def ensure(self) -> bool:
-        """Create the tables if missing. Returns True when they were created."""
+        """Create whichever of the tables is missing (one query when none is).
+        Returns True when something was created."""
+        names = set(self.backend.table_names())
+        if self.table in names and self.events_table in names:
+            return False
+        ops = self.create_ops()
+        if self.table in names:  # only the event log is missing: keep the history's rows
+            ops = ops[:1]
+        b = self.backend
+        b.ensure_namespace()
+        if b.transactional_ddl:
+            b.begin()
         try:
-            self._read_rows()
-            return False
-        except Exception:  # noqa: BLE001 - a missing table reads as an error in every driver
-            pass
-        if self.exists():
-            self._read_rows()  # surfaces the real error of a table we cannot read
-            return False
-        for op in self.create_ops():
-            self.backend.execute(op.sql, op.params)
+            self.run(*ops)
+            if b.transactional_ddl:
+                b.commit()
+        except BaseException:
+            if b.transactional_ddl:
+                b.rollback()
+            raise
         return True
 
     # --- history ------------------------------------------------------------------

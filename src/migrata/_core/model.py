@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -118,6 +119,8 @@ class Migration:
 
     @property
     def label(self) -> str:
+        if self.kind == "file":  # a file checked on its own (validate --file)
+            return self.name
         return f"{self.id} {self.name}" if self.version else f"R__{self.name}"
 
 
@@ -142,7 +145,7 @@ class AppliedMigration:
     def repeatable(self) -> bool:
         return self.kind == "repeatable" or self.version.startswith("R__")
 
-    @property
+    @cached_property
     def version_key(self) -> tuple[int, ...] | None:
         if self.repeatable or not Version.is_version(self.version):
             return None

@@ -139,9 +139,9 @@ def plan_down(
     if target == BASE:
         chosen = done
     elif isinstance(target, Version):
-        if current is not None and target > Version.parse(current):
+        if current is None or target > Version.parse(current):
             raise UsageError(
-                f"version {target} is ahead of the current version {current}",
+                f"version {target} is ahead of the current version {current or 'base (nothing applied)'}",
                 hint=f"to go forward run `migrata up {target}`",
             )
         chosen = [r for r in done if r.version_key is not None and r.version_key > target.key]
@@ -151,6 +151,13 @@ def plan_down(
             raise UsageError("--steps must be at least 1")
         chosen = done[:count]
     plan_steps = []
+    if target == BASE:
+        # everything goes: first the repeatables that can be undone (their views and
+        # functions may depend on the tables), newest name first
+        applied_ids = {r.version for r in rows if r.status == APPLIED}
+        for m in reversed(source.repeatables):
+            if m.down is not None and m.id in applied_ids:
+                plan_steps.append(Step(m, "down", "rollback"))
     for row in chosen:
         migration = source.get(row.version)
         if migration is None:
@@ -161,8 +168,20 @@ def plan_down(
         if migration.down is None:
             raise IrreversibleError(
                 f"migration {migration.label} has no down part; nothing was rolled back",
-                hint=f"write its down part ({migration.path.name}), or roll back to a later version",
+                hint=f"{_how_to_add_down(migration)}, or roll back to a later version",
             )
         plan_steps.append(Step(migration, "down", "rollback"))
     label = BASE if target == BASE else (str(target) if target else None)
     return Plan("down", plan_steps, target=label, current=current)
+
+
+def _how_to_add_down(m: Migration) -> str:
+    """Where the missing down part of ``m`` would go, in the file's own style."""
+    fname = m.path.name
+    if m.kind == "py":
+        return f"define down(ctx) in {fname}"
+    if fname.endswith(".up.sql"):
+        return f"write {fname[: -len('.up.sql')]}.down.sql"
+    if fname.startswith("V") and "__" in fname:
+        return f"write U{fname[1:]}"
+    return f"add a '-- migrate:down' section to {fname}"

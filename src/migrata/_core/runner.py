@@ -64,10 +64,11 @@ class MigrationContext:
         """Run one statement; returns the affected row count where known."""
         cur = self.connection.cursor()
         try:
-            if params is None:
-                cur.execute(sql)
-            else:
-                cur.execute(sql, params)
+            with self._backend.statement_guard():
+                if params is None:
+                    cur.execute(sql)
+                else:
+                    cur.execute(sql, params)
             return cur.rowcount
         finally:
             cur.close()
@@ -75,18 +76,20 @@ class MigrationContext:
     def executemany(self, sql: str, seq: Any) -> None:
         cur = self.connection.cursor()
         try:
-            cur.executemany(sql, seq)
+            with self._backend.statement_guard():
+                cur.executemany(sql, seq)
         finally:
             cur.close()
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
         cur = self.connection.cursor()
         try:
-            if params is None:
-                cur.execute(sql)
-            else:
-                cur.execute(sql, params)
-            return [tuple(r) for r in cur.fetchall()]
+            with self._backend.statement_guard():
+                if params is None:
+                    cur.execute(sql)
+                else:
+                    cur.execute(sql, params)
+                return [tuple(r) for r in cur.fetchall()]
         finally:
             cur.close()
 
@@ -106,6 +109,7 @@ class Prepared:
     statements: list[Statement] | None
     mode: str  # TRANSACTION or JOURNAL
     note: str = ""
+    self_managed: bool = False  # the file begins/commits its own transaction
 
     @property
     def migration(self) -> Migration:
@@ -135,6 +139,7 @@ class Runner:
     backend: Backend
     ledger: Ledger
     statement_timeout: float | None = None
+    mixed: bool = False  # run migrations with non-transactional statements journaled instead of refusing
     ledger_exists: bool = True
     on_step: Callable[[StepResult], None] | None = None
     results: list[StepResult] = field(default_factory=list)
@@ -153,17 +158,22 @@ class Runner:
         if script.transactional and not self_managed:
             for stmt in statements:
                 reason = self.backend.no_transaction_reason(stmt)
+                if reason and self.mixed:
+                    return Prepared(step, statements, JOURNAL, f"mixed: {reason}")
                 if reason:
                     raise MigrationFileError(
                         f"{reason}: {stmt.first_line[:80]}",
                         path=str(script.path),
                         line=stmt.line,
-                        hint="add the line '-- migrata:no-transaction' at the top of the migration",
+                        hint="add the line '-- migrata:no-transaction' at the top of the migration "
+                        "(or set mixed = true to run such migrations without a transaction)",
                     )
         if not script.transactional or self_managed:
             note = "no-transaction" if script.explicit_no_transaction else "manages its own transaction"
-            return Prepared(step, statements, JOURNAL, note)
-        if not self.backend.transactional_ddl:
+            return Prepared(step, statements, JOURNAL, note, self_managed=bool(self_managed))
+        if not self.backend.transactional_ddl and not all(
+            self.backend.transactional_statement(s) for s in statements
+        ):
             return Prepared(step, statements, JOURNAL, "DDL commits implicitly")
         return Prepared(step, statements, TRANSACTION)
 
@@ -179,7 +189,8 @@ class Runner:
                 self.on_step(result)
         return self.results
 
-    def run_one(self, item: Prepared, *, start: int = 0) -> StepResult:
+    def run_one(self, item: Prepared, *, start: int = 0, resume: bool = False) -> StepResult:
+        """Run one prepared step; ``resume`` continues a dirty run from ``start``."""
         m = item.migration
         verb = "applying" if item.step.direction == "up" else "reverting"
         log.debug("%s %s", verb, m.label)
@@ -188,7 +199,7 @@ class Runner:
         try:
             if item.mode == TRANSACTION:
                 return self._run_transaction(item)
-            return self._run_journal(item, start)
+            return self._run_journal(item, start, resume)
         finally:
             self.backend.apply_timeout(None)
 
@@ -209,7 +220,7 @@ class Runner:
             detail.setdefault("statements", len(item.statements))
         if item.step.direction == "up":
             detail.setdefault("checksum", m.checksum)
-        action = item.step.direction if not m.repeatable else "repeat"
+        action = "repeat" if m.repeatable and item.step.direction == "up" else item.step.direction
         return self.ledger.event(
             action, version=m.id, name=m.name, outcome=outcome, duration_ms=duration_ms, detail=detail
         )
@@ -232,28 +243,42 @@ class Runner:
             raise
         return self._result(item, _ms(t0))
 
-    def _run_journal(self, item: Prepared, start: int) -> StepResult:
+    def _run_journal(self, item: Prepared, start: int, resume: bool = False) -> StepResult:
         m, led = item.migration, self.ledger
         count = len(item.statements) if item.statements is not None else None
         t0 = time.perf_counter()
         kind = "repeatable" if m.repeatable else m.kind
-        exists = item.step.direction == "down" or start > 0 or (m.repeatable and self._has_row(m.id))
-        led.run(led.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists))
-        if start:
-            led.run(led.progress(m.id, start))
-        try:
-            self.execute_body(item, start, journal=True)
-        except MigrationFailedError as exc:
-            done = exc.statement_index if exc.statement_index is not None else None  # type: ignore[attr-defined]
-            led.run(led.fail_run(m.id, done, exc.message[:4000]))
-            self._record_failure(item, exc, _ms(t0), applied_part=_journal_state(done, count))
-            raise
-        ms = _ms(t0)
-        if item.step.direction == "down":
-            led.run(led.delete(m.id), self._event(item, "ok", ms))
-        else:
-            led.run(led.finish_run(m.id, m.checksum, ms, count), self._event(item, "ok", ms))
+        exists = resume or item.step.direction == "down" or (m.repeatable and self._has_row(m.id))
+        with self.backend.deferred_commits():
+            led.run(led.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists))
+            if start:
+                led.run(led.progress(m.id, start))
+            try:
+                self.execute_body(item, start, journal=True)
+            except MigrationFailedError as exc:
+                done: int | None = exc.statement_index  # type: ignore[attr-defined]
+                if item.self_managed and self.backend.in_transaction():
+                    # The file's own transaction failed: it rolls back, and with it
+                    # the journal entries written inside it. What stays committed
+                    # is the journal as it stood before that transaction began.
+                    self.backend.rollback()
+                    done = self._committed_progress(m.id)
+                led.run(led.fail_run(m.id, done, exc.message[:4000]))
+                self._record_failure(item, exc, _ms(t0), applied_part=_journal_state(done, count))
+                raise
+            except BaseException:
+                if item.self_managed and self.backend.in_transaction():
+                    self.backend.rollback()
+                raise
+            ms = _ms(t0)
+            if item.step.direction == "down":
+                led.run(led.delete(m.id), self._event(item, "ok", ms))
+            else:
+                led.run(led.finish_run(m.id, m.checksum, ms, count), self._event(item, "ok", ms))
         return self._result(item, ms)
+
+    def _committed_progress(self, version: str) -> int | None:
+        return next((r.progress for r in self.ledger.read() if r.version == version), None)
 
     def _has_row(self, version: str) -> bool:
         return any(r.version == version for r in self.ledger.read())
@@ -264,6 +289,13 @@ class Runner:
             return
         backend, led, m = self.backend, self.ledger, item.migration
         statements = item.statements
+        text = item.step.script.sql
+        if not journal and backend.script_in_one_call and text is not None and start == 0 and statements:
+            try:
+                backend.run_text(text)
+            except StatementError as exc:
+                raise self._script_failure(item, exc) from None
+            return
         for stmt in statements[start:]:
             if journal and stmt.index > start:
                 led.run(led.progress(m.id, stmt.index))
@@ -292,12 +324,28 @@ class Runner:
             err.statement_index = None  # type: ignore[attr-defined]
             raise err from exc
 
-    def _statement_failure(self, item: Prepared, stmt: Statement, exc: StatementError) -> MigrationFailedError:
+    def _script_failure(self, item: Prepared, exc: StatementError) -> MigrationFailedError:
+        """Map a failure of a whole script run in one call to its statement and line."""
+        assert item.statements
+        text = item.step.script.sql or ""
+        if not exc.position:
+            return self._statement_failure(item, item.statements[0], exc)
+        line = item.step.script.line_offset + text.count("\n", 0, max(0, exc.position - 1)) + 1
+        stmt = item.statements[0]
+        for candidate in item.statements:
+            if candidate.line <= line:
+                stmt = candidate
+        return self._statement_failure(item, stmt, StatementError(exc.db_message), line=line)
+
+    def _statement_failure(
+        self, item: Prepared, stmt: Statement, exc: StatementError, *, line: int | None = None
+    ) -> MigrationFailedError:
         m = item.migration
         script = item.step.script
-        line = stmt.line
-        if exc.position:
-            line += stmt.sql.count("\n", 0, max(0, exc.position - 1))
+        if line is None:
+            line = stmt.line
+            if exc.position:
+                line += stmt.sql.count("\n", 0, max(0, exc.position - 1))
         shown = " ".join(stmt.sql.split())
         shown = shown if len(shown) <= 120 else shown[:117] + "..."
         err = MigrationFailedError(

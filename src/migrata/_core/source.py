@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
 import re
 import sys
 from collections.abc import Iterable
@@ -40,12 +41,15 @@ __all__ = [
     "read_text",
 ]
 
-_V = r"(?P<version>\d+(?:[._]\d+)*)"
+# The leading integer is the version (dots make multi-part versions: 2.4.1);
+# Flyway names also separate parts with underscores (V2_4_1__name.sql).
+_V = r"(?P<version>\d+(?:\.\d+)*)"
+_FLYWAY_V = r"(?P<version>\d+(?:[._]\d+)*)"
 _BUILTIN_PATTERNS: list[tuple[str, str]] = [
     # (regex, what a match is); direction comes from the group or the kind.
     (rf"^{_V}_(?P<name>.+)\.(?P<direction>up|down)\.sql$", "sql"),
-    (rf"^V{_V}__(?P<name>.+)\.sql$", "sql-up"),
-    (rf"^U{_V}__(?P<name>.+)\.sql$", "sql-down"),
+    (rf"^V{_FLYWAY_V}__(?P<name>.+)\.sql$", "sql-up"),
+    (rf"^U{_FLYWAY_V}__(?P<name>.+)\.sql$", "sql-down"),
     (r"^R__(?P<name>.+)\.sql$", "repeatable"),
     (rf"^{_V}_(?P<name>.+)\.py$", "py"),
     (rf"^{_V}_(?P<name>.+)\.sql$", "sql-single"),
@@ -162,15 +166,17 @@ def _classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
 
 
 def _candidates(directory: Path) -> list[Path]:
-    paths = []
-    for entry in sorted(directory.iterdir()):
-        fname = entry.name
-        if fname.startswith((".", "_")) or not fname.endswith((".sql", ".py")):
-            continue
-        if fname.endswith(_IGNORED_SUFFIXES) or not entry.is_file():
-            continue
-        paths.append(entry)
-    return paths
+    names = []
+    with os.scandir(directory) as it:
+        for entry in it:
+            fname = entry.name
+            if fname.startswith((".", "_")) or not fname.endswith((".sql", ".py")):
+                continue
+            if fname.endswith(_IGNORED_SUFFIXES) or not entry.is_file():
+                continue
+            names.append(fname)
+    names.sort()
+    return [directory / n for n in names]
 
 
 # --- directives and sections --------------------------------------------------
@@ -225,11 +231,15 @@ def _split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
     """Split a single file into up/down parts by dbmate/goose/sql-migrate markers."""
     lines = text.split("\n")
     marks: list[tuple[int, str, str]] = []  # (line index, direction, options)
+    no_transaction = False  # goose's file-wide `-- +goose NO TRANSACTION`
     for i, line in enumerate(lines):
         if not _MARKER_LIKE_RE.match(line):
             continue
         m = _MARKER_RE.match(line)
         if not m:
+            if re.match(r"^\s*--\s*\+goose\s+no\s+transaction\s*$", line, re.I):
+                no_transaction = True
+                continue
             # goose statement markers are harmless comments
             if re.match(r"^\s*--\s*\+goose\s+(statementbegin|statementend|envsub)", line, re.I):
                 continue
@@ -260,7 +270,7 @@ def _split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
         body = "\n".join(lines[idx + 1 : end])
         script = _sql_script(path, body, line_offset=idx + 1)
         _apply_directives(script, head, path, 1)
-        if _NO_TX_OPTS.search(opts):
+        if no_transaction or _NO_TX_OPTS.search(opts):
             script.transactional = False
             script.explicit_no_transaction = True
         parts.append(script)
@@ -306,7 +316,7 @@ def load_python(migration: Migration) -> ModuleType:
             raise MigrationFileError(
                 "a Python migration must define up(ctx)",
                 path=str(path),
-                hint="def up(ctx):\n    ctx.execute('...')",
+                hint="add `def up(ctx): ...` that applies the change with ctx.execute(sql)",
             )
         _PY_CACHE[path] = module
     _apply_python_flags(migration, module)
@@ -446,20 +456,20 @@ def _add_part(
         return
     text = read_text(part.path)
     down: Script | None
-    if part.kind == "single":
+    if part.kind in ("single", "repeatable"):
         up, down = _split_sections(part.path, text)
     else:
         up, down = _sql_script(part.path, text), None
     for script, which in ((up, "up"), (down, "down")):
         if script is not None and script.sql is not None and _blank_sql(script.sql) and not allow_empty:
             raise MigrationFileError(
-                f"empty migration ({which} part has no SQL)" if part.kind == "single" else "empty migration",
+                f"empty migration ({which} part has no SQL)" if down is not None else "empty migration",
                 path=str(part.path),
                 hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
             )
     if part.kind == "repeatable":
         assert up.sql is not None
-        repeatables.append(Migration(None, part.name, "sql", up, None, checksum(up.sql), description=part.name))
+        repeatables.append(Migration(None, part.name, "sql", up, down, checksum(up.sql), description=part.name))
     elif part.direction == "down":
         assert part.version is not None
         key = part.version.key

@@ -11,9 +11,10 @@ import re
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def skip_space_and_comments(sql: str, pos: int = 0, *, hash_comments: bool = False) -> int:
+def skip_space_and_comments(sql: str, pos: int = 0, *, hash_comments: bool = False, nested: bool = True) -> int:
     """Index of the first character at or after ``pos`` that is neither
-    whitespace nor inside a comment (``--``, ``/* */``, and ``#`` if asked)."""
+    whitespace nor inside a comment (``--``, ``/* */`` nested or not, and
+    ``#`` if asked). MySQL's executable ``/*! ... */`` comments count as SQL."""
     n = len(sql)
     while pos < n:
         ch = sql[pos]
@@ -23,18 +24,17 @@ def skip_space_and_comments(sql: str, pos: int = 0, *, hash_comments: bool = Fal
             end = sql.find("\n", pos)
             pos = n if end < 0 else end + 1
         elif sql.startswith("/*", pos) and not sql.startswith("/*!", pos):
-            end = sql.find("*/", pos + 2)
-            pos = n if end < 0 else end + 2
+            pos = _skip_block_comment(sql, pos, nested)
         else:
             break
     return pos
 
 
-def is_blank(sql: str, *, hash_comments: bool = False) -> bool:
+def is_blank(sql: str, *, hash_comments: bool = False, nested: bool = True) -> bool:
     """True when ``sql`` holds only whitespace, comments and semicolons."""
     pos = 0
     while True:
-        pos = skip_space_and_comments(sql, pos, hash_comments=hash_comments)
+        pos = skip_space_and_comments(sql, pos, hash_comments=hash_comments, nested=nested)
         if pos < len(sql) and sql[pos] == ";":
             pos += 1
             continue
@@ -57,3 +57,182 @@ def leading_keywords(sql: str, count: int = 3, *, hash_comments: bool = False) -
 def line_of(sql: str, offset: int) -> int:
     """1-based line number of character ``offset``."""
     return sql.count("\n", 0, offset) + 1
+
+
+# --- a splitter for server dialects --------------------------------------------------
+
+
+class SplitDialect:
+    """What a dialect's client knows about statement boundaries."""
+
+    def __init__(
+        self,
+        *,
+        hash_comments: bool = False,
+        backslash_escapes: bool = False,
+        dollar_quotes: bool = False,
+        backticks: bool = False,
+        nested_comments: bool = False,
+        delimiter_command: bool = False,
+        compound_blocks: bool = False,
+        begin_atomic: bool = False,
+    ) -> None:
+        self.hash_comments = hash_comments
+        self.backslash_escapes = backslash_escapes
+        self.dollar_quotes = dollar_quotes
+        self.backticks = backticks
+        self.nested_comments = nested_comments
+        self.delimiter_command = delimiter_command
+        self.compound_blocks = compound_blocks
+        self.begin_atomic = begin_atomic
+        specials = "'\";\n-/" + ("#" if hash_comments else "") + ("$" if dollar_quotes else "")
+        specials += "`" if backticks else ""
+        if compound_blocks or begin_atomic:
+            specials += "a-zA-Z_"
+        self.scan = re.compile("[" + re.escape(specials).replace(r"a\-zA\-Z_", "a-zA-Z_") + "]")
+
+
+_DOLLAR_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+_DELIMITER_RE = re.compile(r"[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.I)
+_ROUTINE_RE = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:AGGREGATE\s+)?"
+    r"(?:PROCEDURE|FUNCTION|TRIGGER|EVENT|PACKAGE)\b",
+    re.I,
+)
+_END_FOLLOWERS = ("IF", "LOOP", "WHILE", "REPEAT", "FOR")
+
+
+def _skip_string(sql: str, pos: int, quote: str, backslash: bool) -> int:
+    """Index just past the string/identifier opened at ``pos``."""
+    n = len(sql)
+    i = pos + 1
+    while i < n:
+        ch = sql[i]
+        if backslash and ch == "\\":
+            i += 2
+            continue
+        if ch == quote:
+            if i + 1 < n and sql[i + 1] == quote:
+                i += 2
+                continue
+            return i + 1
+        i += 1
+    return n
+
+
+def _skip_block_comment(sql: str, pos: int, nested: bool) -> int:
+    depth = 1
+    i = pos + 2
+    n = len(sql)
+    while i < n and depth:
+        if sql.startswith("*/", i):
+            depth -= 1
+            i += 2
+        elif nested and sql.startswith("/*", i):
+            depth += 1
+            i += 2
+        else:
+            i += 1
+    return i
+
+
+def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
+    """Cut ``sql`` into (statement, 1-based line) pairs the way the dialect's
+    own client does: quotes, comments, dollar quotes, ``DELIMITER`` and
+    ``BEGIN ... END`` bodies are respected; blank statements are dropped."""
+    out: list[tuple[str, int]] = []
+    n = len(sql)
+    delimiter = ";"
+    start = 0  # start of the current statement
+    pos = 0
+    depth = 0  # BEGIN/CASE ... END nesting inside a routine body
+    routine = None  # None: not known yet for this statement; True/False once known
+    at_line_start = True
+
+    def skip(at: int) -> int:
+        return skip_space_and_comments(sql, at, hash_comments=d.hash_comments, nested=d.nested_comments)
+
+    def emit(end: int, resume: int) -> None:
+        nonlocal start, depth, routine
+        chunk = sql[start:end]
+        if not is_blank(chunk, hash_comments=d.hash_comments, nested=d.nested_comments):
+            first = skip(start)
+            out.append((sql[first:end].strip(), line_of(sql, first)))
+        start = resume
+        depth = 0
+        routine = None
+
+    while pos < n:
+        if d.delimiter_command and at_line_start:
+            m = _DELIMITER_RE.match(sql, pos)
+            if m and is_blank(sql[start:pos], hash_comments=d.hash_comments, nested=d.nested_comments):
+                delimiter = m.group(1)
+                start = pos = m.end()
+                continue
+        at_line_start = False
+        if delimiter != ";" and sql.startswith(delimiter, pos):
+            emit(pos, pos + len(delimiter))
+            pos += len(delimiter)
+            continue
+        m = d.scan.search(sql, pos)
+        if m is None:
+            break
+        pos = m.start()
+        ch = sql[pos]
+        if ch == "\n":
+            pos += 1
+            at_line_start = True
+        elif ch == "'" or ch == '"' or ch == "`":
+            escaped = d.backslash_escapes and ch != "`"
+            if ch == "'" and d.dollar_quotes and pos > 0 and sql[pos - 1] in "eE":
+                escaped = True
+            pos = _skip_string(sql, pos, ch, escaped)
+        elif ch == "-" and sql.startswith("--", pos):
+            end = sql.find("\n", pos)
+            pos = n if end < 0 else end
+        elif ch == "#" and d.hash_comments:
+            end = sql.find("\n", pos)
+            pos = n if end < 0 else end
+        elif ch == "/" and sql.startswith("/*", pos):
+            pos = _skip_block_comment(sql, pos, d.nested_comments)
+        elif ch == "$":
+            dm = _DOLLAR_RE.match(sql, pos)
+            if dm is None or (pos > 0 and (sql[pos - 1].isalnum() or sql[pos - 1] == "_")):
+                pos += 1
+                continue
+            close = sql.find(dm.group(0), dm.end())
+            pos = n if close < 0 else close + len(dm.group(0))
+        elif ch == ";":
+            if delimiter == ";" and depth <= 0:
+                emit(pos, pos + 1)
+            pos += 1
+        elif ch.isalpha() or ch == "_":
+            wm = _WORD_RE.match(sql, pos)
+            assert wm is not None
+            word = wm.group(0).upper()
+            pos = wm.end()
+            if delimiter != ";" or word not in ("BEGIN", "CASE", "END"):
+                continue
+            if routine is None:
+                head = sql[skip(start) :]
+                routine = bool(
+                    (d.compound_blocks and _ROUTINE_RE.match(head))
+                    or (d.begin_atomic and re.match(r"CREATE\b", head, re.I))
+                )
+            if not routine:
+                continue
+            nxt = _WORD_RE.match(sql, skip(pos))
+            following = nxt.group(0).upper() if nxt else ""
+            if word == "BEGIN":
+                if d.begin_atomic and not d.compound_blocks and following != "ATOMIC":
+                    continue
+                depth += 1
+            elif word == "CASE":
+                depth += 1 if depth > 0 else 0
+            elif word == "END" and depth > 0 and following not in _END_FOLLOWERS:
+                depth -= 1
+        else:
+            pos += 1
+    if start < n:
+        emit(n, n)
+    return out

@@ -33,25 +33,30 @@ Checklist for a backend (the shared suite in ``migrata.testing`` checks it):
 
 from __future__ import annotations
 
+import contextlib
 import re
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from migrata.backends._sqltext import (
+    SplitDialect,
     is_blank,
     leading_keywords,
     line_of,
     skip_space_and_comments,
+    split_sql,
 )
-from migrata.errors import ConfigError
+from migrata.errors import ConfigError, UsageError
 
 __all__ = [
     "Backend",
     "DatabaseURL",
     "LockHolder",
+    "SplitDialect",
     "Statement",
     "StatementError",
     "is_blank",
@@ -59,6 +64,7 @@ __all__ = [
     "line_of",
     "mask_url",
     "skip_space_and_comments",
+    "split_sql",
 ]
 
 
@@ -101,11 +107,14 @@ class DatabaseURL:
             # sqlite:///rel.db -> "/rel.db" after the authority; sqlite:////abs.db -> "//abs.db"
             path = path[1:] if path.startswith("/") else path
             return cls._sqlite(url, "sqlite", path, query, base_dir)
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise ConfigError(f"database URL {mask_url(url)!r} is malformed: {exc}") from None
         try:
             port = parts.port
-        except ValueError as exc:
-            raise ConfigError(f"database URL {mask_url(url)!r} has a bad port") from exc
+        except ValueError:
+            raise ConfigError(f"database URL {mask_url(url)!r} has a bad port") from None
         database = unquote(parts.path.lstrip("/")) or None
         return cls(
             scheme=scheme,
@@ -230,6 +239,9 @@ class Backend(ABC):
     id_column: ClassVar[str] = "id INTEGER PRIMARY KEY"
     #: Statement that opens a transaction for a migration.
     begin_sql: ClassVar[str] = "BEGIN"
+    #: Whether ``run_text`` can take a whole script in one call (the server
+    #: parses it and reports the failing position).
+    script_in_one_call: ClassVar[bool] = False
 
     def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
         self.url = url
@@ -268,6 +280,10 @@ class Backend(ABC):
     def commit(self) -> None:
         self.execute("COMMIT")
 
+    def in_transaction(self) -> bool:
+        """True while a transaction is open on the connection."""
+        return False
+
     def rollback(self) -> None:
         try:
             self.execute("ROLLBACK")
@@ -298,9 +314,31 @@ class Backend(ABC):
                 raise
         return len(statements)
 
+    def run_text(self, sql: str) -> None:
+        """Run a whole script in one call (only where ``script_in_one_call``).
+        A failure raises StatementError with the server's ``position``."""
+        raise NotImplementedError
+
     @abstractmethod
     def split(self, sql: str) -> list[Statement]:
         """Cut a script into statements the way the database's client does."""
+
+    @contextlib.contextmanager
+    def statement_guard(self) -> Iterator[None]:
+        """Around each statement a Python migration runs: enforce the timeout
+        where the server does not (session settings cover the others)."""
+        yield
+
+    def transactional_statement(self, stmt: Statement) -> bool:
+        """Whether ``stmt`` can be rolled back (where ``transactional_ddl`` is
+        False, a migration of such statements only still runs in a transaction)."""
+        return True
+
+    @contextlib.contextmanager
+    def deferred_commits(self) -> Iterator[None]:
+        """Around a journaled run: where DDL commits implicitly, journal writes
+        may wait for that commit instead of committing on their own."""
+        yield
 
     def no_transaction_reason(self, stmt: Statement) -> str | None:
         """Why ``stmt`` cannot run inside a transaction, or None."""
@@ -331,6 +369,18 @@ class Backend(ABC):
     @abstractmethod
     def break_lock(self) -> LockHolder | None:
         """End the session/process holding the lock; return who it was."""
+
+    # --- databases -----------------------------------------------------------
+    def ensure_namespace(self) -> None:  # noqa: B027 - optional hook
+        """Create the schema/namespace migrata's tables live in, if the URL names one."""
+
+    def create_database(self, name: str) -> None:
+        """Create database ``name`` on this server (``migrata db create``)."""
+        raise UsageError(f"the {self.dialect} backend cannot create databases")
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name`` on this server (``migrata db drop``)."""
+        raise UsageError(f"the {self.dialect} backend cannot drop databases")
 
     # --- introspection -------------------------------------------------------
     @abstractmethod

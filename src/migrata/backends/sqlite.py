@@ -23,6 +23,7 @@ import socket
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,9 @@ class SQLiteBackend(Backend):
                 todo = failed
         return copy
 
+    def in_transaction(self) -> bool:
+        return self._conn is not None and self._conn.in_transaction
+
     # --- statements ----------------------------------------------------------------
     def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
         try:
@@ -149,15 +153,25 @@ class SQLiteBackend(Backend):
 
     def run_statement(self, sql: str) -> None:
         conn = self.connection
+        with self.statement_guard():
+            try:
+                conn.execute(sql)
+            except sqlite3.Error as exc:
+                raise StatementError(str(exc)) from None
+
+    @contextlib.contextmanager
+    def statement_guard(self) -> Iterator[None]:
+        """Arm the timeout for one statement; a statement cut short by it
+        raises StatementError saying so."""
         self._deadline = time.monotonic() + self._timeout if self._timeout else None
         try:
-            conn.execute(sql)
-        except sqlite3.Error as exc:
+            yield
+        except (sqlite3.Error, StatementError):
             if self._timeout and self._deadline is not None and time.monotonic() >= self._deadline:
                 raise StatementError(
                     f"statement cancelled: it ran longer than its timeout of {self._timeout:g}s"
                 ) from None
-            raise StatementError(str(exc)) from None
+            raise
         finally:
             self._deadline = None
 

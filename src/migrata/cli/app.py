@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from typing import Any
 
@@ -123,21 +124,20 @@ def cli() -> None:
 
 
 @cli.command("init")
-@click.argument("directory", required=False, default=".")
+@click.argument("folder", metavar="[DIRECTORY]", required=False, default=".")
 @click.option("--force", is_flag=True, help="Overwrite an existing migrata.toml.")
 @common_options
 @click.pass_context
-def init_cmd(ctx: click.Context, directory: str, force: bool) -> None:
+def init_cmd(ctx: click.Context, folder: str, force: bool) -> None:
     """Write migrata.toml and create the migrations folder in DIRECTORY."""
     setup_logging(ctx)
     opts = overrides(ctx)
     base = collected(ctx).get("directory")
-    if base and directory == ".":
-        directory = base
-    res = api.init(directory, url=opts.get("url"), migrations=opts.get("migrations", "migrations"), force=force)
+    target = os.path.join(base, folder) if base else folder
+    res = api.init(target, url=opts.get("url"), migrations=opts.get("migrations", "migrations"), force=force)
     for path in res.created:
         echo(f"created {path}")
-    echo("next: `migrata new create_first_table`, then `migrata up`")
+    echo("next: `migrata new create_first_table`, write its SQL, then `migrata up`")
 
 
 @cli.command("new")
@@ -169,8 +169,18 @@ def _print_plan(res: Any, verb: str) -> None:
     echo(f"Would {verb} {len(res.planned)} migration(s) on {res.database} (now at {res.before or 'base'}):")
     table(
         ["Version", "Name", "Kind", "Why", "File"],
-        [[m.version, m.name, m.kind, m.state, m.path] for m in res.planned],
+        [[m.version, m.name, m.kind, m.state, _relative(m.path)] for m in res.planned],
     )
+
+
+def _relative(path: str | None) -> str | None:
+    """A path as the user would type it from the working directory."""
+    if not path:
+        return path
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
 
 
 def _print_migrated(ctx: click.Context, res: Any, verb: str, past: str) -> None:
@@ -195,22 +205,17 @@ def _migrate_options(f: Any) -> Any:
 @cli.command("up")
 @click.argument("target", required=False)
 @_migrate_options
-@click.option("--out-of-order", is_flag=True, help="Also apply pending migrations older than the current version.")
 @json_option
 @common_options
 @click.pass_context
-def up_cmd(
-    ctx: click.Context,
-    target: str | None,
-    steps: int | None,
-    dry_run: bool,
-    sql: bool,
-    out_of_order: bool,
-    as_json: bool,
-) -> None:
-    """Apply pending migrations, up to TARGET if given (default: all)."""
+def up_cmd(ctx: click.Context, target: str | None, steps: int | None, dry_run: bool, sql: bool, as_json: bool) -> None:
+    """Apply pending migrations, up to TARGET if given (default: all).
+
+    With --out-of-order, pending migrations older than the current version
+    are applied too.
+    """
     setup_logging(ctx)
-    res = api.upgrade(settings(ctx), target, steps=steps, dry_run=dry_run, sql=sql, out_of_order=out_of_order or None)
+    res = api.upgrade(settings(ctx), target, steps=steps, dry_run=dry_run, sql=sql)
     if as_json:
         print_json(res.to_dict())
     elif sql:
@@ -268,6 +273,7 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
     st = api.status(settings(ctx))
     if as_json:
         print_json(st.to_dict())
+        _exit_if_invalid(ctx, st.problems, as_json=True)
         return
     current = next((m for m in st.migrations if m.version == st.current), None)
     echo(f"Database: {st.database} ({st.dialect}{'' if st.database_exists else ', not created yet'})")
@@ -279,10 +285,23 @@ def status_cmd(ctx: click.Context, as_json: bool) -> None:
         for m in st.pending:
             echo(f"  {m.version}  {m.name}" + ("" if m.state == "pending" else f"  ({m.state})"))
     else:
-        echo("Pending:  0 (up to date)")
+        echo("Pending:  0" + (" (up to date)" if st.up_to_date else ""))
     if st.problems:
         echo("Problems:")
         _problem_lines(st.problems)
+    _exit_if_invalid(ctx, st.problems)
+
+
+def _exit_if_invalid(ctx: click.Context, problems: Any, *, as_json: bool = False) -> None:
+    """After a full report: exit 3 when a migration file is broken, naming it on
+    stderr. The state of the history (edited, failed...) is reported, exit 0."""
+    errors = [p for p in problems if p.code == "file"]
+    if not errors:
+        return
+    if as_json:
+        ctx.exit(ValidationError.exit_code)
+    more = f" (and {len(errors) - 1} more problem(s) above)" if len(errors) > 1 else ""
+    raise ValidationError(errors[0].message + more, hint=errors[0].hint)
 
 
 def _short(checksum: str | None) -> str | None:
@@ -299,6 +318,7 @@ def info_cmd(ctx: click.Context, as_json: bool) -> None:
     st = api.info(settings(ctx))
     if as_json:
         print_json(st.to_dict())
+        _exit_if_invalid(ctx, st.problems, as_json=True)
         return
     table(
         ["Version", "Name", "Kind", "State", "Checksum", "Applied at", "Duration", "By"],
@@ -319,6 +339,7 @@ def info_cmd(ctx: click.Context, as_json: bool) -> None:
     if st.problems:
         echo("Problems:")
         _problem_lines(st.problems)
+    _exit_if_invalid(ctx, st.problems)
 
 
 @cli.command("current")
@@ -384,7 +405,9 @@ def _detail(detail: dict[str, Any]) -> str:
 def validate_cmd(ctx: click.Context, file: str | None, as_json: bool) -> None:
     """Check files against the history: checksums, missing files, gaps, failed runs."""
     setup_logging(ctx)
-    res = api.validate(settings(ctx), file=file)
+    base = collected(ctx).get("directory")
+    path = os.path.join(base, file) if file and base and not os.path.isabs(file) else file
+    res = api.validate(settings(ctx), file=path)
     if as_json:
         print_json(res.to_dict())
     else:
@@ -540,6 +563,7 @@ def config_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @cli.group("lock", cls=AliasGroup)
+@common_options
 def lock_group() -> None:
     """Inspect or release the migration lock."""
 

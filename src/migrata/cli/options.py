@@ -68,6 +68,16 @@ _OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         {"is_flag": True, "default": None, "help": "Run empty migration files as no-ops."},
     ),
     (
+        ("--out-of-order",),
+        "out_of_order",
+        {"is_flag": True, "default": None, "help": "Allow pending migrations older than the current version."},
+    ),
+    (
+        ("--mixed",),
+        "mixed",
+        {"is_flag": True, "default": None, "help": "Run migrations holding non-transactional statements journaled."},
+    ),
+    (
         ("--on-connect",),
         "on_connect",
         {"metavar": "MODULE:FUNC", "multiple": True, "help": "Call FUNC(connection) after connecting."},
@@ -112,6 +122,8 @@ SETTING_KEYS = (
     "statement_timeout",
     "file_pattern",
     "allow_empty",
+    "out_of_order",
+    "mixed",
     "on_connect",
 )
 

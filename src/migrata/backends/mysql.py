@@ -1,0 +1,400 @@
+"""MySQL / MariaDB backend: PyMySQL (``pip install 'migrata[mysql]'``).
+
+* DDL commits implicitly on MySQL and MariaDB, so a migration with DDL runs
+  in the journal mode: a ``running`` row, one ``progress`` update per
+  statement, then ``applied``. Autocommit is off while it runs, so each
+  journal write is committed by the implicit commit of the DDL statement
+  that follows it: the journal costs one commit per migration, not one per
+  statement. A migration of data statements only (INSERT, UPDATE...) runs in
+  one transaction like on PostgreSQL.
+* ``DELIMITER`` is handled as the ``mysql``/``mariadb`` client handles it;
+  ``CREATE PROCEDURE/FUNCTION/TRIGGER/EVENT`` bodies with ``BEGIN ... END``
+  need no DELIMITER. ``#`` and ``/*! ... */`` comments are understood.
+* The migration lock is ``GET_LOCK``: a named lock owned by the migrating
+  connection, freed by the server the moment that connection ends.
+* Timeouts map to ``max_statement_time`` (MariaDB) or
+  ``max_execution_time`` (MySQL), ``lock_wait_timeout`` and
+  ``innodb_lock_wait_timeout``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+from migrata.backends.base import (
+    Backend,
+    LockHolder,
+    SplitDialect,
+    Statement,
+    StatementError,
+    leading_keywords,
+    split_sql,
+)
+from migrata.errors import DatabaseError, DriverMissingError
+
+__all__ = ["MySQLBackend"]
+
+_DIALECT = SplitDialect(
+    hash_comments=True,
+    backslash_escapes=True,
+    backticks=True,
+    delimiter_command=True,
+    compound_blocks=True,
+)
+_DML = {"INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "DO", "VALUES", "TABLE"}
+_CONNECT_OPTIONS = {
+    "charset": str,
+    "connect_timeout": int,
+    "read_timeout": int,
+    "write_timeout": int,
+    "unix_socket": str,
+    "init_command": str,
+}
+
+
+def _pymysql() -> Any:
+    try:
+        import pymysql
+    except ImportError:
+        raise DriverMissingError(
+            "the MySQL/MariaDB backend needs the PyMySQL driver, which is not installed",
+            hint="pip install 'migrata[mysql]'",
+        ) from None
+    return pymysql
+
+
+class MySQLBackend(Backend):
+    dialect = "mysql"
+    schemes = ("mysql", "mariadb")
+    extra = "mysql"
+    transactional_ddl = False
+    placeholder = "%s"
+    key_type = "VARCHAR(255)"
+    text_type = "TEXT"
+    id_column = "id BIGINT AUTO_INCREMENT PRIMARY KEY"
+    begin_sql = "START TRANSACTION"
+
+    def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
+        super().__init__(url, options=options)
+        self._conn: Any = None
+        self._locked = False
+        self._timeout: float | None = None
+        self._mariadb = True
+        self._drop_on_close: str | None = None
+
+    # --- connection ---------------------------------------------------------------------
+    def _connect_kwargs(self, database: str | None) -> dict[str, Any]:
+        u = self.url
+        kwargs: dict[str, Any] = {
+            "host": u.host or "localhost",
+            "port": u.port or 3306,
+            "user": u.username or "root",
+            "password": u.password or "",
+            "charset": "utf8mb4",
+            "autocommit": True,
+            "connect_timeout": 10,
+        }
+        if database:
+            kwargs["database"] = database
+        ssl: dict[str, str] = {}
+        for key, value in u.query.items():
+            if key in _CONNECT_OPTIONS:
+                kwargs[key] = _CONNECT_OPTIONS[key](value)
+            elif key in ("ssl_ca", "ssl_cert", "ssl_key"):
+                ssl[key[4:]] = value
+            elif key in ("ssl", "ssl_disabled") and value.lower() in ("0", "false", "true", "1"):
+                kwargs["ssl_disabled"] = (key == "ssl") == (value.lower() in ("0", "false"))
+        if ssl:
+            kwargs["ssl"] = ssl
+        return kwargs
+
+    def connect(self) -> None:
+        if self._conn is not None:
+            return
+        pymysql = _pymysql()
+        try:
+            self._conn = pymysql.connect(**self._connect_kwargs(self.url.database))
+        except pymysql.err.MySQLError as exc:
+            raise DatabaseError(self._connect_message(exc), hint=self._connect_hint(exc)) from None
+        self._mariadb = "mariadb" in self._conn.get_server_info().lower()
+
+    def _connect_message(self, exc: Any) -> str:
+        code = exc.args[0] if exc.args else None
+        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
+        where = f"MySQL/MariaDB at {self.url.host or 'localhost'}:{self.url.port or 3306}"
+        if code == 2003 and "Name or service not known" in text or "nodename nor servname" in text:
+            return f"cannot connect to {where}: unknown host"
+        if code == 2003 and ("refused" in text or "111" in text):
+            return f"cannot connect to {where}: connection refused"
+        if code == 2003:
+            return f"cannot connect to {where}: {text}"
+        if code == 1045:
+            return f"cannot connect to {where}: access denied for user {self.url.username!r} (bad password?)"
+        if code == 1049:
+            return f"cannot connect to {where}: database {self.url.database!r} does not exist"
+        return f"cannot connect to {where}: {text}"
+
+    @staticmethod
+    def _connect_hint(exc: Any) -> str | None:
+        code = exc.args[0] if exc.args else None
+        if code == 1049:
+            return "create it with `migrata db create`"
+        if code == 2003:
+            return "is the server running, and is the host/port in the URL right?"
+        return None
+
+    def close(self) -> None:
+        if self._conn is None:
+            return
+        with contextlib.suppress(Exception):
+            self.release_lock()
+        scratch = self._drop_on_close
+        with contextlib.suppress(Exception):
+            if scratch:
+                self.execute(f"DROP DATABASE IF EXISTS {self.quote_ident(scratch)}")
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._conn = None
+
+    @property
+    def connection(self) -> Any:
+        if self._conn is None:
+            self.connect()
+        return self._conn
+
+    def server_version(self) -> str:
+        return str(self.connection.get_server_info()).replace("5.5.5-", "")
+
+    def in_transaction(self) -> bool:
+        if self._conn is None:
+            return False
+        return bool(self._conn.server_status & 1)  # SERVER_STATUS_IN_TRANS
+
+    def quote_ident(self, name: str) -> str:
+        return "`" + name.replace("`", "``") + "`"
+
+    # --- statements --------------------------------------------------------------------
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+        pymysql = _pymysql()
+        try:
+            with self.connection.cursor() as cur:
+                cur.execute(sql, tuple(params) if params else None)
+        except pymysql.err.MySQLError as exc:
+            raise DatabaseError(f"MySQL error in migrata's own statement: {_message(exc)}") from exc
+
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        pymysql = _pymysql()
+        try:
+            with self.connection.cursor() as cur:
+                cur.execute(sql, tuple(params) if params else None)
+                return [tuple(r) for r in cur.fetchall()]
+        except pymysql.err.MySQLError as exc:
+            raise DatabaseError(f"MySQL error in migrata's own query: {_message(exc)}") from exc
+
+    def run_statement(self, sql: str) -> None:
+        pymysql = _pymysql()
+        try:
+            with self.connection.cursor() as cur:
+                cur.execute(sql)
+                while cur.nextset():
+                    pass
+        except pymysql.err.MySQLError as exc:
+            raise StatementError(self._statement_message(exc)) from None
+
+    def _statement_message(self, exc: Any) -> str:
+        code = exc.args[0] if exc.args else None
+        if self._timeout and code in (1969, 3024, 1317):
+            return f"statement cancelled: it ran longer than its timeout of {self._timeout:g}s"
+        if self._timeout and code == 1205:
+            return (
+                f"statement cancelled: it waited longer than its timeout of {self._timeout:g}s "
+                f"for a lock held by another session"
+            )
+        return _message(exc)
+
+    def apply_timeout(self, seconds: float | None) -> None:
+        if seconds == self._timeout:
+            return
+        if self._mariadb:
+            self.execute(f"SET SESSION max_statement_time = {seconds or 0:g}")
+        else:
+            self.execute(f"SET SESSION max_execution_time = {int((seconds or 0) * 1000)}")
+        wait = max(1, int(round(seconds))) if seconds else 31536000
+        self.execute(f"SET SESSION lock_wait_timeout = {wait}")
+        self.execute(f"SET SESSION innodb_lock_wait_timeout = {min(wait, 1073741824) if seconds else 50}")
+        self._timeout = seconds
+
+    def split(self, sql: str) -> list[Statement]:
+        return [Statement(text, line, i) for i, (text, line) in enumerate(split_sql(sql, _DIALECT))]
+
+    def transactional_statement(self, stmt: Statement) -> bool:
+        words = leading_keywords(stmt.sql, 1, hash_comments=True)
+        return bool(words) and words[0] in _DML
+
+    def manages_transaction(self, stmt: Statement) -> bool:
+        words = leading_keywords(stmt.sql, 3, hash_comments=True)
+        if not words:
+            return False
+        if words[0] in ("BEGIN", "START", "COMMIT") or (words[0] == "ROLLBACK" and words[1:2] != ["TO"]):
+            return True
+        return words[0] == "SET" and "AUTOCOMMIT" in words
+
+    @contextlib.contextmanager
+    def deferred_commits(self) -> Iterator[None]:
+        """Autocommit off: journal writes ride on the next DDL's implicit commit."""
+        conn = self.connection
+        conn.autocommit(False)
+        try:
+            yield
+            conn.commit()
+        except BaseException as exc:
+            from migrata.errors import MigrationFailedError
+
+            with contextlib.suppress(Exception):
+                conn.commit() if isinstance(exc, MigrationFailedError) else conn.rollback()
+            raise
+        finally:
+            with contextlib.suppress(Exception):
+                conn.autocommit(True)
+
+    # --- locking ----------------------------------------------------------------------------
+    def _lock_name(self) -> str:
+        return f"migrata:{self.url.database or ''}:{self.options.get('lock_name', 'migrata')}"[:64]
+
+    def acquire_lock(self, timeout: float) -> bool:
+        if self._locked:
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            remaining = max(0.0, deadline - time.monotonic())
+            # GET_LOCK waits server-side; whole seconds, so finish sub-second waits by polling
+            wait = int(remaining) if remaining >= 1 else 0
+            got = self.query("SELECT GET_LOCK(%s, %s)", (self._lock_name(), wait))[0][0]
+            if got == 1:
+                self._locked = True
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+
+    def release_lock(self) -> None:
+        if not self._locked or self._conn is None:
+            return
+        self._locked = False
+        with contextlib.suppress(Exception):
+            self.query("SELECT RELEASE_LOCK(%s)", (self._lock_name(),))
+
+    def lock_holder(self) -> LockHolder | None:
+        conn_id = self.query("SELECT IS_USED_LOCK(%s)", (self._lock_name(),))[0][0]
+        if conn_id is None:
+            return None
+        rows = self.query(
+            "SELECT HOST, USER, TIME, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID = %s", (conn_id,)
+        )
+        if not rows:
+            return LockHolder(pid=int(conn_id), detail="server connection")
+        host, user, seconds, command, info = rows[0]
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - int(seconds or 0)))
+        doing = "idle" if command == "Sleep" else f"running {' '.join(str(info or command).split())[:60]}"
+        return LockHolder(
+            pid=int(conn_id),
+            host=str(host).rsplit(":", 1)[0] if host else None,
+            since=since,
+            detail=f"server connection {conn_id}, user {user}, {doing} (since = start of its current state)",
+        )
+
+    def break_lock(self) -> LockHolder | None:
+        holder = self.lock_holder()
+        if holder is None or holder.pid is None:
+            return holder
+        self.execute(f"KILL CONNECTION {int(holder.pid)}")
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.lock_holder() is not None:
+            time.sleep(0.05)
+        return holder
+
+    # --- databases -------------------------------------------------------------------------------
+    def create_database(self, name: str) -> None:
+        self.execute(
+            f"CREATE DATABASE {self.quote_ident(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
+        )
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f"DROP DATABASE IF EXISTS {self.quote_ident(name)}")
+
+    def scratch(self) -> MySQLBackend:
+        """A new database holding a copy of this one's schema, dropped on close."""
+        name = f"migrata_scratch_{uuid.uuid4().hex[:12]}"
+        self.create_database(name)
+        copy = MySQLBackend(self.url.with_database(name), options=self.options)
+        copy.connect()
+        copy._drop_on_close = name
+        copy.execute("SET FOREIGN_KEY_CHECKS = 0")
+        views = []
+        for table, kind in self.query(
+            "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = DATABASE()"
+        ):
+            if kind == "VIEW":
+                views.append(self.query(f"SHOW CREATE VIEW {self.quote_ident(table)}")[0][1])
+            else:
+                copy.execute(self.query(f"SHOW CREATE TABLE {self.quote_ident(table)}")[0][1])
+        for ddl in views:
+            with contextlib.suppress(DatabaseError):
+                copy.execute(re.sub(r"DEFINER=\S+ ", "", ddl))
+        copy.execute("SET FOREIGN_KEY_CHECKS = 1")
+        return copy
+
+    # --- introspection ---------------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )
+        return [r[0] for r in rows]
+
+    def schema_snapshot(self) -> dict[str, Any]:
+        q = self.query
+        columns = {
+            f"{t}.{c}": [typ, nullable, str(default) if default is not None else None]
+            for t, c, typ, nullable, default in q(
+                "SELECT table_name, column_name, column_type, is_nullable, column_default "
+                "FROM information_schema.columns WHERE table_schema = DATABASE()"
+            )
+        }
+        objects: dict[str, Any] = {}
+        for table, index, non_unique, cols in q(
+            "SELECT table_name, index_name, MIN(non_unique), GROUP_CONCAT(column_name ORDER BY seq_in_index) "
+            "FROM information_schema.statistics WHERE table_schema = DATABASE() GROUP BY table_name, index_name"
+        ):
+            objects[f"index:{table}.{index}"] = {"table": table, "sql": f"{'UNIQUE ' if not non_unique else ''}{cols}"}
+        for table, name, ref, rule_u, rule_d in q(
+            "SELECT table_name, constraint_name, referenced_table_name, update_rule, delete_rule "
+            "FROM information_schema.referential_constraints WHERE constraint_schema = DATABASE()"
+        ):
+            objects[f"fk:{table}.{name}"] = {"table": table, "sql": f"{ref} {rule_u} {rule_d}"}
+        for name, definition in q(
+            "SELECT table_name, view_definition FROM information_schema.views WHERE table_schema = DATABASE()"
+        ):
+            objects[f"view:{name}"] = {"table": name, "sql": " ".join(str(definition).split())}
+        for name, table, timing, event, action in q(
+            "SELECT trigger_name, event_object_table, action_timing, event_manipulation, action_statement "
+            "FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
+        ):
+            objects[f"trigger:{name}"] = {"table": table, "sql": f"{timing} {event} {' '.join(str(action).split())}"}
+        for name, kind, body in q(
+            "SELECT routine_name, routine_type, routine_definition FROM information_schema.routines "
+            "WHERE routine_schema = DATABASE()"
+        ):
+            objects[f"{str(kind).lower()}:{name}"] = {"table": None, "sql": " ".join(str(body).split())}
+        return {"columns": columns, "objects": objects}
+
+
+def _message(exc: Any) -> str:
+    if len(exc.args) > 1:
+        return f"{exc.args[1]} (error {exc.args[0]})"
+    return str(exc)

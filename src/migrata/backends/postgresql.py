@@ -1,0 +1,387 @@
+"""PostgreSQL backend: psycopg 3 (``pip install 'migrata[postgres]'``).
+
+* A transactional migration goes to the server as one string with no
+  parameters: psycopg sends it with the simple query protocol, the server
+  parses ``$$`` bodies, ``DO`` blocks and everything else, and reports an
+  error position from which migrata derives the line.
+* The migration lock is a session-level advisory lock
+  (``pg_try_advisory_lock``), freed by the server the moment the holding
+  session ends. The holder advertises its pid, host and start time in its
+  ``application_name``, so ``lock status`` and a timeout can name it.
+* Timeouts map to ``statement_timeout`` and ``lock_timeout``.
+* The ``schema`` URL option (``?schema=app``) sets the ``search_path``;
+  migrata's own tables live there too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import socket
+import time
+import zlib
+from typing import Any
+
+from migrata.backends.base import (
+    Backend,
+    LockHolder,
+    SplitDialect,
+    Statement,
+    StatementError,
+    leading_keywords,
+    split_sql,
+)
+from migrata.errors import DatabaseError, DriverMissingError
+
+__all__ = ["PostgresBackend"]
+
+_DIALECT = SplitDialect(dollar_quotes=True, nested_comments=True, begin_atomic=True)
+_LOCK_CLASS = 0x6D696772  # "migr"
+_OWN_OPTIONS = {"schema"}
+_NO_TX = {
+    ("CREATE", "DATABASE"): "CREATE DATABASE cannot run inside a transaction",
+    ("DROP", "DATABASE"): "DROP DATABASE cannot run inside a transaction",
+    ("CREATE", "TABLESPACE"): "CREATE TABLESPACE cannot run inside a transaction",
+    ("DROP", "TABLESPACE"): "DROP TABLESPACE cannot run inside a transaction",
+    ("ALTER", "SYSTEM"): "ALTER SYSTEM cannot run inside a transaction",
+}
+
+
+def _psycopg() -> Any:
+    try:
+        import psycopg
+    except ImportError:
+        raise DriverMissingError(
+            "the PostgreSQL backend needs the psycopg driver, which is not installed",
+            hint="pip install 'migrata[postgres]'",
+        ) from None
+    return psycopg
+
+
+class PostgresBackend(Backend):
+    dialect = "postgresql"
+    schemes = ("postgresql", "postgres", "pgsql")
+    extra = "postgres"
+    transactional_ddl = True
+    placeholder = "%s"
+    key_type = "VARCHAR(255)"
+    text_type = "TEXT"
+    id_column = "id BIGSERIAL PRIMARY KEY"
+    script_in_one_call = True
+
+    def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
+        super().__init__(url, options=options)
+        self._conn: Any = None
+        self._locked = False
+        self._timeout: float | None = None
+        self._rollback_on_close = False
+
+    @property
+    def schema(self) -> str | None:
+        return self.url.query.get("schema") or None
+
+    # --- connection -----------------------------------------------------------------
+    def _connect_kwargs(self, dbname: str | None = None) -> dict[str, Any]:
+        u = self.url
+        kwargs: dict[str, Any] = {
+            "host": u.host or os.environ.get("PGHOST") or "localhost",
+            "dbname": dbname or u.database or os.environ.get("PGDATABASE") or "postgres",
+            "application_name": "migrata",
+            "connect_timeout": 10,
+            "autocommit": True,
+        }
+        if u.port:
+            kwargs["port"] = u.port
+        if u.username:
+            kwargs["user"] = u.username
+        if u.password is not None:
+            kwargs["password"] = u.password
+        for key, value in u.query.items():
+            if key not in _OWN_OPTIONS:
+                kwargs[key] = value
+        return kwargs
+
+    def connect(self) -> None:
+        if self._conn is not None:
+            return
+        psycopg = _psycopg()
+        try:
+            self._conn = psycopg.connect(**self._connect_kwargs())
+        except psycopg.Error as exc:
+            raise DatabaseError(self._connect_message(exc), hint=self._connect_hint(exc)) from None
+        if self.schema:
+            self.execute("SELECT set_config('search_path', %s, false)", (self._quoted_schema(),))
+
+    def _quoted_schema(self) -> str:
+        return '"' + (self.schema or "").replace('"', '""') + '"'
+
+    def _connect_message(self, exc: Exception) -> str:
+        text = " ".join(str(exc).split())
+        where = f"PostgreSQL at {self.url.host or 'localhost'}:{self.url.port or 5432}"
+        if "Connection refused" in text:
+            return f"cannot connect to {where}: connection refused"
+        if "resolve host" in text or "could not translate host name" in text:
+            return f"cannot connect to {where}: unknown host"
+        if "password authentication failed" in text:
+            return f"cannot connect to {where}: password authentication failed for user {self.url.username!r}"
+        m = re.search(r'database "([^"]+)" does not exist', text)
+        if m:
+            return f"cannot connect to {where}: database {m.group(1)!r} does not exist"
+        m = re.search(r'role "([^"]+)" does not exist', text)
+        if m:
+            return f"cannot connect to {where}: role {m.group(1)!r} does not exist"
+        if "timeout expired" in text:
+            return f"cannot connect to {where}: timed out"
+        return f"cannot connect to {where}: {_strip_prefix(text)}"
+
+    def _connect_hint(self, exc: Exception) -> str | None:
+        text = str(exc)
+        if "does not exist" in text and "database" in text:
+            return "create it with `migrata db create`"
+        if "Connection refused" in text:
+            return "is the server running, and is the host/port in the URL right?"
+        return None
+
+    def close(self) -> None:
+        if self._conn is None:
+            return
+        with contextlib.suppress(Exception):
+            if self._rollback_on_close:
+                self._conn.execute("ROLLBACK")
+            self.release_lock()
+        with contextlib.suppress(Exception):
+            self._conn.close()
+        self._conn = None
+
+    @property
+    def connection(self) -> Any:
+        if self._conn is None:
+            self.connect()
+        return self._conn
+
+    def server_version(self) -> str:
+        v = self.connection.info.server_version
+        return f"{v // 10000}.{v % 10000}"
+
+    def in_transaction(self) -> bool:
+        if self._conn is None:
+            return False
+        from psycopg.pq import TransactionStatus
+
+        return self._conn.info.transaction_status != TransactionStatus.IDLE
+
+    # --- statements ---------------------------------------------------------------------
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+        psycopg = _psycopg()
+        try:
+            self.connection.execute(sql, tuple(params) if params else None)
+        except psycopg.Error as exc:
+            raise DatabaseError(f"PostgreSQL error in migrata's own statement: {_message(exc)}") from exc
+
+    def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        psycopg = _psycopg()
+        try:
+            return self.connection.execute(sql, tuple(params) if params else None).fetchall()
+        except psycopg.Error as exc:
+            raise DatabaseError(f"PostgreSQL error in migrata's own query: {_message(exc)}") from exc
+
+    def run_statement(self, sql: str) -> None:
+        self.run_text(sql)
+
+    def run_text(self, sql: str) -> None:
+        """Run one or more statements in one round trip (simple query protocol)."""
+        psycopg = _psycopg()
+        try:
+            with self.connection.cursor() as cur:
+                cur.execute(sql)
+        except psycopg.Error as exc:
+            position = None
+            diag = getattr(exc, "diag", None)
+            if diag is not None and diag.statement_position:
+                with contextlib.suppress(ValueError):
+                    position = int(diag.statement_position)
+            raise StatementError(self._statement_message(exc), position=position) from None
+
+    def _statement_message(self, exc: Any) -> str:
+        state = getattr(exc, "sqlstate", None)
+        if state == "57014" and self._timeout:
+            return f"statement cancelled: it ran longer than its timeout of {self._timeout:g}s"
+        if state == "55P03" and self._timeout:
+            return (
+                f"statement cancelled: it waited longer than its timeout of {self._timeout:g}s "
+                f"for a lock held by another session"
+            )
+        if state == "25001":
+            return _message(exc) + " (add '-- migrata:no-transaction' to run it outside a transaction)"
+        return _message(exc)
+
+    def apply_timeout(self, seconds: float | None) -> None:
+        if seconds == self._timeout:
+            return
+        ms = int(seconds * 1000) if seconds else 0
+        self.execute(f"SET statement_timeout = {ms}")
+        self.execute(f"SET lock_timeout = {ms}")
+        self._timeout = seconds
+
+    def split(self, sql: str) -> list[Statement]:
+        return [Statement(text, line, i) for i, (text, line) in enumerate(split_sql(sql, _DIALECT))]
+
+    def manages_transaction(self, stmt: Statement) -> bool:
+        words = leading_keywords(stmt.sql, 2)
+        if not words:
+            return False
+        if words[0] in ("BEGIN", "START", "COMMIT", "END", "ABORT"):
+            return True
+        return words[0] == "ROLLBACK" and words[1:2] not in (["TO"], ["PREPARED"])
+
+    def no_transaction_reason(self, stmt: Statement) -> str | None:
+        words = leading_keywords(stmt.sql, 4)
+        if not words:
+            return None
+        if "CONCURRENTLY" in words and words[0] in ("CREATE", "DROP", "REINDEX"):
+            head = [w for w in words[: words.index("CONCURRENTLY") + 1] if w != "UNIQUE"]
+            return f"{' '.join(head)} cannot run inside a transaction"
+        if words[0] == "VACUUM":
+            return "VACUUM cannot run inside a transaction"
+        return _NO_TX.get(tuple(words[:2]))  # type: ignore[arg-type]
+
+    # --- locking ------------------------------------------------------------------------
+    def _lock_key(self) -> int:
+        name = f"{self.schema or ''}.{self.options.get('lock_name', 'migrata')}"
+        value = zlib.crc32(name.encode())
+        return value - (1 << 32) if value >= (1 << 31) else value
+
+    def acquire_lock(self, timeout: float) -> bool:
+        if self._locked:
+            return True
+        key = self._lock_key()
+        deadline = time.monotonic() + timeout
+        delay = 0.01
+        while True:
+            if self.query("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, key))[0][0]:
+                break
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
+            delay = min(delay * 2, 0.2)
+        self._locked = True
+        tag = f"migrata pid={os.getpid()} host={socket.gethostname()} since={_utc_iso()}"
+        self.execute("SELECT set_config('application_name', %s, false)", (tag[:63],))
+        return True
+
+    def release_lock(self) -> None:
+        if not self._locked or self._conn is None:
+            return
+        self._locked = False
+        with contextlib.suppress(Exception):
+            self.execute("SELECT pg_advisory_unlock(%s, %s)", (_LOCK_CLASS, self._lock_key()))
+            self.execute("SELECT set_config('application_name', 'migrata', false)")
+
+    def lock_holder(self) -> LockHolder | None:
+        rows = self.query(
+            "SELECT a.pid, host(a.client_addr), a.application_name, a.backend_start "
+            "FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.classid = %s AND l.objid = %s AND l.objsubid = 2 "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+            (_LOCK_CLASS, self._lock_key() & 0xFFFFFFFF),
+        )
+        if not rows:
+            return None
+        pid, client, app, started = rows[0]
+        info = dict(re.findall(r"(\w+)=(\S+)", app or ""))
+        since = info.get("since") or (started.strftime("%Y-%m-%dT%H:%M:%SZ") if started else None)
+        detail = f"server session {pid}"
+        if "pid" in info:
+            detail = f"migrata process {info['pid']} on {info.get('host', '?')}, server session {pid}"
+        return LockHolder(pid=pid, host=client or "local socket", since=since, detail=detail)
+
+    def break_lock(self) -> LockHolder | None:
+        holder = self.lock_holder()
+        if holder is None or holder.pid is None:
+            return holder
+        self.execute("SELECT pg_terminate_backend(%s)", (holder.pid,))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and self.lock_holder() is not None:
+            time.sleep(0.05)
+        return holder
+
+    # --- databases ------------------------------------------------------------------------
+    def create_database(self, name: str) -> None:
+        self.execute(f"CREATE DATABASE {self.quote_ident(name)}")
+
+    def drop_database(self, name: str) -> None:
+        self.execute(f"DROP DATABASE IF EXISTS {self.quote_ident(name)} WITH (FORCE)")
+
+    def scratch(self) -> PostgresBackend:
+        """The same database inside a transaction that is rolled back on close."""
+        copy = PostgresBackend(self.url, options=self.options)
+        copy.connect()
+        copy.begin()
+        copy._rollback_on_close = True
+        return copy
+
+    def ensure_namespace(self) -> None:
+        if self.schema:
+            self.execute(f"CREATE SCHEMA IF NOT EXISTS {self._quoted_schema()}")
+
+    # --- introspection ------------------------------------------------------------------------
+    def table_names(self) -> list[str]:
+        rows = self.query(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
+        )
+        return [r[0] for r in rows]
+
+    def schema_snapshot(self) -> dict[str, Any]:
+        q = self.query
+        return {
+            "columns": {
+                f"{t}.{c}": [typ, nullable, default]
+                for t, c, typ, nullable, default in q(
+                    "SELECT table_name, column_name, data_type, is_nullable, column_default "
+                    "FROM information_schema.columns WHERE table_schema = current_schema()"
+                )
+            },
+            "objects": {
+                f"{kind}:{name}": {"table": table, "sql": " ".join((sql or "").split())}
+                for kind, name, table, sql in q(
+                    "SELECT 'index', indexname, tablename, indexdef FROM pg_indexes "
+                    "WHERE schemaname = current_schema() "
+                    "UNION ALL SELECT 'view', viewname, viewname, definition FROM pg_views "
+                    "WHERE schemaname = current_schema() "
+                    "UNION ALL SELECT 'constraint', c.conname, r.relname, pg_get_constraintdef(c.oid) "
+                    "FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid "
+                    "WHERE r.relnamespace = current_schema()::regnamespace "
+                    "UNION ALL SELECT 'trigger', t.tgname, r.relname, pg_get_triggerdef(t.oid) "
+                    "FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid "
+                    "WHERE NOT t.tgisinternal AND r.relnamespace = current_schema()::regnamespace "
+                    "UNION ALL SELECT 'function', "
+                    "p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')', "
+                    "NULL, md5(pg_get_functiondef(p.oid)) FROM pg_proc p "
+                    "WHERE p.pronamespace = current_schema()::regnamespace AND p.prokind IN ('f', 'p') "
+                    "UNION ALL SELECT 'type', t.typname, NULL, "
+                    "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e "
+                    "WHERE e.enumtypid = t.oid) FROM pg_type t "
+                    "WHERE t.typnamespace = current_schema()::regnamespace AND t.typtype IN ('e', 'd') "
+                    "UNION ALL SELECT 'sequence', sequence_name, NULL, NULL FROM information_schema.sequences "
+                    "WHERE sequence_schema = current_schema()"
+                )
+            },
+        }
+
+
+def _message(exc: Any) -> str:
+    diag = getattr(exc, "diag", None)
+    primary = getattr(diag, "message_primary", None) if diag is not None else None
+    text = primary or " ".join(str(exc).split())
+    detail = getattr(diag, "message_detail", None) if diag is not None else None
+    return f"{text} ({detail})" if detail else text
+
+
+def _strip_prefix(text: str) -> str:
+    return re.sub(r"^connection failed: (connection to server at \S+ \(\S+\), port \d+ failed: )?", "", text)
+
+
+def _utc_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

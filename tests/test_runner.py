@@ -1,0 +1,135 @@
+"""Runner behaviour on SQLite: transactions, journal, timeouts, repair, stamp."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import migrata
+from migrata.errors import DirtyStateError, MigrationFailedError
+
+
+def test_statement_timeout_directive_cancels_a_long_statement(project) -> None:
+    project.pair(
+        "1",
+        "slow",
+        "-- migrata:timeout 200ms\nCREATE TABLE s (x);\n"
+        "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT COUNT(*) FROM c;\n",
+    )
+    t0 = time.monotonic()
+    with pytest.raises(MigrationFailedError, match="timeout of 0.2s") as info:
+        migrata.upgrade(project.root)
+    assert time.monotonic() - t0 < 5
+    assert info.value.line == 3
+    assert project.tables() == set() and migrata.status(project.root).pending
+
+
+def test_global_statement_timeout(project) -> None:
+    project.pair("1", "slow", "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT COUNT(*) FROM c;")
+    with pytest.raises(MigrationFailedError, match="timeout"):
+        migrata.upgrade(project.root, statement_timeout="300ms")
+
+
+def test_self_managed_transaction_failure_records_committed_progress(project) -> None:
+    project.pair(
+        "1",
+        "own",
+        "CREATE TABLE a (id INTEGER);\nBEGIN;\nINSERT INTO a VALUES (1);\nINSERT INTO nope VALUES (1);\nCOMMIT;\n",
+    )
+    with pytest.raises(MigrationFailedError):
+        migrata.upgrade(project.root)
+    st = migrata.status(project.root)
+    row = next(m for m in st.migrations if m.version == "1")
+    assert (row.state, row.progress, row.statements) == ("failed", 1, 5)
+    assert project.sql("SELECT COUNT(*) FROM a") == [(0,)]  # the file's own transaction rolled back
+    with pytest.raises(DirtyStateError) as dirty:
+        migrata.upgrade(project.root)
+    assert "repair" in (dirty.value.hint or "")
+    project.pair(
+        "1",
+        "own",
+        "CREATE TABLE a (id INTEGER);\nBEGIN;\nINSERT INTO a VALUES (1);\nINSERT INTO a VALUES (2);\nCOMMIT;\n",
+    )
+    res = migrata.repair(project.root, "1", resume=True)
+    assert res.actions and res.problems == []
+    assert project.sql("SELECT id FROM a ORDER BY id") == [(1,), (2,)]
+    assert migrata.status(project.root).current == "1"
+    actions = [(e.action, e.detail.get("action")) for e in migrata.history(project.root).events]
+    assert ("repair", "resume") in actions
+
+
+def test_repair_forget_and_mark_applied(project) -> None:
+    project.pair("1", "nt", "-- migrata:no-transaction\nCREATE TABLE a (id INTEGER);\nINSERT INTO nope VALUES (1);\n")
+    with pytest.raises(MigrationFailedError):
+        migrata.upgrade(project.root)
+    report = migrata.repair(project.root)
+    assert report.needed and report.problems[0].code == "failed"
+    migrata.repair(project.root, "1", mark_applied=True)
+    assert migrata.status(project.root).current == "1"
+    assert migrata.check(project.root).state == "up-to-date"
+
+
+def test_stamp_adopts_an_existing_database(project) -> None:
+    project.pair("1", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
+    project.pair("2", "b", "CREATE TABLE b (id INTEGER);", "DROP TABLE b;")
+    project.pair("3", "c", "CREATE TABLE c (id INTEGER);", "DROP TABLE c;")
+    res = migrata.stamp(project.root, "2")
+    assert res.added == ["1", "2"]
+    assert project.tables() == set()
+    assert [s.version for s in migrata.upgrade(project.root).steps] == ["3"]
+    with pytest.raises(migrata.NotConfirmedError):
+        migrata.stamp(project.root, "1")
+    assert migrata.stamp(project.root, "1", force=True).removed == ["2", "3"]
+
+
+def test_stamp_a_baseline_version_without_a_file(project) -> None:
+    project.pair("5", "e", "CREATE TABLE e (id INTEGER);", "DROP TABLE e;")
+    migrata.stamp(project.root, "4")
+    st = migrata.status(project.root)
+    assert st.current == "5" or st.current == "4"
+    assert [m.state for m in st.migrations if m.version == "4"] == ["baseline"]
+    migrata.upgrade(project.root)
+    assert migrata.current(project.root).current == "5"
+
+
+def test_python_migration_failure_names_the_line(project) -> None:
+    project.pair("1", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
+    project.write(
+        "2_py.py", "def up(ctx):\n    ctx.execute('INSERT INTO a VALUES (1)')\n    raise ValueError('bad data')\n"
+    )
+    with pytest.raises(MigrationFailedError, match="2_py.py:3: ValueError: bad data"):
+        migrata.upgrade(project.root)
+    assert project.sql("SELECT COUNT(*) FROM a") == [(0,)]
+    assert migrata.current(project.root).current == "1"
+
+
+def test_repeatable_reapplied_only_when_changed(project) -> None:
+    project.pair("1", "a", "CREATE TABLE a (id INTEGER);", "DROP TABLE a;")
+    project.write("R__v.sql", "DROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT id FROM a;\n")
+    assert [s.version for s in migrata.upgrade(project.root).steps] == ["1", "R__v"]
+    assert migrata.upgrade(project.root).steps == []
+    project.write("R__v.sql", "DROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT id, id AS id2 FROM a;\n")
+    assert migrata.status(project.root).pending[0].state == "outdated"
+    assert [s.version for s in migrata.upgrade(project.root).steps] == ["R__v"]
+    assert project.sql("SELECT COUNT(*) FROM migrata_history WHERE version = 'R__v'") == [(1,)]
+
+
+def test_foreign_keys_are_enforced(project) -> None:
+    project.pair("1", "a", "CREATE TABLE p (id INTEGER PRIMARY KEY);\nCREATE TABLE c (pid INTEGER REFERENCES p (id));")
+    project.pair("2", "bad", "INSERT INTO c VALUES (42);")
+    with pytest.raises(MigrationFailedError, match="FOREIGN KEY"):
+        migrata.upgrade(project.root)
+
+
+def test_python_migration_timeout_is_enforced(project) -> None:
+    project.write(
+        "1_slow.py",
+        "timeout = '200ms'\n"
+        "def up(ctx):\n"
+        "    ctx.query('WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT COUNT(*) FROM c')\n",
+    )
+    t0 = time.monotonic()
+    with pytest.raises(MigrationFailedError, match="timeout of 0.2s"):
+        migrata.upgrade(project.root)
+    assert time.monotonic() - t0 < 5

@@ -225,6 +225,10 @@ def test_leading_integer_is_the_version_even_before_digits_in_the_name(tmp_path:
 
 def test_goose_no_transaction(tmp_path: Path) -> None:
     d = tmp_path / "m"
-    write(d, "1_g.sql", "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX i ON t (x);\n-- +goose Down\nDROP INDEX i;\n")
+    write(
+        d,
+        "1_g.sql",
+        "-- +goose NO TRANSACTION\n-- +goose Up\nCREATE INDEX i ON t (x);\n-- +goose Down\nDROP INDEX i;\n",
+    )
     m = load_source(d).versioned[0]
     assert not m.up.transactional and m.down is not None and not m.down.transactional

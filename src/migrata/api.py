@@ -380,7 +380,9 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
         rows = ws.rows()
         file_problems: list[Problem] = []
         try:
-            ws.source.load_python(m for m in ws.source.versioned if m.kind == "py")
+            # only pending Python migrations are imported: applied ones never run
+            # again, and importing every revision is what makes Alembic slow
+            ws.source.load_python(m for m in planner.pending(ws.source, rows) if m.kind == "py")
         except ValidationError as exc:
             # report a broken or unfinished file (e.g. a fresh `migrata new` template)
             # instead of failing: status must still say where the database stands

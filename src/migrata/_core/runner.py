@@ -171,9 +171,7 @@ class Runner:
         if not script.transactional or self_managed:
             note = "no-transaction" if script.explicit_no_transaction else "manages its own transaction"
             return Prepared(step, statements, JOURNAL, note, self_managed=bool(self_managed))
-        if not self.backend.transactional_ddl and not all(
-            self.backend.transactional_statement(s) for s in statements
-        ):
+        if not self.backend.transactional_ddl and not all(self.backend.transactional_statement(s) for s in statements):
             return Prepared(step, statements, JOURNAL, "DDL commits implicitly")
         return Prepared(step, statements, TRANSACTION)
 

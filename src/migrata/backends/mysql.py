@@ -320,9 +320,7 @@ class MySQLBackend(Backend):
 
     # --- databases -------------------------------------------------------------------------------
     def create_database(self, name: str) -> None:
-        self.execute(
-            f"CREATE DATABASE {self.quote_ident(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci"
-        )
+        self.execute(f"CREATE DATABASE {self.quote_ident(name)} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
 
     def drop_database(self, name: str) -> None:
         self.execute(f"DROP DATABASE IF EXISTS {self.quote_ident(name)}")

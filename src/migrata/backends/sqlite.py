@@ -255,7 +255,7 @@ class SQLiteBackend(Backend):
             "pid": os.getpid(),
             "host": socket.gethostname(),
             "since": _utc_iso(),
-            "detail": mask_url(" ".join(["migrata", *sys.argv[1:3]]))[:120],
+            "detail": mask_url(" ".join(["migrata", *sys.argv[1:]]))[:200],
         }
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
@@ -268,7 +268,8 @@ class SQLiteBackend(Backend):
             return
         self._lock_fd = None
         with contextlib.suppress(OSError):
-            os.ftruncate(fd, 0)
+            # the holder's details stay in the file: they are only read while the
+            # lock is held, and the next holder overwrites them
             fcntl.flock(fd, fcntl.LOCK_UN)
         with contextlib.suppress(OSError):
             os.close(fd)
@@ -283,19 +284,26 @@ class SQLiteBackend(Backend):
         except OSError:
             return None
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                return self._read_holder(fd) or LockHolder(detail="holder unknown")
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return None
+            for _ in range(40):
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except OSError:
+                    holder = self._read_holder(fd)
+                    if holder is not None and _alive(holder):
+                        return holder
+                    time.sleep(0.005)  # a new holder is writing its details
+                    continue
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                return None
+            return self._read_holder(fd) or LockHolder(detail="holder unknown")
         finally:
             os.close(fd)
 
     @staticmethod
     def _read_holder(fd: int) -> LockHolder | None:
         try:
-            data = json.loads(os.pread(fd, 4096, 0).decode() or "{}")
+            text = os.pread(fd, 4096, 0).decode().strip()
+            data = json.JSONDecoder().raw_decode(text)[0] if text else {}
         except (OSError, ValueError):
             return None
         if not data:
@@ -347,3 +355,17 @@ class SQLiteBackend(Backend):
 
 def _utc_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _alive(holder: LockHolder) -> bool:
+    """False when the recorded holder is a process of this host that is gone
+    (its details are left over from an earlier holder)."""
+    if holder.pid is None or holder.host != socket.gethostname():
+        return True
+    try:
+        os.kill(holder.pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

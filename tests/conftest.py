@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 import textwrap
 from pathlib import Path
 
@@ -63,7 +64,7 @@ class Project:
             return []
         try:
             rows = self.sql("SELECT version, status FROM migrata_history WHERE kind != 'ledger'")
-        except Exception:
+        except sqlite3.Error:
             return []
         return sorted(v for v, _ in rows)
 

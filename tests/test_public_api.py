@@ -10,6 +10,7 @@ import migrata
 
 PUBLIC = [
     "CheckResult", "ChecksumMismatchError", "CleanupResult", "ConfigError", "CurrentResult", "DatabaseError",
+    "DatabaseResult", "create_database", "drop_database",
     "DirtyStateError", "DriverMissingError", "HistoryResult", "InitResult", "IrreversibleError", "LockResult",
     "LockTimeoutError", "MigrataError", "MigrateResult", "MigrationContext", "MigrationFailedError",
     "MigrationFileError", "MigrationState", "NewResult", "NotConfirmedError", "OutOfOrderError",

@@ -133,3 +133,18 @@ def test_python_migration_timeout_is_enforced(project) -> None:
     with pytest.raises(MigrationFailedError, match="timeout of 0.2s"):
         migrata.upgrade(project.root)
     assert time.monotonic() - t0 < 5
+
+
+def test_run_timeout_bounds_the_whole_run(project) -> None:
+    slow = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c LIMIT 3000000) SELECT COUNT(*) FROM c;\n"
+    for i in range(1, 4):
+        project.pair(f"{i}", f"t{i}", f"CREATE TABLE t{i} (id INTEGER);\n{slow * 3}", f"DROP TABLE t{i};")
+    t0 = time.monotonic()
+    with pytest.raises(MigrationFailedError, match="run's timeout of 1s expired") as info:
+        migrata.upgrade(project.root, timeout="1s")
+    assert time.monotonic() - t0 < 4
+    # every migration either completed or did not start
+    st = migrata.status(project.root)
+    assert st.problems == []
+    assert project.tables() == {f"t{v}" for v in project.history()}
+    assert info.value.hint

@@ -43,6 +43,7 @@ from migrata.results import (
     CheckResult,
     CleanupResult,
     CurrentResult,
+    DatabaseResult,
     HistoryResult,
     InitResult,
     LockResult,
@@ -57,8 +58,10 @@ from migrata.results import (
 __all__ = [
     "check",
     "cleanup",
+    "create_database",
     "current",
     "downgrade",
+    "drop_database",
     "history",
     "info",
     "init",
@@ -187,9 +190,11 @@ class Workspace:
         )
 
     @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self, deadline: float | None = None) -> Iterator[None]:
         backend = self.backend
         timeout = self.settings.lock_timeout
+        if deadline is not None:
+            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
         t0 = time.perf_counter()
         if not backend.acquire_lock(0):
             holder = backend.lock_holder()
@@ -269,6 +274,7 @@ def _migrate(
     sql: bool,
 ) -> MigrateResult:
     t0 = time.perf_counter()
+    deadline = time.monotonic() + ws.settings.timeout if ws.settings.timeout else None
     source = ws.source  # a broken set is refused before connecting
     if direction == "up":
         source.load_python(m for m in source.versioned if m.kind == "py")
@@ -296,12 +302,13 @@ def _migrate(
             direction, ws.database, plan.current, plan.current, duration_ms=int((time.perf_counter() - t0) * 1000)
         )
     ready = {(id(p.migration), p.step.direction): p for p in prepared}
-    with ws.locked():
+    with ws.locked(deadline):
         rows = ws.ledger.read()  # state may have moved while we waited for the lock
         _, problems = ws.report(rows)
         guard(problems)
         plan = make_plan(source, rows)
         runner = ws.runner()
+        runner.deadline, runner.run_timeout = deadline, ws.settings.timeout
         prepared = [ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in plan.steps]
         runner.run(prepared)
         after = planner.current_version(ws.ledger.read()) if prepared else plan.current
@@ -725,6 +732,28 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
             if ws.ledger.exists():
                 ws.ledger.run(ws.ledger.event("lock-break", detail=broken.to_dict() if broken else {}))
         return LockResult(ws.database, True, broken.to_dict() if broken else None, released=True)
+
+
+# --- databases ---------------------------------------------------------------------------
+
+
+def create_database(config: ConfigLike = None, **overrides: Any) -> DatabaseResult:
+    """Create the configured database (utf8mb4 on MySQL/MariaDB); a no-op when it exists."""
+    with workspace(config, **overrides) as ws:
+        created = ws.unconnected_backend().create()
+        return DatabaseResult(ws.database, "created" if created else "exists")
+
+
+def drop_database(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> DatabaseResult:
+    """Drop the configured database with everything in it (needs ``force``)."""
+    with workspace(config, **overrides) as ws:
+        if not force:
+            raise NotConfirmedError(
+                f"dropping {ws.database} deletes it with all its data",
+                hint="confirm with `migrata db drop --force`",
+            )
+        dropped = ws.unconnected_backend().drop()
+        return DatabaseResult(ws.database, "dropped" if dropped else "absent")
 
 
 # --- files -----------------------------------------------------------------------------

@@ -121,6 +121,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "versions": _parse_versions,
     "lock_timeout": _parse_duration,
     "statement_timeout": _parse_optional_duration,
+    "timeout": _parse_optional_duration,
     "out_of_order": _parse_out_of_order,
     "file_pattern": _parse_patterns,
     "allow_empty": _parse_bool,
@@ -139,6 +140,7 @@ class Settings:
     versions: str = "sequential"
     lock_timeout: float = 60.0
     statement_timeout: float | None = None
+    timeout: float | None = None  # bound of a whole up/down run
     out_of_order: str = "refuse"
     file_pattern: list[str] = field(default_factory=list)
     allow_empty: bool = False
@@ -192,6 +194,7 @@ class Settings:
             "versions": self.versions,
             "lock_timeout": self.lock_timeout,
             "statement_timeout": self.statement_timeout,
+            "timeout": self.timeout,
             "out_of_order": self.out_of_order,
             "file_pattern": self.file_pattern,
             "allow_empty": self.allow_empty,

@@ -16,6 +16,7 @@ __all__ = [
     "CheckResult",
     "CleanupResult",
     "CurrentResult",
+    "DatabaseResult",
     "HistoryResult",
     "InitResult",
     "LockResult",
@@ -215,3 +216,18 @@ class InitResult:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class DatabaseResult:
+    """What ``db create``/``db drop`` did."""
+
+    database: str
+    action: str  # "created", "dropped", "exists", "absent"
+
+    @property
+    def changed(self) -> bool:
+        return self.action in ("created", "dropped")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "action": self.action, "changed": self.changed}

@@ -19,6 +19,7 @@ broken file stops the run before anything changes.
 from __future__ import annotations
 
 import logging
+import math
 import time
 import traceback
 from collections.abc import Callable
@@ -140,6 +141,8 @@ class Runner:
     ledger: Ledger
     statement_timeout: float | None = None
     mixed: bool = False  # run migrations with non-transactional statements journaled instead of refusing
+    run_timeout: float | None = None  # bound of the whole run (--timeout), seconds
+    deadline: float | None = None  # time.monotonic() at which the run must stop
     ledger_exists: bool = True
     on_step: Callable[[StepResult], None] | None = None
     results: list[StepResult] = field(default_factory=list)
@@ -180,26 +183,50 @@ class Runner:
 
     # --- running -----------------------------------------------------------------------
     def run(self, prepared: list[Prepared]) -> list[StepResult]:
-        for item in prepared:
-            result = self.run_one(item)
-            self.results.append(result)
-            if self.on_step:
-                self.on_step(result)
+        try:
+            for n, item in enumerate(prepared):
+                if self.deadline is not None and time.monotonic() >= self.deadline:
+                    raise self._run_timeout(len(prepared) - n)
+                result = self.run_one(item, reset=False)
+                self.results.append(result)
+                if self.on_step:
+                    self.on_step(result)
+        finally:
+            self.backend.apply_timeout(None)
         return self.results
 
-    def run_one(self, item: Prepared, *, start: int = 0, resume: bool = False) -> StepResult:
+    def run_one(self, item: Prepared, *, start: int = 0, resume: bool = False, reset: bool = True) -> StepResult:
         """Run one prepared step; ``resume`` continues a dirty run from ``start``."""
         m = item.migration
         verb = "applying" if item.step.direction == "up" else "reverting"
         log.debug("%s %s", verb, m.label)
         timeout = item.step.script.timeout or self.statement_timeout
+        if self.deadline is not None:
+            # whole seconds, so the session setting changes at most once a second
+            remaining = max(1.0, float(math.ceil(self.deadline - time.monotonic())))
+            timeout = min(timeout, remaining) if timeout else remaining
         self.backend.apply_timeout(timeout)
         try:
             if item.mode == TRANSACTION:
                 return self._run_transaction(item)
             return self._run_journal(item, start, resume)
+        except MigrationFailedError as exc:
+            if self.deadline is not None and time.monotonic() >= self.deadline - 0.05:
+                exc.message = f"the run's timeout of {self.run_timeout:g}s expired: {exc.message}"
+                exc.args = (exc.message,)
+            raise
         finally:
-            self.backend.apply_timeout(None)
+            if reset:
+                self.backend.apply_timeout(None)
+
+    def _run_timeout(self, left: int) -> MigrationFailedError:
+        err = MigrationFailedError(
+            f"the run's timeout of {self.run_timeout:g}s expired: {len(self.results)} migration(s) done, "
+            f"{left} not started",
+            hint="each migration either completed or did not start; run the command again to continue",
+        )
+        err.completed = list(self.results)  # type: ignore[attr-defined]
+        return err
 
     def _history_ops(self, item: Prepared, duration_ms: int) -> list[Op]:
         m, led = item.migration, self.ledger

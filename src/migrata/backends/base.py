@@ -375,12 +375,49 @@ class Backend(ABC):
         """Create the schema/namespace migrata's tables live in, if the URL names one."""
 
     def create_database(self, name: str) -> None:
-        """Create database ``name`` on this server (``migrata db create``)."""
+        """Create database ``name`` on this backend's server."""
         raise UsageError(f"the {self.dialect} backend cannot create databases")
 
     def drop_database(self, name: str) -> None:
-        """Drop database ``name`` on this server (``migrata db drop``)."""
+        """Drop database ``name`` on this backend's server."""
         raise UsageError(f"the {self.dialect} backend cannot drop databases")
+
+    def has_database(self, name: str) -> bool:
+        """Whether database ``name`` exists on this backend's server."""
+        raise UsageError(f"the {self.dialect} backend cannot list databases")
+
+    def admin(self) -> Backend:
+        """A backend on the same server but not on this database (for
+        creating and dropping it); not yet connected."""
+        raise UsageError(f"the {self.dialect} backend has no server to administer")
+
+    def create(self) -> bool:
+        """Create the database of this URL (``migrata db create``); False when
+        it already exists. Runs on a maintenance connection."""
+        name = self.url.database or ""
+        admin = self.admin()
+        admin.connect()
+        try:
+            if admin.has_database(name):
+                return False
+            admin.create_database(name)
+            return True
+        finally:
+            admin.close()
+
+    def drop(self) -> bool:
+        """Drop the database of this URL (``migrata db drop``); False when it
+        did not exist."""
+        name = self.url.database or ""
+        admin = self.admin()
+        admin.connect()
+        try:
+            if not admin.has_database(name):
+                return False
+            admin.drop_database(name)
+            return True
+        finally:
+            admin.close()
 
     # --- introspection -------------------------------------------------------
     @abstractmethod

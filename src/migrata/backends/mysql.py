@@ -325,6 +325,12 @@ class MySQLBackend(Backend):
     def drop_database(self, name: str) -> None:
         self.execute(f"DROP DATABASE IF EXISTS {self.quote_ident(name)}")
 
+    def has_database(self, name: str) -> bool:
+        return bool(self.query("SELECT 1 FROM information_schema.schemata WHERE schema_name = %s", (name,)))
+
+    def admin(self) -> MySQLBackend:
+        return MySQLBackend(self.url.with_database(""), options=self.options)
+
     def scratch(self) -> MySQLBackend:
         """A new database holding a copy of this one's schema, dropped on close."""
         name = f"migrata_scratch_{uuid.uuid4().hex[:12]}"

@@ -313,6 +313,12 @@ class PostgresBackend(Backend):
     def drop_database(self, name: str) -> None:
         self.execute(f"DROP DATABASE IF EXISTS {self.quote_ident(name)} WITH (FORCE)")
 
+    def has_database(self, name: str) -> bool:
+        return bool(self.query("SELECT 1 FROM pg_database WHERE datname = %s", (name,)))
+
+    def admin(self) -> PostgresBackend:
+        return PostgresBackend(self.url.with_database("postgres"), options=self.options)
+
     def scratch(self) -> PostgresBackend:
         """The same database inside a transaction that is rolled back on close."""
         copy = PostgresBackend(self.url, options=self.options)

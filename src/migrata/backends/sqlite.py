@@ -113,6 +113,22 @@ class SQLiteBackend(Backend):
     def database_exists(self) -> bool:
         return self.in_memory or os.path.exists(self.path)
 
+    def create(self) -> bool:
+        if self.in_memory or os.path.exists(self.path):
+            return False
+        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        sqlite3.connect(self.path).close()
+        return True
+
+    def drop(self) -> bool:
+        if self.in_memory or not os.path.exists(self.path):
+            return False
+        self.close()
+        for suffix in ("", "-journal", "-wal", "-shm", "-migrata.lock"):
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(self.path + suffix)
+        return True
+
     def scratch(self) -> SQLiteBackend:
         copy = SQLiteBackend(type(self.url).parse("sqlite:///:memory:"))
         copy.connect()

@@ -615,3 +615,52 @@ def lock_release_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
         echo(f"released: stopped pid {(res.holder or {}).get('pid')}")
     else:
         echo("free: nothing to release")
+
+
+# --- databases ------------------------------------------------------------------------------------
+
+
+@cli.group("db", cls=AliasGroup)
+@common_options
+def db_group() -> None:
+    """Create or drop the configured database itself."""
+
+
+@db_group.command("create")
+@json_option
+@common_options
+@click.pass_context
+def db_create_cmd(ctx: click.Context, as_json: bool) -> None:
+    """Create the configured database (utf8mb4 on MySQL/MariaDB); fine if it exists."""
+    setup_logging(ctx)
+    res = api.create_database(settings(ctx))
+    if as_json:
+        print_json(res.to_dict())
+    elif res.changed:
+        echo(f"created {res.database}")
+    else:
+        echo(f"{res.database} already exists")
+
+
+@db_group.command("drop")
+@click.option("--force", "-f", "force", is_flag=True, help="Do not ask for confirmation.")
+@click.option("--yes", "-y", "force", is_flag=True, help="Same as --force.")
+@json_option
+@common_options
+@click.pass_context
+def db_drop_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
+    """Drop the configured database and everything in it, after confirmation."""
+    setup_logging(ctx)
+    s = settings(ctx)
+    if not force:
+        if not sys.stdin.isatty():
+            raise NotConfirmedError(f"dropping {s.masked_url} deletes all its data", hint="confirm with --force")
+        if not click.confirm(f"Drop {s.masked_url} and all its data?", default=False):
+            raise NotConfirmedError("not confirmed; nothing was dropped")
+    res = api.drop_database(s, force=True)
+    if as_json:
+        print_json(res.to_dict())
+    elif res.changed:
+        echo(f"dropped {res.database}")
+    else:
+        echo(f"{res.database} does not exist")

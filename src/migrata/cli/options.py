@@ -57,6 +57,7 @@ _OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         {"metavar": "DURATION", "help": "How long to wait for the migration lock (60s)."},
     ),
     (("--statement-timeout",), "statement_timeout", {"metavar": "DURATION", "help": "Bound for each statement."}),
+    (("--timeout",), "timeout", {"metavar": "DURATION", "help": "Bound for a whole up/down run (lock wait included)."}),
     (
         ("--file-pattern",),
         "file_pattern",
@@ -120,6 +121,7 @@ SETTING_KEYS = (
     "versions",
     "lock_timeout",
     "statement_timeout",
+    "timeout",
     "file_pattern",
     "allow_empty",
     "out_of_order",

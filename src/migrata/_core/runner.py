@@ -18,11 +18,12 @@ broken file stops the run before anything changes.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,38 +62,30 @@ class MigrationContext:
         self.log = logging.getLogger(f"migrata.migration.{migration.id}")
         self.placeholder = backend.placeholder
 
+    @contextlib.contextmanager
+    def _cursor(self) -> Iterator[Any]:
+        """A DB-API cursor whose statements are bounded by the migration's timeout."""
+        cur = self.connection.cursor()
+        try:
+            with self._backend.statement_guard():
+                yield cur
+        finally:
+            cur.close()
+
     def execute(self, sql: str, params: Any = None) -> int:
         """Run one statement; returns the affected row count where known."""
-        cur = self.connection.cursor()
-        try:
-            with self._backend.statement_guard():
-                if params is None:
-                    cur.execute(sql)
-                else:
-                    cur.execute(sql, params)
-            return cur.rowcount
-        finally:
-            cur.close()
+        with self._cursor() as cur:
+            cur.execute(sql) if params is None else cur.execute(sql, params)
+            return int(cur.rowcount)
 
     def executemany(self, sql: str, seq: Any) -> None:
-        cur = self.connection.cursor()
-        try:
-            with self._backend.statement_guard():
-                cur.executemany(sql, seq)
-        finally:
-            cur.close()
+        with self._cursor() as cur:
+            cur.executemany(sql, seq)
 
     def query(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        cur = self.connection.cursor()
-        try:
-            with self._backend.statement_guard():
-                if params is None:
-                    cur.execute(sql)
-                else:
-                    cur.execute(sql, params)
-                return [tuple(r) for r in cur.fetchall()]
-        finally:
-            cur.close()
+        with self._cursor() as cur:
+            cur.execute(sql) if params is None else cur.execute(sql, params)
+            return [tuple(r) for r in cur.fetchall()]
 
     def execute_script(self, sql: str) -> int:
         """Run a script of several statements, split as in SQL migrations."""
@@ -154,7 +147,13 @@ class Runner:
         if migration.kind == "py":
             load_python(migration)
             script = step.script
-            return Prepared(step, None, TRANSACTION if script.transactional else JOURNAL)
+            if not script.transactional:
+                return Prepared(step, None, JOURNAL, "no-transaction")
+            if not self.backend.transactional_ddl:
+                # its statements are unknown and DDL would commit mid-way: journal it
+                # (with deferred commits a data-only migration still commits once, at the end)
+                return Prepared(step, None, JOURNAL, "DDL commits implicitly")
+            return Prepared(step, None, TRANSACTION)
         assert script.sql is not None
         statements = [Statement(s.sql, s.line + script.line_offset, s.index) for s in self.backend.split(script.sql)]
         self_managed = [s for s in statements if self.backend.manages_transaction(s)]
@@ -282,14 +281,21 @@ class Runner:
                 self.execute_body(item, start, journal=True)
             except MigrationFailedError as exc:
                 done: int | None = exc.statement_index  # type: ignore[attr-defined]
-                if item.self_managed and self.backend.in_transaction():
-                    # The file's own transaction failed: it rolls back, and with it
-                    # the journal entries written inside it. What stays committed
-                    # is the journal as it stood before that transaction began.
+                recorded = True
+                if (item.self_managed or item.statements is None) and self.backend.in_transaction():
+                    # The file's own transaction (or a Python migration's work since
+                    # the last implicit commit) rolls back, and with it the journal
+                    # entries written inside it: what stays is the committed journal.
                     self.backend.rollback()
-                    done = self._committed_progress(m.id)
-                led.run(led.fail_run(m.id, done, exc.message[:4000]))
-                self._record_failure(item, exc, _ms(t0), applied_part=_journal_state(done, count))
+                    row = next((r for r in self.ledger.read() if r.version == m.id), None)
+                    done = row.progress if row is not None else None
+                    recorded = row is not None
+                if recorded:
+                    led.run(led.fail_run(m.id, done, exc.message[:4000]))
+                    state = _journal_state(done, count)
+                else:
+                    state = "nothing of it was applied"
+                self._record_failure(item, exc, _ms(t0), applied_part=state, dirty=recorded)
                 raise
             except BaseException:
                 if item.self_managed and self.backend.in_transaction():
@@ -301,9 +307,6 @@ class Runner:
             else:
                 led.run(led.finish_run(m.id, m.checksum, ms, count), self._event(item, "ok", ms))
         return self._result(item, ms)
-
-    def _committed_progress(self, version: str) -> int | None:
-        return next((r.progress for r in self.ledger.read() if r.version == version), None)
 
     def _has_row(self, version: str) -> bool:
         return any(r.version == version for r in self.ledger.read())
@@ -385,7 +388,9 @@ class Runner:
         err.statement_index = stmt.index  # type: ignore[attr-defined]
         return err
 
-    def _record_failure(self, item: Prepared, exc: MigrationFailedError, ms: int, *, applied_part: str) -> None:
+    def _record_failure(
+        self, item: Prepared, exc: MigrationFailedError, ms: int, *, applied_part: str, dirty: bool = False
+    ) -> None:
         detail: dict[str, Any] = {"error": exc.db_error or exc.message, "line": exc.line}
         if exc.statement:
             detail["statement"] = exc.statement[:2000]
@@ -393,7 +398,7 @@ class Runner:
             self.ledger.run(self._event(item, "failed", ms, **detail))
         except Exception:  # noqa: BLE001 - the event must not hide the migration's own error
             log.debug("could not record the failure event", exc_info=True)
-        if item.mode == TRANSACTION:
+        if item.mode == TRANSACTION or not dirty:
             exc.hint = exc.hint or (f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again")
         else:
             exc.hint = exc.hint or (

@@ -35,8 +35,9 @@ from __future__ import annotations
 
 import contextlib
 import re
+import time
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -63,6 +64,7 @@ __all__ = [
     "leading_keywords",
     "line_of",
     "mask_url",
+    "poll",
     "skip_space_and_comments",
     "split_sql",
 ]
@@ -220,6 +222,21 @@ class LockHolder:
         return {"pid": self.pid, "host": self.host, "since": self.since, "detail": self.detail}
 
 
+def poll(attempt: Callable[[], bool], timeout: float, *, first: float = 0.005, most: float = 0.2) -> bool:
+    """Call ``attempt`` until it returns True or ``timeout`` seconds pass,
+    sleeping with exponential backoff in between. Returns the last result."""
+    deadline = time.monotonic() + timeout
+    delay = first
+    while True:
+        if attempt():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, most)
+
+
 class Backend(ABC):
     """One database connection plus everything dialect-specific migrata needs."""
 
@@ -366,9 +383,19 @@ class Backend(ABC):
     def lock_holder(self) -> LockHolder | None:
         """Who holds the lock now, or None when it is free."""
 
-    @abstractmethod
     def break_lock(self) -> LockHolder | None:
-        """End the session/process holding the lock; return who it was."""
+        """End the session/process holding the lock, wait until the lock is
+        free, and return who held it (None when it was free)."""
+        holder = self.lock_holder()
+        if holder is None:
+            return None
+        self.end_holder(holder)
+        poll(lambda: self.lock_holder() is None, 10.0)
+        return holder
+
+    def end_holder(self, holder: LockHolder) -> None:
+        """End the session or process ``holder`` (used by ``break_lock``)."""
+        raise UsageError(f"the {self.dialect} backend cannot end the lock's holder")
 
     # --- databases -----------------------------------------------------------
     def ensure_namespace(self) -> None:  # noqa: B027 - optional hook

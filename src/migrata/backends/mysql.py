@@ -308,15 +308,8 @@ class MySQLBackend(Backend):
             detail=f"server connection {conn_id}, user {user}, {doing} (since = start of its current state)",
         )
 
-    def break_lock(self) -> LockHolder | None:
-        holder = self.lock_holder()
-        if holder is None or holder.pid is None:
-            return holder
-        self.execute(f"KILL CONNECTION {int(holder.pid)}")
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.lock_holder() is not None:
-            time.sleep(0.05)
-        return holder
+    def end_holder(self, holder: LockHolder) -> None:
+        self.execute(f"KILL CONNECTION {int(holder.pid or 0)}")
 
     # --- databases -------------------------------------------------------------------------------
     def create_database(self, name: str) -> None:

@@ -30,6 +30,7 @@ from migrata.backends.base import (
     Statement,
     StatementError,
     leading_keywords,
+    poll,
     split_sql,
 )
 from migrata.errors import DatabaseError, DriverMissingError
@@ -256,15 +257,8 @@ class PostgresBackend(Backend):
         if self._locked:
             return True
         key = self._lock_key()
-        deadline = time.monotonic() + timeout
-        delay = 0.01
-        while True:
-            if self.query("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, key))[0][0]:
-                break
-            if time.monotonic() >= deadline:
-                return False
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.2)
+        if not poll(lambda: bool(self.query("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, key))[0][0]), timeout):
+            return False
         self._locked = True
         tag = f"migrata pid={os.getpid()} host={socket.gethostname()} since={_utc_iso()}"
         self.execute("SELECT set_config('application_name', %s, false)", (tag[:63],))
@@ -296,15 +290,8 @@ class PostgresBackend(Backend):
             detail = f"migrata process {info['pid']} on {info.get('host', '?')}, server session {pid}"
         return LockHolder(pid=pid, host=client or "local socket", since=since, detail=detail)
 
-    def break_lock(self) -> LockHolder | None:
-        holder = self.lock_holder()
-        if holder is None or holder.pid is None:
-            return holder
+    def end_holder(self, holder: LockHolder) -> None:
         self.execute("SELECT pg_terminate_backend(%s)", (holder.pid,))
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.lock_holder() is not None:
-            time.sleep(0.05)
-        return holder
 
     # --- databases ------------------------------------------------------------------------
     def create_database(self, name: str) -> None:

@@ -35,6 +35,7 @@ from migrata.backends.base import (
     is_blank,
     leading_keywords,
     mask_url,
+    poll,
     skip_space_and_comments,
 )
 from migrata.errors import DatabaseError, UsageError
@@ -252,21 +253,20 @@ class SQLiteBackend(Backend):
             fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as exc:
             raise DatabaseError(f"cannot create lock file {self.lock_path}: {exc.strerror}") from None
-        deadline = time.monotonic() + timeout
-        delay = 0.005
-        while True:
+
+        def attempt() -> bool:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
+                return True
             except OSError as exc:
                 if exc.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                     os.close(fd)
                     raise DatabaseError(f"cannot lock {self.lock_path}: {exc.strerror}") from None
-            if time.monotonic() >= deadline:
-                os.close(fd)
                 return False
-            time.sleep(min(delay, max(0.0, deadline - time.monotonic())))
-            delay = min(delay * 2, 0.1)
+
+        if not poll(attempt, timeout, most=0.1):
+            os.close(fd)
+            return False
         info = {
             "pid": os.getpid(),
             "host": socket.gethostname(),
@@ -328,10 +328,8 @@ class SQLiteBackend(Backend):
             pid=data.get("pid"), host=data.get("host"), since=data.get("since"), detail=data.get("detail")
         )
 
-    def break_lock(self) -> LockHolder | None:
-        holder = self.lock_holder()
-        if holder is None:
-            return None
+    def end_holder(self, holder: LockHolder) -> None:
+        """SIGTERM the holding process (same host only), SIGKILL after 10 s."""
         if holder.pid is None or holder.host != socket.gethostname():
             raise UsageError(
                 f"the lock is held by {holder.describe()}, which is not a process on this host",
@@ -339,16 +337,12 @@ class SQLiteBackend(Backend):
             )
         if holder.pid == os.getpid():
             self.release_lock()
-            return holder
+            return
         with contextlib.suppress(ProcessLookupError):
             os.kill(holder.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and self.lock_holder() is not None:
-            time.sleep(0.05)
-        if self.lock_holder() is not None:
+        if not poll(lambda: self.lock_holder() is None, 10.0):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(holder.pid, signal.SIGKILL)
-        return holder
 
     # --- introspection ------------------------------------------------------------------
     def table_names(self) -> list[str]:

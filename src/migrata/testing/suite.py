@@ -28,6 +28,7 @@ __all__ = [
     "test_connect_and_introspect",
     "test_ddl_rollback_matches_capability",
     "test_failed_migration_changes_nothing_recorded_wrongly",
+    "test_failed_python_migration_leaves_no_partial_data",
     "test_ledger_tables_created_once",
     "test_lock_excludes_second_holder",
     "test_lock_freed_when_holder_dies",
@@ -265,3 +266,27 @@ def test_python_migration_context(migrata_url: str, tmp_path: Path) -> None:
         b.close()
     migrata.downgrade(migrata_url, "base", migrations=folder)
     assert _tables(migrata_url) == set()
+
+
+def test_failed_python_migration_leaves_no_partial_data(migrata_url: str, tmp_path: Path) -> None:
+    """A data migration that fails half-way leaves nothing behind, and nothing to repair."""
+    folder = tmp_path / "migrations"
+    _write(folder, "1_t.up.sql", "CREATE TABLE suite_partial (id INTEGER);")
+    _write(
+        folder,
+        "2_fill.py",
+        """
+        def up(ctx):
+            ctx.execute("INSERT INTO suite_partial (id) VALUES (1)")
+            raise RuntimeError("half-way")
+        """,
+    )
+    with pytest.raises(migrata.MigrationFailedError, match="half-way"):
+        migrata.upgrade(migrata_url, migrations=folder)
+    st = migrata.status(migrata_url, migrations=folder)
+    assert st.current == "1" and st.problems == [] and [m.version for m in st.pending] == ["2"]
+    b = _backend(migrata_url)
+    try:
+        assert b.query("SELECT COUNT(*) FROM suite_partial") == [(0,)]
+    finally:
+        b.close()

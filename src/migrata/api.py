@@ -12,25 +12,19 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import importlib
 import logging
 import os
-import re
-import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from migrata._core import planner
-from migrata._core.ledger import Ledger
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, MigrationState, Plan, Problem, Step, Version
-from migrata._core.report import build_report, guard
-from migrata._core.runner import Prepared, Runner, lock_timeout_error
-from migrata._core.source import Source, load_source
-from migrata.backends import create_backend
-from migrata.backends.base import Backend
-from migrata.config import Settings, load_settings
+from migrata._core.report import guard
+from migrata._core.runner import Prepared
+from migrata._core.source import Source
+from migrata._scaffold import create_migration, create_project
+from migrata._workspace import ConfigLike, Workspace, resolve_settings, workspace
 from migrata.errors import (
     ConfigError,
     MigrataError,
@@ -76,173 +70,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("migrata")
-
-ConfigLike = Settings | str | os.PathLike[str] | None
-
-
-def resolve_settings(config: ConfigLike = None, **overrides: Any) -> Settings:
-    """Settings from whatever the caller has (see the module docstring)."""
-    overrides = {k: v for k, v in overrides.items() if v is not None}
-    if isinstance(config, Settings):
-        return config.with_overrides(**overrides) if overrides else config
-    if config is None:
-        return load_settings(**overrides)
-    text = os.fspath(config)
-    if "://" in text or text.startswith("file:"):
-        settings = Settings(url=text, origins={"url": "argument config"}, url_base=Path.cwd())
-        settings.migrations = Path.cwd() / "migrations"
-        return settings.with_overrides(**overrides) if overrides else settings
-    path = Path(text)
-    if path.is_dir():
-        return load_settings(directory=path, **overrides)
-    return load_settings(path, **overrides)
-
-
-class Workspace:
-    """One command's view of a project: its settings, files and database."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self._source: Source | None = None
-        self._backend: Backend | None = None
-        self._ledger: Ledger | None = None
-        self.lock_wait_ms = 0
-
-    # --- files ---------------------------------------------------------------------
-    @property
-    def source(self) -> Source:
-        if self._source is None:
-            s = self.settings
-            self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
-        return self._source
-
-    # --- database ------------------------------------------------------------------
-    @property
-    def database(self) -> str:
-        return self.settings.masked_url
-
-    @property
-    def backend(self) -> Backend:
-        if self._backend is None:
-            backend = self._new_backend()
-            backend.connect()
-            self._backend = backend
-            self._run_connect_hooks(backend)
-        return self._backend
-
-    def unconnected_backend(self) -> Backend:
-        return self._backend or self._new_backend()
-
-    def _new_backend(self) -> Backend:
-        url = self.settings.database_url()
-        try:
-            return create_backend(url, busy_timeout=self.settings.lock_timeout)
-        except ConfigError as exc:
-            origin = self.settings.origins.get("url")
-            raise ConfigError(f"{exc.message} (from {origin})" if origin else exc.message, hint=exc.hint) from None
-
-    def _run_connect_hooks(self, backend: Backend) -> None:
-        for spec in self.settings.on_connect:
-            module_name, _, attr = spec.partition(":")
-            if not attr:
-                raise ConfigError(f"on_connect {spec!r} must be written module:function")
-            project = str(self.settings.project_dir)
-            added = project not in sys.path
-            if added:
-                sys.path.insert(0, project)
-            try:
-                fn = getattr(importlib.import_module(module_name), attr)
-                fn(backend.connection)
-            except MigrataError:
-                raise
-            except Exception as exc:  # noqa: BLE001 - the hook is user code
-                raise ConfigError(f"on_connect hook {spec} failed: {type(exc).__name__}: {exc}") from exc
-            finally:
-                if added:
-                    with contextlib.suppress(ValueError):
-                        sys.path.remove(project)
-
-    @property
-    def ledger(self) -> Ledger:
-        if self._ledger is None:
-            self._ledger = Ledger(self.backend, self.settings.table)
-        return self._ledger
-
-    def database_exists(self) -> bool:
-        return self.unconnected_backend().database_exists()
-
-    def rows(self) -> list[AppliedMigration]:
-        """History rows; an absent database or table reads as empty, creating nothing."""
-        if not self.database_exists():
-            return []
-        return self.ledger.read()
-
-    def use_source(self, source: Source) -> None:
-        self._source = source
-
-    def report(self, rows: list[AppliedMigration] | None = None) -> tuple[list[MigrationState], list[Problem]]:
-        rows = self.rows() if rows is None else rows
-        return build_report(
-            self.source,
-            rows,
-            out_of_order=self.settings.out_of_order,
-            sequential=self.settings.versions == "sequential",
-        )
-
-    @contextlib.contextmanager
-    def locked(self, deadline: float | None = None) -> Iterator[None]:
-        backend = self.backend
-        timeout = self.settings.lock_timeout
-        if deadline is not None:
-            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
-        t0 = time.perf_counter()
-        if not backend.acquire_lock(0):
-            holder = backend.lock_holder()
-            log.warning(
-                "waiting for the migration lock, held by %s", holder.describe() if holder else "another migrator"
-            )
-            if not backend.acquire_lock(timeout):
-                holder = backend.lock_holder()
-                raise lock_timeout_error(holder.describe() if holder else "another migrator", timeout, self.database)
-        self.lock_wait_ms = int((time.perf_counter() - t0) * 1000)
-        try:
-            self.ledger.ensure()
-            if self.lock_wait_ms >= 50:
-                self.ledger.run(self.ledger.event("lock-wait", duration_ms=self.lock_wait_ms))
-            yield
-        finally:
-            backend.release_lock()
-
-    def runner(self, *, connect: bool = True) -> Runner:
-        """A runner on this database; ``connect=False`` gives one that can only
-        prepare and render (nothing is opened or created)."""
-        if connect:
-            backend, ledger = self.backend, self.ledger
-        else:
-            backend = self.unconnected_backend()
-            ledger = Ledger(backend, self.settings.table)
-        return Runner(backend, ledger, statement_timeout=self.settings.statement_timeout, mixed=self.settings.mixed)
-
-    def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-            self._backend = None
-
-    def __enter__(self) -> Workspace:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@contextlib.contextmanager
-def workspace(config: ConfigLike = None, **overrides: Any) -> Iterator[Workspace]:
-    ws = Workspace(resolve_settings(config, **overrides))
-    try:
-        yield ws
-    finally:
-        ws.close()
-
 
 # --- migrate ---------------------------------------------------------------------------
 
@@ -536,71 +363,68 @@ def repair(
         with ws.locked():
             rows = ws.ledger.read()
             _, problems = ws.report(rows)
+            mine = [p for p in problems if version is None or p.version == version]
             actions: list[str] = []
-            steps = []
-            led = ws.ledger
-            dirty = [r for r in rows if r.status in (FAILED, RUNNING) and (version is None or r.version == version)]
+            steps: list[Any] = []
             if any(chosen):
-                if not dirty:
-                    raise UsageError("no failed or interrupted run to repair" + (f" for {version}" if version else ""))
-                if len(dirty) > 1 and version is None:
-                    raise UsageError(f"{len(dirty)} runs need repair ({', '.join(r.version for r in dirty)}); name one")
-                row = dirty[0]
-                if forget:
-                    led.run(
-                        led.delete(row.version),
-                        led.event(
-                            "repair", version=row.version, name=row.name, detail={"action": "forget", "was": row.status}
-                        ),
-                    )
-                    actions.append(f"forgot the {row.status} run of {row.version} {row.name}: it counts as not applied")
-                elif mark_applied:
-                    led.run(
-                        led.set_status(row.version, APPLIED),
-                        led.event(
-                            "repair",
-                            version=row.version,
-                            name=row.name,
-                            detail={"action": "mark-applied", "was": row.status},
-                        ),
-                    )
-                    actions.append(f"marked {row.version} {row.name} as applied")
-                else:
-                    result = _resume(ws, row, resume_from)
-                    steps.append(result)
-                    led.run(
-                        led.event(
-                            "repair",
-                            version=row.version,
-                            name=row.name,
-                            detail={"action": "resume", "from_statement": result.reason},
-                        )
-                    )
-                    actions.append(f"resumed {row.version} {row.name} ({result.reason})")
+                row = _dirty_row(rows, version)
+                how = "forget" if forget else "mark-applied" if mark_applied else "resume"
+                actions.append(_repair_run(ws, row, how, resume_from, steps))
             if checksums:
-                for p in problems:
-                    if p.code != "checksum" or (version is not None and p.version != version):
-                        continue
-                    m = ws.source.get(p.version or "")
-                    assert m is not None
-                    led.run(
-                        led.set_checksum(m.id, m.checksum),
-                        led.event(
-                            "repair", version=m.id, name=m.name, detail={"action": "checksum", "checksum": m.checksum}
-                        ),
-                    )
-                    actions.append(f"accepted the edited file of {m.label} (checksum {m.checksum[:12]})")
+                actions.extend(_accept_edits(ws, [p for p in mine if p.code == "checksum"]))
             if forget_missing:
-                for p in problems:
-                    if p.code != "missing" or (version is not None and p.version != version):
-                        continue
-                    led.run(
-                        led.delete(p.version or ""),
-                        led.event("repair", version=p.version, detail={"action": "forget-missing"}),
-                    )
-                    actions.append(f"dropped the history row of {p.version} (file missing)")
+                actions.extend(_forget_missing(ws, [p for p in mine if p.code == "missing"]))
             _, remaining = ws.report()
             return RepairResult([p for p in remaining if p.severity == "error"], actions, steps)
+
+
+def _dirty_row(rows: list[AppliedMigration], version: str | None) -> AppliedMigration:
+    """The one failed/interrupted run a repair acts on."""
+    dirty = [r for r in rows if r.status in (FAILED, RUNNING) and (version is None or r.version == version)]
+    if not dirty:
+        raise UsageError("no failed or interrupted run to repair" + (f" for {version}" if version else ""))
+    if len(dirty) > 1:
+        raise UsageError(f"{len(dirty)} runs need repair ({', '.join(r.version for r in dirty)}); name one")
+    return dirty[0]
+
+
+def _repair_run(ws: Workspace, row: AppliedMigration, how: str, resume_from: int | None, steps: list[Any]) -> str:
+    """Forget, mark applied or resume one dirty run; returns what was done."""
+    led = ws.ledger
+    detail: dict[str, Any] = {"action": how, "was": row.status}
+    if how == "forget":
+        ops = [led.delete(row.version)]
+        done = f"forgot the {row.status} run of {row.version} {row.name}: it counts as not applied"
+    elif how == "mark-applied":
+        ops = [led.set_status(row.version, APPLIED)]
+        done = f"marked {row.version} {row.name} as applied"
+    else:
+        result = _resume(ws, row, resume_from)
+        steps.append(result)
+        ops, detail["from_statement"] = [], result.reason
+        done = f"resumed {row.version} {row.name} ({result.reason})"
+    led.run(*ops, led.event("repair", version=row.version, name=row.name, detail=detail))
+    return done
+
+
+def _accept_edits(ws: Workspace, edited: list[Problem]) -> list[str]:
+    led, done = ws.ledger, []
+    for p in edited:
+        m = ws.source.get(p.version or "")
+        assert m is not None
+        detail = {"action": "checksum", "checksum": m.checksum}
+        led.run(led.set_checksum(m.id, m.checksum), led.event("repair", version=m.id, name=m.name, detail=detail))
+        done.append(f"accepted the edited file of {m.label} (checksum {m.checksum[:12]})")
+    return done
+
+
+def _forget_missing(ws: Workspace, missing: list[Problem]) -> list[str]:
+    led, done = ws.ledger, []
+    for p in missing:
+        version = p.version or ""
+        led.run(led.delete(version), led.event("repair", version=version, detail={"action": "forget-missing"}))
+        done.append(f"dropped the history row of {version} (file missing)")
+    return done
 
 
 def _resume(ws: Workspace, row: AppliedMigration, resume_from: int | None) -> Any:
@@ -758,77 +582,10 @@ def drop_database(config: ConfigLike = None, *, force: bool = False, **overrides
 
 # --- files -----------------------------------------------------------------------------
 
-_TEMPLATES = {
-    "up": "-- {label}: write the change here.\n",
-    "down": "-- {label}: write the SQL that undoes the up migration here.\n",
-    "single": "-- migrate:up\n-- {label}: write the change here.\n\n\n-- migrate:down\n-- undo it here.\n",
-    "py": (
-        '"""{name}"""\n\n\n'
-        "def up(ctx):\n"
-        "    # ctx.execute(sql, params), ctx.query(sql, params), ctx.connection, ctx.dialect, ctx.log\n"
-        "    raise NotImplementedError('write the migration')\n\n\n"
-        "def down(ctx):\n"
-        "    raise NotImplementedError('write the rollback')\n"
-    ),
-}
-
 
 def new(config: ConfigLike = None, name: str = "", *, kind: str = "pair", **overrides: Any) -> NewResult:
     """Create the next migration file(s): ``kind`` is ``pair``, ``single`` or ``py``."""
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    if not slug:
-        raise UsageError("a migration needs a name of letters or digits", hint="e.g. `migrata new add_users`")
-    if kind not in _TEMPLATES or kind in ("up", "down"):
-        if kind != "pair":
-            raise UsageError(f"unknown migration kind {kind!r}: use pair, single or py")
-    settings = resolve_settings(config, **overrides)
-    folder = settings.migrations
-    folder.mkdir(parents=True, exist_ok=True)
-    source = load_source(folder, patterns=settings.file_pattern, allow_empty=True)
-    version = _next_version(source, settings.versions)
-    label = f"{version} {slug}"
-    files = []
-    if kind == "pair":
-        files = [(folder / f"{version}_{slug}.up.sql", "up"), (folder / f"{version}_{slug}.down.sql", "down")]
-    elif kind == "single":
-        files = [(folder / f"{version}_{slug}.sql", "single")]
-    else:
-        files = [(folder / f"{version}_{slug}.py", "py")]
-    for path, _ in files:
-        if path.exists():
-            raise UsageError(f"{path} already exists")
-    for path, template in files:
-        path.write_text(_TEMPLATES[template].format(label=label, name=name), encoding="utf-8")
-    return NewResult(version, [str(p) for p, _ in files])
-
-
-def _next_version(source: Source, scheme: str) -> str:
-    versions = [m.version for m in source.versioned if m.version]
-    top = max(versions) if versions else None
-    if scheme == "timestamp":
-        stamp_now = int(_dt.datetime.now(_dt.UTC).strftime("%Y%m%d%H%M%S"))
-        if top is not None and top.parts[0] >= stamp_now:
-            stamp_now = top.parts[0] + 1
-        return str(stamp_now)
-    if top is None:
-        return "000001"
-    width = max(len(v.text) for v in versions if v.text.isdigit()) if any(v.text.isdigit() for v in versions) else 6
-    return str(top.parts[0] + 1).zfill(width)
-
-
-_CONFIG_TEMPLATE = """\
-# migrata configuration. Every key can also come from the environment
-# (MIGRATA_<KEY>, DATABASE_URL, DB_HOST...) or a flag (--url, --migrations...).
-url = "{url}"
-migrations = "{migrations}"
-# table = "migrata_history"     # history table; the event log sits beside it
-# versions = "sequential"       # or "timestamp", for `migrata new`
-# lock_timeout = "60s"
-# out_of_order = "refuse"       # or "allow", "ignore"
-
-# [env.prod]                    # `migrata --env prod ...` overlays these keys
-# url = "postgresql://app@db.internal/app"
-"""
+    return create_migration(resolve_settings(config, **overrides), name, kind)
 
 
 def init(
@@ -839,16 +596,4 @@ def init(
     force: bool = False,
 ) -> InitResult:
     """Write ``migrata.toml`` and create the migrations folder."""
-    root = Path(directory)
-    root.mkdir(parents=True, exist_ok=True)
-    config = root / "migrata.toml"
-    if config.exists() and not force:
-        raise UsageError(f"{config} already exists", hint="edit it, or pass --force to overwrite it")
-    created = []
-    config.write_text(_CONFIG_TEMPLATE.format(url=url or "sqlite:///app.db", migrations=migrations), encoding="utf-8")
-    created.append(str(config))
-    folder = root / migrations
-    if not folder.exists():
-        folder.mkdir(parents=True)
-        created.append(str(folder))
-    return InitResult(str(config), str(folder), created)
+    return create_project(directory, url=url, migrations=migrations, force=force)

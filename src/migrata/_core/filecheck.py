@@ -20,7 +20,7 @@ from migrata.errors import MigrataError, MigrationFailedError, UsageError
 from migrata.results import ValidateResult
 
 if TYPE_CHECKING:
-    from migrata.api import Workspace
+    from migrata._workspace import Workspace
 
 __all__ = ["check_file"]
 

@@ -154,7 +154,7 @@ def stairway(config: Any = None, **overrides: Any) -> list[str]:
     or a second up does not give the same schema as the first.
     """
     import migrata
-    from migrata.api import resolve_settings
+    from migrata._workspace import resolve_settings
 
     settings = resolve_settings(config, **overrides)
     parsed = settings.database_url()

@@ -1,0 +1,197 @@
+"""One command's view of a project: settings, migration files, database, lock.
+
+Private to the library: :mod:`migrata.api` builds a :class:`Workspace` per
+command and closes it when the command returns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from migrata._core.ledger import Ledger
+from migrata._core.model import AppliedMigration, MigrationState, Problem
+from migrata._core.report import build_report
+from migrata._core.runner import Runner, lock_timeout_error
+from migrata._core.source import Source, load_source
+from migrata.backends import create_backend
+from migrata.backends.base import Backend
+from migrata.config import Settings, load_settings
+from migrata.errors import ConfigError, MigrataError
+
+__all__ = ["ConfigLike", "Workspace", "resolve_settings", "workspace"]
+
+log = logging.getLogger("migrata")
+
+ConfigLike = Settings | str | os.PathLike[str] | None
+
+
+def resolve_settings(config: ConfigLike = None, **overrides: Any) -> Settings:
+    """Settings from whatever the caller has (see the module docstring)."""
+    overrides = {k: v for k, v in overrides.items() if v is not None}
+    if isinstance(config, Settings):
+        return config.with_overrides(**overrides) if overrides else config
+    if config is None:
+        return load_settings(**overrides)
+    text = os.fspath(config)
+    if "://" in text or text.startswith("file:"):
+        settings = Settings(url=text, origins={"url": "argument config"}, url_base=Path.cwd())
+        settings.migrations = Path.cwd() / "migrations"
+        return settings.with_overrides(**overrides) if overrides else settings
+    path = Path(text)
+    if path.is_dir():
+        return load_settings(directory=path, **overrides)
+    return load_settings(path, **overrides)
+
+
+class Workspace:
+    """One command's view of a project: its settings, files and database."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._source: Source | None = None
+        self._backend: Backend | None = None
+        self._ledger: Ledger | None = None
+        self.lock_wait_ms = 0
+
+    # --- files ---------------------------------------------------------------------
+    @property
+    def source(self) -> Source:
+        if self._source is None:
+            s = self.settings
+            self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+        return self._source
+
+    # --- database ------------------------------------------------------------------
+    @property
+    def database(self) -> str:
+        return self.settings.masked_url
+
+    @property
+    def backend(self) -> Backend:
+        if self._backend is None:
+            backend = self._new_backend()
+            backend.connect()
+            self._backend = backend
+            self._run_connect_hooks(backend)
+        return self._backend
+
+    def unconnected_backend(self) -> Backend:
+        return self._backend or self._new_backend()
+
+    def _new_backend(self) -> Backend:
+        url = self.settings.database_url()
+        try:
+            return create_backend(url, busy_timeout=self.settings.lock_timeout)
+        except ConfigError as exc:
+            origin = self.settings.origins.get("url")
+            raise ConfigError(f"{exc.message} (from {origin})" if origin else exc.message, hint=exc.hint) from None
+
+    def _run_connect_hooks(self, backend: Backend) -> None:
+        for spec in self.settings.on_connect:
+            module_name, _, attr = spec.partition(":")
+            if not attr:
+                raise ConfigError(f"on_connect {spec!r} must be written module:function")
+            project = str(self.settings.project_dir)
+            added = project not in sys.path
+            if added:
+                sys.path.insert(0, project)
+            try:
+                fn = getattr(importlib.import_module(module_name), attr)
+                fn(backend.connection)
+            except MigrataError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - the hook is user code
+                raise ConfigError(f"on_connect hook {spec} failed: {type(exc).__name__}: {exc}") from exc
+            finally:
+                if added:
+                    with contextlib.suppress(ValueError):
+                        sys.path.remove(project)
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            self._ledger = Ledger(self.backend, self.settings.table)
+        return self._ledger
+
+    def database_exists(self) -> bool:
+        return self.unconnected_backend().database_exists()
+
+    def rows(self) -> list[AppliedMigration]:
+        """History rows; an absent database or table reads as empty, creating nothing."""
+        if not self.database_exists():
+            return []
+        return self.ledger.read()
+
+    def use_source(self, source: Source) -> None:
+        self._source = source
+
+    def report(self, rows: list[AppliedMigration] | None = None) -> tuple[list[MigrationState], list[Problem]]:
+        rows = self.rows() if rows is None else rows
+        return build_report(
+            self.source,
+            rows,
+            out_of_order=self.settings.out_of_order,
+            sequential=self.settings.versions == "sequential",
+        )
+
+    @contextlib.contextmanager
+    def locked(self, deadline: float | None = None) -> Iterator[None]:
+        backend = self.backend
+        timeout = self.settings.lock_timeout
+        if deadline is not None:
+            timeout = max(0.0, min(timeout, deadline - time.monotonic()))
+        t0 = time.perf_counter()
+        if not backend.acquire_lock(0):
+            holder = backend.lock_holder()
+            log.warning(
+                "waiting for the migration lock, held by %s", holder.describe() if holder else "another migrator"
+            )
+            if not backend.acquire_lock(timeout):
+                holder = backend.lock_holder()
+                raise lock_timeout_error(holder.describe() if holder else "another migrator", timeout, self.database)
+        self.lock_wait_ms = int((time.perf_counter() - t0) * 1000)
+        try:
+            self.ledger.ensure()
+            if self.lock_wait_ms >= 50:
+                self.ledger.run(self.ledger.event("lock-wait", duration_ms=self.lock_wait_ms))
+            yield
+        finally:
+            backend.release_lock()
+
+    def runner(self, *, connect: bool = True) -> Runner:
+        """A runner on this database; ``connect=False`` gives one that can only
+        prepare and render (nothing is opened or created)."""
+        if connect:
+            backend, ledger = self.backend, self.ledger
+        else:
+            backend = self.unconnected_backend()
+            ledger = Ledger(backend, self.settings.table)
+        return Runner(backend, ledger, statement_timeout=self.settings.statement_timeout, mixed=self.settings.mixed)
+
+    def close(self) -> None:
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@contextlib.contextmanager
+def workspace(config: ConfigLike = None, **overrides: Any) -> Iterator[Workspace]:
+    ws = Workspace(resolve_settings(config, **overrides))
+    try:
+        yield ws
+    finally:
+        ws.close()

@@ -57,7 +57,8 @@ class Workspace:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._source: Source | None = None
-        self._backend: Backend | None = None
+        self._backend: Backend | None = None  # connected, hooks run
+        self._spare: Backend | None = None  # created, maybe connected by database_exists()
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
 
@@ -76,15 +77,21 @@ class Workspace:
 
     @property
     def backend(self) -> Backend:
+        """The connected backend (connecting on first use)."""
         if self._backend is None:
-            backend = self._new_backend()
-            backend.connect()
-            self._backend = backend
+            backend = self.unconnected_backend()
+            backend.connect()  # a no-op when database_exists() already connected it
+            self._backend, self._spare = backend, None
             self._run_connect_hooks(backend)
         return self._backend
 
     def unconnected_backend(self) -> Backend:
-        return self._backend or self._new_backend()
+        """The backend object, not necessarily connected (one per workspace)."""
+        if self._backend is not None:
+            return self._backend
+        if self._spare is None:
+            self._spare = self._new_backend()
+        return self._spare
 
     def _new_backend(self) -> Backend:
         url = self.settings.database_url()
@@ -177,9 +184,10 @@ class Workspace:
         return Runner(backend, ledger, statement_timeout=self.settings.statement_timeout, mixed=self.settings.mixed)
 
     def close(self) -> None:
-        if self._backend is not None:
-            self._backend.close()
-            self._backend = None
+        for backend in (self._backend, self._spare):
+            if backend is not None:
+                backend.close()
+        self._backend = self._spare = None
 
     def __enter__(self) -> Workspace:
         return self

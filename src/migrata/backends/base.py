@@ -51,7 +51,7 @@ from migrata.backends._sqltext import (
     skip_space_and_comments,
     split_sql,
 )
-from migrata.errors import ConfigError, UsageError
+from migrata.errors import ConfigError, DatabaseError, UsageError
 
 __all__ = [
     "Backend",
@@ -282,7 +282,15 @@ class Backend(ABC):
         return ""
 
     def database_exists(self) -> bool:
-        """False when the database is absent (read-only commands then create nothing)."""
+        """False when the database is absent (read-only commands then create
+        nothing and report everything as pending). Server backends find out by
+        connecting: a connection that works is the one the command needs anyway."""
+        try:
+            self.connect()
+        except DatabaseError as exc:
+            if getattr(exc, "missing_database", False):
+                return False
+            raise
         return True
 
     def scratch(self) -> Backend | None:

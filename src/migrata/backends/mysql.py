@@ -120,7 +120,9 @@ class MySQLBackend(Backend):
         try:
             self._conn = pymysql.connect(**self._connect_kwargs(self.url.database))
         except pymysql.err.MySQLError as exc:
-            raise DatabaseError(self._connect_message(exc), hint=self._connect_hint(exc)) from None
+            err = DatabaseError(self._connect_message(exc), hint=self._connect_hint(exc))
+            err.missing_database = bool(exc.args) and exc.args[0] == 1049  # type: ignore[attr-defined]
+            raise err from None
         self._mariadb = "mariadb" in self._conn.get_server_info().lower()
 
     def _connect_message(self, exc: Any) -> str:

@@ -110,7 +110,9 @@ class PostgresBackend(Backend):
         try:
             self._conn = psycopg.connect(**self._connect_kwargs())
         except psycopg.Error as exc:
-            raise DatabaseError(self._connect_message(exc), hint=self._connect_hint(exc)) from None
+            err = DatabaseError(self._connect_message(exc), hint=self._connect_hint(exc))
+            err.missing_database = bool(re.search(r'database "[^"]+" does not exist', str(exc)))  # type: ignore[attr-defined]
+            raise err from None
         if self.schema:
             self.execute("SELECT set_config('search_path', %s, false)", (self._quoted_schema(),))
 
@@ -357,8 +359,11 @@ class PostgresBackend(Backend):
                     "(SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder) FROM pg_enum e "
                     "WHERE e.enumtypid = t.oid) FROM pg_type t "
                     "WHERE t.typnamespace = current_schema()::regnamespace AND t.typtype IN ('e', 'd') "
-                    "UNION ALL SELECT 'sequence', sequence_name, NULL, NULL FROM information_schema.sequences "
-                    "WHERE sequence_schema = current_schema()"
+                    "UNION ALL SELECT 'sequence', s.relname, t.relname, NULL FROM pg_class s "
+                    "LEFT JOIN pg_depend d ON d.objid = s.oid AND d.deptype IN ('a', 'i') "
+                    "AND d.classid = 'pg_class'::regclass "
+                    "LEFT JOIN pg_class t ON t.oid = d.refobjid "
+                    "WHERE s.relkind = 'S' AND s.relnamespace = current_schema()::regnamespace"
                 )
             },
         }

@@ -136,15 +136,21 @@ def schema_of(url: str, *, exclude: Sequence[str] = ()) -> dict[str, Any]:
 
 
 def _without(snapshot: Any, skip: set[str]) -> Any:
-    if isinstance(snapshot, dict):
-        return {
-            k: _without(v, skip)
-            for k, v in snapshot.items()
-            if k not in skip
-            and not any(k.endswith(":" + s) for s in skip)
-            and not (isinstance(v, dict) and v.get("table") in skip)
-        }
-    return snapshot
+    """Drop every entry that belongs to a table in ``skip``: the table itself
+    (``name``, ``kind:name``), its columns (``table.column``) and anything
+    whose ``table`` is one of them (indexes, constraints, owned sequences)."""
+    if not isinstance(snapshot, dict):
+        return snapshot
+
+    def owned(key: str, value: Any) -> bool:
+        name = key.split(":", 1)[-1]
+        return (
+            name in skip
+            or name.split(".", 1)[0] in skip
+            or (isinstance(value, dict) and value.get("table") in skip)
+        )
+
+    return {k: _without(v, skip) for k, v in snapshot.items() if not owned(k, v)}
 
 
 def stairway(config: Any = None, **overrides: Any) -> list[str]:

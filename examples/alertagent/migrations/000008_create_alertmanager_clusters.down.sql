@@ -1,0 +1,1 @@
+DROP TABLE alertmanager_clusters;

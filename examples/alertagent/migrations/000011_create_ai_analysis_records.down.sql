@@ -1,0 +1,2 @@
+ALTER TABLE alert_processing_records DROP CONSTRAINT fk_alert_processing_records_analysis;
+DROP TABLE ai_analysis_records;

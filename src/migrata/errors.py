@@ -47,15 +47,23 @@ __all__ = [
 ]
 
 
+def one_line(text: str, limit: int = 1000) -> str:
+    """``text`` on one line (line breaks become "; "), cut at ``limit`` characters."""
+    lines = [" ".join(part.split()) for part in text.splitlines()]
+    flat = "; ".join(part for part in lines if part)
+    return flat if len(flat) <= limit else flat[: limit - 3] + "..."
+
+
 class MigrataError(Exception):
     """Root of every error migrata raises."""
 
     exit_code = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
-        self.hint = hint
+        self.hint = one_line(hint) if hint else hint
 
     def __str__(self) -> str:
         return self.message

@@ -32,7 +32,7 @@ from migrata._core.ledger import Ledger, Op
 from migrata._core.model import Migration, Plan, Step
 from migrata._core.source import load_python
 from migrata.backends.base import Backend, Statement, StatementError
-from migrata.errors import LockTimeoutError, MigrationFailedError, MigrationFileError
+from migrata.errors import LockTimeoutError, MigrationFailedError, MigrationFileError, one_line
 
 __all__ = ["MigrationContext", "Prepared", "Runner", "StepResult"]
 
@@ -322,7 +322,9 @@ class Runner:
             try:
                 backend.run_text(text)
             except StatementError as exc:
-                raise self._script_failure(item, exc) from None
+                if exc.position:
+                    raise self._script_failure(item, exc) from None
+                raise self._locate_failure(item, exc) from None
             return
         for stmt in statements[start:]:
             if journal and stmt.index > start:
@@ -352,6 +354,25 @@ class Runner:
             err.statement_index = None  # type: ignore[attr-defined]
             raise err from exc
 
+    def _locate_failure(self, item: Prepared, exc: StatementError) -> MigrationFailedError:
+        """The server gave no position (a dependency error, say): roll back, and
+        replay the statements one by one in a new transaction, rolled back too,
+        to find the one that fails. Only ever done on a failed migration."""
+        backend = self.backend
+        assert item.statements
+        backend.rollback()
+        backend.begin()
+        try:
+            for stmt in item.statements:
+                try:
+                    backend.run_statement(stmt.sql)
+                except StatementError as again:
+                    return self._statement_failure(item, stmt, again)
+        finally:
+            backend.rollback()
+        backend.begin()  # the caller rolls back the transaction it opened
+        return self._statement_failure(item, item.statements[0], exc)
+
     def _script_failure(self, item: Prepared, exc: StatementError) -> MigrationFailedError:
         """Map a failure of a whole script run in one call to its statement and line."""
         assert item.statements
@@ -374,11 +395,13 @@ class Runner:
             line = stmt.line
             if exc.position:
                 line += stmt.sql.count("\n", 0, max(0, exc.position - 1))
-        shown = " ".join(stmt.sql.split())
-        shown = shown if len(shown) <= 120 else shown[:117] + "..."
+        shown = _clip(" ".join(stmt.sql.split()), 120)
+        # the message stays one line of reasonable length; the server's full
+        # text is kept in db_error and in the event log
+        db = _clip(one_line(exc.db_message), 400)
+        where = f"{Path(script.path).name}:{line}"
         err = MigrationFailedError(
-            f"migration {m.label} failed at {Path(script.path).name}:{line}: {exc.db_message.strip()} "
-            f"[statement {stmt.index + 1}: {shown}]",
+            f"migration {m.label} failed at {where}: {db} [statement {stmt.index + 1}: {shown}]",
             version=m.id,
             path=str(script.path),
             line=line,
@@ -461,11 +484,14 @@ class Runner:
             out.append("")
         return "\n".join(out)
 
-    @staticmethod
-    def _render_body(item: Prepared) -> list[str]:
+    def _render_body(self, item: Prepared) -> list[str]:
         if item.statements is None:
             return [f"-- Python migration {item.migration.path.name}: its SQL is only known when it runs"]
-        return [s.sql if s.sql.rstrip().endswith(";") else s.sql + ";" for s in item.statements]
+        return [self.backend.render_statement(s) for s in item.statements]
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _ms(t0: float) -> int:

@@ -344,6 +344,10 @@ class Backend(ABC):
         A failure raises StatementError with the server's ``position``."""
         raise NotImplementedError
 
+    def render_statement(self, stmt: Statement) -> str:
+        """``stmt`` as the database's own client must be given it in a script."""
+        return stmt.sql if stmt.sql.rstrip().endswith(";") else stmt.sql + ";"
+
     @abstractmethod
     def split(self, sql: str) -> list[Statement]:
         """Cut a script into statements the way the database's client does."""

@@ -234,6 +234,13 @@ class MySQLBackend(Backend):
     def split(self, sql: str) -> list[Statement]:
         return [Statement(text, line, i) for i, (text, line) in enumerate(split_sql(sql, _DIALECT))]
 
+    def render_statement(self, stmt: Statement) -> str:
+        """A body with its own semicolons (procedures, triggers) goes between
+        DELIMITER lines, as the mysql/mariadb client needs it."""
+        if ";" not in stmt.sql:
+            return stmt.sql + ";"
+        return f"DELIMITER $$\n{stmt.sql}$$\nDELIMITER ;"
+
     def transactional_statement(self, stmt: Statement) -> bool:
         words = leading_keywords(stmt.sql, 1, hash_comments=True)
         return bool(words) and words[0] in _DML

@@ -341,14 +341,16 @@ class PostgresBackend(Backend):
             "objects": {
                 f"{kind}:{name}": {"table": table, "sql": " ".join((sql or "").split())}
                 for kind, name, table, sql in q(
-                    "SELECT 'index', indexname, tablename, indexdef FROM pg_indexes "
+                    "SELECT 'index', indexname::text, tablename::text, indexdef FROM pg_indexes "
                     "WHERE schemaname = current_schema() "
                     "UNION ALL SELECT 'view', viewname, viewname, definition FROM pg_views "
                     "WHERE schemaname = current_schema() "
-                    "UNION ALL SELECT 'constraint', c.conname, r.relname, pg_get_constraintdef(c.oid) "
+                    "UNION ALL SELECT 'constraint', r.relname::text || '.' || c.conname::text, r.relname, "
+                    "pg_get_constraintdef(c.oid) "
                     "FROM pg_constraint c JOIN pg_class r ON r.oid = c.conrelid "
                     "WHERE r.relnamespace = current_schema()::regnamespace "
-                    "UNION ALL SELECT 'trigger', t.tgname, r.relname, pg_get_triggerdef(t.oid) "
+                    "UNION ALL SELECT 'trigger', r.relname::text || '.' || t.tgname::text, r.relname, "
+                    "pg_get_triggerdef(t.oid) "
                     "FROM pg_trigger t JOIN pg_class r ON r.oid = t.tgrelid "
                     "WHERE NOT t.tgisinternal AND r.relnamespace = current_schema()::regnamespace "
                     "UNION ALL SELECT 'function', "

@@ -144,11 +144,7 @@ def _without(snapshot: Any, skip: set[str]) -> Any:
 
     def owned(key: str, value: Any) -> bool:
         name = key.split(":", 1)[-1]
-        return (
-            name in skip
-            or name.split(".", 1)[0] in skip
-            or (isinstance(value, dict) and value.get("table") in skip)
-        )
+        return name in skip or name.split(".", 1)[0] in skip or (isinstance(value, dict) and value.get("table") in skip)
 
     return {k: _without(v, skip) for k, v in snapshot.items() if not owned(k, v)}
 

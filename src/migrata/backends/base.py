@@ -159,7 +159,8 @@ class DatabaseURL:
         return f"DatabaseURL({self.masked()!r})"
 
 
-_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)(?P<pw>[^@/\s]*)@")
+# the password runs to the last "@" of the authority, as urlsplit reads it
+_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]*)@")
 
 
 def mask_url(url: str) -> str:

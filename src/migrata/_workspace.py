@@ -44,6 +44,7 @@ def resolve_settings(config: ConfigLike = None, **overrides: Any) -> Settings:
     if "://" in text or text.startswith("file:"):
         settings = Settings(url=text, origins={"url": "argument config"}, url_base=Path.cwd())
         settings.migrations = Path.cwd() / "migrations"
+        settings.backup_dir = Path.cwd() / "backups"
         return settings.with_overrides(**overrides) if overrides else settings
     path = Path(text)
     if path.is_dir():
@@ -150,7 +151,9 @@ class Workspace:
         )
 
     @contextlib.contextmanager
-    def locked(self, deadline: float | None = None) -> Iterator[None]:
+    def locked(self, deadline: float | None = None, *, ensure: bool = True) -> Iterator[None]:
+        """Hold the migration lock (waiting up to lock_timeout, or the deadline);
+        ``ensure`` creates migrata's tables once it is held."""
         backend = self.backend
         timeout = self.settings.lock_timeout
         if deadline is not None:
@@ -166,8 +169,9 @@ class Workspace:
                 raise lock_timeout_error(holder.describe() if holder else "another migrator", timeout, self.database)
         self.lock_wait_ms = int((time.perf_counter() - t0) * 1000)
         try:
-            self.ledger.ensure()
-            if self.lock_wait_ms >= 50:
+            if ensure:
+                self.ledger.ensure()
+            if ensure and self.lock_wait_ms >= 50:
                 self.ledger.run(self.ledger.event("lock-wait", duration_ms=self.lock_wait_ms))
             yield
         finally:

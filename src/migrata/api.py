@@ -108,7 +108,8 @@ def _migrate(
     # Plan and prepare read-only first: a bad target, a broken file or nothing
     # to do returns before the lock is taken or anything is written.
     rows = ws.rows()
-    guard(ws.report(rows)[1])
+    # a `running` row may be another migrator's run in progress: judge it under the lock
+    guard([p for p in ws.report(rows)[1] if p.code != RUNNING])
     plan = make_plan(source, rows)
     runner = ws.runner(connect=ws.database_exists())
     prepared = runner.prepare_plan(plan)
@@ -124,7 +125,7 @@ def _migrate(
             sql=runner.render(prepared) if sql else None,
             duration_ms=int((time.perf_counter() - t0) * 1000),
         )
-    if not plan:
+    if not plan and not any(r.status == RUNNING for r in rows):
         return MigrateResult(
             direction, ws.database, plan.current, plan.current, duration_ms=int((time.perf_counter() - t0) * 1000)
         )

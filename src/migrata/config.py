@@ -33,7 +33,7 @@ from migrata._core.source import parse_duration
 from migrata.backends.base import DatabaseURL, mask_url
 from migrata.errors import ConfigError
 
-__all__ = ["CONFIG_FILES", "KEYS", "Settings", "load_settings"]
+__all__ = ["CONFIG_FILES", "KEYS", "PATH_KEYS", "Settings", "load_settings"]
 
 CONFIG_FILES = ("migrata.toml", "pyproject.toml")
 _IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
@@ -106,6 +106,37 @@ def _parse_list(value: Any) -> list[str]:
     raise ValueError("must be a string or a list of strings")
 
 
+def _parse_positive_int(value: Any) -> int:
+    try:
+        number = int(str(value).strip())
+    except ValueError:
+        raise ValueError("must be a whole number") from None
+    if number < 1:
+        raise ValueError("must be at least 1")
+    return number
+
+
+def _parse_optional_str(value: Any) -> str | None:
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _parse_commands(value: Any) -> list[str]:
+    """Hook commands: a string (one command) or a list of them."""
+    if isinstance(value, str):
+        return [value] if value.strip() else []
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return [v for v in value if v.strip()]
+    raise ValueError("must be a command string or a list of them")
+
+
+def _parse_log_format(value: Any) -> str:
+    text = _parse_str(value).lower()
+    if text not in ("text", "json"):
+        raise ValueError("must be 'text' or 'json'")
+    return text
+
+
 def _parse_patterns(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -127,7 +158,27 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "allow_empty": _parse_bool,
     "mixed": _parse_bool,
     "on_connect": _parse_list,
+    # operations: backups, hooks, verification, metrics, logs
+    "backup": _parse_bool,
+    "backup_dir": _parse_path,
+    "backup_keep": _parse_positive_int,
+    "restore_on_failure": _parse_bool,
+    "before_up": _parse_commands,
+    "after_up": _parse_commands,
+    "before_down": _parse_commands,
+    "after_down": _parse_commands,
+    "on_failure": _parse_commands,
+    "verify": _parse_bool,
+    "health_url": _parse_optional_str,
+    "health_timeout": _parse_duration,
+    "metrics_file": _parse_path,
+    "pushgateway": _parse_optional_str,
+    "log_format": _parse_log_format,
+    "log_file": _parse_path,
 }
+
+#: Settings that are paths: relative ones are relative to where they were written.
+PATH_KEYS = ("migrations", "backup_dir", "metrics_file", "log_file")
 
 
 @dataclass
@@ -146,6 +197,22 @@ class Settings:
     allow_empty: bool = False
     mixed: bool = False
     on_connect: list[str] = field(default_factory=list)
+    backup: bool = False  # a verified backup before every up/down that changes something
+    backup_dir: Path = Path("backups")
+    backup_keep: int = 10
+    restore_on_failure: bool = False
+    before_up: list[str] = field(default_factory=list)
+    after_up: list[str] = field(default_factory=list)
+    before_down: list[str] = field(default_factory=list)
+    after_down: list[str] = field(default_factory=list)
+    on_failure: list[str] = field(default_factory=list)
+    verify: bool = False
+    health_url: str | None = None
+    health_timeout: float = 10.0
+    metrics_file: Path | None = None
+    pushgateway: str | None = None
+    log_format: str = "text"
+    log_file: Path | None = None
     project_dir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     env: str | None = None
@@ -186,24 +253,18 @@ class Settings:
         return new
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "url": self.masked_url,
-            "migrations": str(self.migrations),
-            "table": self.table,
-            "events_table": self.events_table,
-            "versions": self.versions,
-            "lock_timeout": self.lock_timeout,
-            "statement_timeout": self.statement_timeout,
-            "timeout": self.timeout,
-            "out_of_order": self.out_of_order,
-            "file_pattern": self.file_pattern,
-            "allow_empty": self.allow_empty,
-            "mixed": self.mixed,
-            "on_connect": self.on_connect,
-            "project_dir": str(self.project_dir),
-            "config_file": str(self.config_file) if self.config_file else None,
-            "env": self.env,
-        }
+        """Every setting, JSON-ready, the URL masked."""
+        data: dict[str, Any] = {}
+        for key in KEYS:
+            value = getattr(self, key)
+            data[key] = str(value) if isinstance(value, Path) else value
+        data["url"] = self.masked_url
+        data["pushgateway"] = mask_url(self.pushgateway) if self.pushgateway else None
+        data["events_table"] = self.events_table
+        data["project_dir"] = str(self.project_dir)
+        data["config_file"] = str(self.config_file) if self.config_file else None
+        data["env"] = self.env
+        return data
 
 
 # --- loading ---------------------------------------------------------------------
@@ -331,7 +392,7 @@ def _apply_layer(values: dict[str, Any], origins: dict[str, str], layer: Layer, 
         except ValueError as exc:
             shown = mask_url(str(raw)) if isinstance(raw, str) else raw
             raise ConfigError(f"setting {key} = {shown!r} ({where}): {exc}") from None
-        if key == "migrations":
+        if key in PATH_KEYS:
             value = Path(value).expanduser()
             if not value.is_absolute():
                 value = base / value
@@ -410,6 +471,8 @@ def load_settings(
     )
     if "migrations" not in values:
         settings.migrations = project_dir / "migrations"
+    if "backup_dir" not in values:
+        settings.backup_dir = project_dir / "backups"
     return settings
 
 

@@ -17,7 +17,10 @@ The whole tree (exit code of the ``migrata`` command in brackets)::
     ├── PendingMigrationsError        [5]  `check` found pending migrations
     ├── DatabaseError                 [6]  the database could not be reached or used
     │   └── DriverMissingError        [6]  the backend's driver is not installed
-    └── MigrationFailedError          [1]  a statement failed while migrating
+    ├── MigrationFailedError          [1]  a statement failed while migrating
+    ├── BackupError                   [7]  a backup or restore failed, or a backup is broken
+    ├── HookError                     [8]  a hook command or callable failed
+    └── VerificationError             [9]  verify scripts or the health check failed
 
 Every error carries a one-line ``message`` and an optional ``hint`` (the
 command that gets the user out). Neither ever contains a database password:
@@ -27,12 +30,14 @@ URLs are masked before they are put into an error.
 from __future__ import annotations
 
 __all__ = [
+    "BackupError",
     "ChecksumMismatchError",
     "ConfigError",
     "DatabaseError",
     "DirtyStateError",
     "DriverMissingError",
     "EXIT_CODES",
+    "HookError",
     "IrreversibleError",
     "LockTimeoutError",
     "MigrataError",
@@ -44,6 +49,7 @@ __all__ = [
     "UnknownTargetError",
     "UsageError",
     "ValidationError",
+    "VerificationError",
 ]
 
 
@@ -182,6 +188,24 @@ class MigrationFailedError(MigrataError):
         self.db_error = db_error
 
 
+class BackupError(MigrataError):
+    """A backup could not be taken, verified or restored (the message says which)."""
+
+    exit_code = 7
+
+
+class HookError(MigrataError):
+    """A configured hook failed; a failing before-hook stops the run before anything changes."""
+
+    exit_code = 8
+
+
+class VerificationError(MigrataError):
+    """After migrating, a ``*.verify.sql`` check or the health check failed."""
+
+    exit_code = 9
+
+
 #: Exit codes of the ``migrata`` command, documented in docs/exit-codes.md.
 EXIT_CODES: dict[int, str] = {
     0: "success (for `check`: up to date)",
@@ -191,5 +215,8 @@ EXIT_CODES: dict[int, str] = {
     4: "lock timeout: another migrator holds the lock",
     5: "pending migrations (`check` only)",
     6: "database unreachable or driver missing",
+    7: "backup or restore failed, or the backup is broken",
+    8: "a hook failed",
+    9: "verification failed after migrating",
     130: "interrupted (Ctrl-C)",
 }

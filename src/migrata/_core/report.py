@@ -53,19 +53,21 @@ def _dirty_problem(row: AppliedMigration) -> Problem:
     what = "rollback" if row.direction == "down" else "run"
     verb = "failed" if row.status == FAILED else "was interrupted"
     done = ""
+    hint = f"`migrata repair {row.version}` shows the ways out"
     if row.statements is not None and row.progress is not None:
         done = f" after {row.progress} of {row.statements} statements"
         if row.status == RUNNING and row.progress < row.statements:
-            done += f" (statement {row.progress + 1} is in doubt)"
+            k = row.progress + 1
+            done += f" (statement {k} is in doubt)"
+            # a server often finishes the statement of a client that died
+            hint = (
+                f"check whether statement {k} took effect, then `migrata repair {row.version} --resume` "
+                f"(it did not) or `--resume-from {k + 1}` (it did)"
+            )
     msg = f"the {what} of {row.version} {row.name} {verb}{done}"
     if row.error:
         msg += f": {row.error.splitlines()[0][:200]}"
-    return Problem(
-        row.status,
-        msg,
-        version=row.version,
-        hint=f"`migrata repair {row.version}` shows the ways out",
-    )
+    return Problem(row.status, msg, version=row.version, hint=hint)
 
 
 def build_report(

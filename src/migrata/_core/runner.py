@@ -139,6 +139,7 @@ class Runner:
     ledger_exists: bool = True
     on_step: Callable[[StepResult], None] | None = None
     results: list[StepResult] = field(default_factory=list)
+    _timed: bool = field(default=False, init=False, repr=False)  # a timeout is armed for the current step
 
     # --- preparing -------------------------------------------------------------------
     def prepare(self, step: Step) -> Prepared:
@@ -205,6 +206,7 @@ class Runner:
             remaining = max(1.0, float(math.ceil(self.deadline - time.monotonic())))
             timeout = min(timeout, remaining) if timeout else remaining
         self.backend.apply_timeout(timeout)
+        self._timed = bool(timeout)
         try:
             if item.mode == TRANSACTION:
                 return self._run_transaction(item)
@@ -318,7 +320,10 @@ class Runner:
         backend, led, m = self.backend, self.ledger, item.migration
         statements = item.statements
         text = item.step.script.sql
-        if not journal and backend.script_in_one_call and text is not None and start == 0 and statements:
+        # one round trip for the whole script, unless a timeout is armed: then each
+        # statement goes alone, so the one that times out is known without a replay
+        one_call = backend.script_in_one_call and not self._timed
+        if not journal and one_call and text is not None and start == 0 and statements:
             try:
                 backend.run_text(text)
             except StatementError as exc:
@@ -395,6 +400,8 @@ class Runner:
             line = stmt.line
             if exc.position:
                 line += stmt.sql.count("\n", 0, max(0, exc.position - 1))
+            elif exc.line:
+                line += exc.line - 1
         shown = _clip(" ".join(stmt.sql.split()), 120)
         # the message stays one line of reasonable length; the server's full
         # text is kept in db_error and in the event log

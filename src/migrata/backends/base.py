@@ -65,6 +65,7 @@ __all__ = [
     "line_of",
     "mask_url",
     "poll",
+    "run_tool",
     "skip_space_and_comments",
     "split_sql",
 ]
@@ -163,9 +164,14 @@ class DatabaseURL:
 _PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]*)@")
 
 
+_QUERY_SECRET_RE = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|sslpassword)=)[^&;\s]*", re.I)
+
+
 def mask_url(url: str) -> str:
-    """Replace the password in every URL inside ``url`` with ``***``."""
-    return _PASSWORD_RE.sub(lambda m: f"{m.group('head')}***@", url)
+    """Replace the password in every URL inside ``url`` with ``***`` (in the
+    user-info part and in ``password=``-like query options)."""
+    masked = _PASSWORD_RE.sub(lambda m: f"{m.group('head')}***@", url)
+    return _QUERY_SECRET_RE.sub(lambda m: f"{m.group('head')}***", masked)
 
 
 def _replace_path(raw: str, name: str) -> str:
@@ -192,10 +198,11 @@ class Statement:
 class StatementError(Exception):
     """A migration statement failed in the database. Raised by ``run_statement``."""
 
-    def __init__(self, db_message: str, *, position: int | None = None) -> None:
+    def __init__(self, db_message: str, *, position: int | None = None, line: int | None = None) -> None:
         super().__init__(db_message)
         self.db_message = db_message
         self.position = position  # 1-based character offset the server reported, if any
+        self.line = line  # 1-based line within the statement the server reported, if any
 
 
 @dataclass(frozen=True)
@@ -410,6 +417,31 @@ class Backend(ABC):
         """End the session or process ``holder`` (used by ``break_lock``)."""
         raise UsageError(f"the {self.dialect} backend cannot end the lock's holder")
 
+    # --- backups -------------------------------------------------------------
+    #: Suffix of this backend's backup files ("" for SQLite's database copies).
+    backup_suffix: ClassVar[str] = ""
+    #: Client programs backups and restores need, with the package that has them.
+    backup_tools: ClassVar[dict[str, str]] = {}
+
+    def backup_to(self, path: Path) -> None:
+        """Write a consistent backup of the whole database (migrata's tables
+        included) to ``path``, safely while other sessions write."""
+        raise UsageError(f"the {self.dialect} backend cannot make backups")
+
+    def check_backup(self, path: Path) -> str | None:
+        """Read the backup at ``path`` through: None when it is complete and
+        readable, otherwise what is wrong with it."""
+        raise UsageError(f"the {self.dialect} backend cannot check backups")
+
+    def restore_from(self, path: Path) -> None:
+        """Replace everything in the database by the backup's content, exactly:
+        objects created since the backup are gone afterwards."""
+        raise UsageError(f"the {self.dialect} backend cannot restore backups")
+
+    def size_estimate(self) -> int:
+        """Roughly how many bytes a backup of the database takes."""
+        return 0
+
     # --- databases -----------------------------------------------------------
     def ensure_namespace(self) -> None:  # noqa: B027 - optional hook
         """Create the schema/namespace migrata's tables live in, if the URL names one."""
@@ -470,3 +502,34 @@ class Backend(ABC):
 
     def quote_ident(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
+
+
+def run_tool(
+    argv: list[str],
+    *,
+    package: str,
+    env: dict[str, str] | None = None,
+    stdin: Any = None,
+    secrets: tuple[str, ...] = (),
+) -> str:
+    """Run a database client program; return its stdout. A missing program or
+    a failure raises DatabaseError naming it (secrets and URLs masked)."""
+    import os
+    import shutil
+    import subprocess
+
+    program = shutil.which(argv[0])
+    if program is None:
+        raise DatabaseError(f"{argv[0]} is not installed", hint=f"install the {package} package")
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run(
+        [program, *argv[1:]], env=full_env, stdin=stdin, capture_output=True, text=True, errors="replace"
+    )
+    if proc.returncode != 0:
+        text = " ".join((proc.stderr or proc.stdout).split())[:500]
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        raise DatabaseError(f"{argv[0]} failed (exit {proc.returncode}): {mask_url(text)}")
+    return proc.stdout

@@ -20,10 +20,12 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import re
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from migrata.backends.base import (
@@ -33,6 +35,7 @@ from migrata.backends.base import (
     Statement,
     StatementError,
     leading_keywords,
+    run_tool,
     split_sql,
 )
 from migrata.errors import DatabaseError, DriverMissingError
@@ -94,7 +97,7 @@ class MySQLBackend(Backend):
             "host": u.host or "localhost",
             "port": u.port or 3306,
             "user": u.username or "root",
-            "password": u.password or "",
+            "password": u.password if u.password is not None else u.query.get("password", ""),
             "charset": "utf8mb4",
             "autocommit": True,
             "connect_timeout": 10,
@@ -206,12 +209,22 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     pass
         except pymysql.err.MySQLError as exc:
-            raise StatementError(self._statement_message(exc)) from None
+            text = str(exc.args[1]) if len(exc.args) > 1 else ""
+            m = re.search(r" at line (\d+)$", text)
+            raise StatementError(self._statement_message(exc), line=int(m.group(1)) if m else None) from None
 
     def _statement_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None
         if self._timeout and code in (1969, 3024, 1317):
-            return f"statement cancelled: it ran longer than its timeout of {self._timeout:g}s"
+            return (
+                f"statement cancelled: it ran longer than its timeout of {self._timeout:g}s "
+                f"(or was blocked that long by another session's lock)"
+            )
+        if code in (2013, 2006):
+            return (
+                _message(exc) + " (the connection was ended: `migrata lock release --force` from another "
+                "migrator, or the server went away)"
+            )
         if self._timeout and code == 1205:
             return (
                 f"statement cancelled: it waited longer than its timeout of {self._timeout:g}s "
@@ -226,7 +239,8 @@ class MySQLBackend(Backend):
             self.execute(f"SET SESSION max_statement_time = {seconds or 0:g}")
         else:
             self.execute(f"SET SESSION max_execution_time = {int((seconds or 0) * 1000)}")
-        wait = max(1, int(round(seconds))) if seconds else 31536000
+        # lock waits are bounded in whole seconds (never below the statement bound)
+        wait = max(1, math.ceil(seconds)) if seconds else 31536000
         self.execute(f"SET SESSION lock_wait_timeout = {wait}")
         self.execute(f"SET SESSION innodb_lock_wait_timeout = {min(wait, 1073741824) if seconds else 50}")
         self._timeout = seconds
@@ -332,6 +346,89 @@ class MySQLBackend(Backend):
 
     def admin(self) -> MySQLBackend:
         return MySQLBackend(self.url.with_database(""), options=self.options)
+
+    # --- backups -----------------------------------------------------------------------------
+    backup_suffix = ".sql"
+    backup_tools = {"mariadb-dump": "mariadb-client", "mariadb": "mariadb-client"}
+
+    @contextlib.contextmanager
+    def _option_file(self) -> Iterator[str]:
+        """A private client option file: the password never goes on a command line."""
+        import os
+        import tempfile
+
+        kw = self._connect_kwargs(None)
+        lines = ["[client]", f"host={kw['host']}", f"port={kw['port']}", f"user={kw['user']}"]
+        if kw.get("password"):
+            lines.append(f'password="{kw["password"]}"')
+        if kw.get("unix_socket"):
+            lines.append(f"socket={kw['unix_socket']}")
+        fd, name = tempfile.mkstemp(prefix="migrata-", suffix=".cnf")
+        try:
+            with os.fdopen(fd, "w") as fh:
+                fh.write("\n".join(lines) + "\n")
+            yield name
+        finally:
+            os.unlink(name)
+
+    def _client(self, *names: str) -> str:
+        import shutil
+
+        return next((n for n in names if shutil.which(n)), names[0])
+
+    def _run(self, argv: list[str], stdin: Any = None) -> str:
+        return run_tool(argv, package="mariadb-client", stdin=stdin, secrets=(self.url.password or "",))
+
+    def backup_to(self, path: Path) -> None:
+        dump = self._client("mariadb-dump", "mysqldump")
+        with self._option_file() as cnf:
+            self._run(
+                [
+                    dump,
+                    f"--defaults-extra-file={cnf}",
+                    "--single-transaction",
+                    "--routines",
+                    "--triggers",
+                    "--events",
+                    "--hex-blob",
+                    "--default-character-set=utf8mb4",
+                    f"--result-file={path}",
+                    self.url.database or "",
+                ]
+            )
+
+    def check_backup(self, path: Path) -> str | None:
+        with open(path, "rb") as fh:
+            head = fh.read(1000)
+            fh.seek(max(0, path.stat().st_size - 4096))
+            tail = fh.read()
+        if not re.search(rb"^-- (MariaDB|MySQL) dump", head, re.M):
+            return "not a mariadb-dump/mysqldump file"
+        if b"-- Dump completed" not in tail:
+            return "incomplete: the dump does not end with its '-- Dump completed' line"
+        return None
+
+    def restore_from(self, path: Path) -> None:
+        """Drop and recreate the database (utf8mb4), then replay the dump."""
+        name = self.url.database or ""
+        self.close()
+        admin = self.admin()
+        admin.connect()
+        try:
+            admin.drop_database(name)
+            admin.create_database(name)
+        finally:
+            admin.close()
+        client = self._client("mariadb", "mysql")
+        with self._option_file() as cnf, open(path, "rb") as dump:
+            self._run([client, f"--defaults-extra-file={cnf}", "--default-character-set=utf8mb4", name], stdin=dump)
+
+    def size_estimate(self) -> int:
+        rows = self.query(
+            "SELECT COALESCE(SUM(data_length + index_length), 0) FROM information_schema.tables "
+            "WHERE table_schema = DATABASE()"
+        )
+        return int(rows[0][0])
 
     def scratch(self) -> MySQLBackend:
         """A new database holding a copy of this one's schema, dropped on close."""

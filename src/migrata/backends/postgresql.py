@@ -21,6 +21,7 @@ import re
 import socket
 import time
 import zlib
+from pathlib import Path
 from typing import Any
 
 from migrata.backends.base import (
@@ -31,6 +32,7 @@ from migrata.backends.base import (
     StatementError,
     leading_keywords,
     poll,
+    run_tool,
     split_sql,
 )
 from migrata.errors import DatabaseError, DriverMissingError
@@ -215,6 +217,11 @@ class PostgresBackend(Backend):
                 f"statement cancelled: it waited longer than its timeout of {self._timeout:g}s "
                 f"for a lock held by another session"
             )
+        if state in ("57P01", "57P02", "57P03"):
+            return (
+                _message(exc) + " (the server ended this session: `migrata lock release --force` from another "
+                "migrator, or an administrator)"
+            )
         if state == "25001":
             return _message(exc) + " (add '-- migrata:no-transaction' to run it outside a transaction)"
         return _message(exc)
@@ -224,7 +231,8 @@ class PostgresBackend(Backend):
             return
         ms = int(seconds * 1000) if seconds else 0
         self.execute(f"SET statement_timeout = {ms}")
-        self.execute(f"SET lock_timeout = {ms}")
+        # a little shorter, so a statement that only waits for a lock says so
+        self.execute(f"SET lock_timeout = {max(1, int(ms * 0.95)) if ms else 0}")
         self._timeout = seconds
 
     def split(self, sql: str) -> list[Statement]:
@@ -307,6 +315,55 @@ class PostgresBackend(Backend):
 
     def admin(self) -> PostgresBackend:
         return PostgresBackend(self.url.with_database("postgres"), options=self.options)
+
+    # --- backups --------------------------------------------------------------------------
+    backup_suffix = ".pgdump"
+    backup_tools = {"pg_dump": "postgresql-client", "pg_restore": "postgresql-client"}
+
+    def _tool_env(self) -> dict[str, str]:
+        """libpq environment for pg_dump/pg_restore: the password never goes on a command line."""
+        kwargs = self._connect_kwargs()
+        env = {"PGHOST": str(kwargs["host"]), "PGDATABASE": str(kwargs["dbname"]), "PGAPPNAME": "migrata"}
+        names = {"port": "PGPORT", "user": "PGUSER", "password": "PGPASSWORD", "sslmode": "PGSSLMODE",
+                 "sslrootcert": "PGSSLROOTCERT", "sslcert": "PGSSLCERT", "sslkey": "PGSSLKEY",
+                 "connect_timeout": "PGCONNECT_TIMEOUT"}  # fmt: skip
+        for key, var in names.items():
+            if key in kwargs:
+                env[var] = str(kwargs[key])
+        return env
+
+    def _run(self, argv: list[str]) -> str:
+        return run_tool(argv, package="postgresql-client", env=self._tool_env(), secrets=(self.url.password or "",))
+
+    def backup_to(self, path: Path) -> None:
+        self._run(["pg_dump", "--format=custom", "--no-password", f"--file={path}"])
+
+    def check_backup(self, path: Path) -> str | None:
+        with open(path, "rb") as fh:
+            if fh.read(5) != b"PGDMP":
+                return "not a pg_dump custom-format archive"
+        try:
+            # reading the whole archive back catches a truncated or damaged file
+            self._run(["pg_restore", "--file=/dev/null", str(path)])
+        except DatabaseError as exc:
+            return exc.message
+        return None
+
+    def restore_from(self, path: Path) -> None:
+        """Drop and recreate the database, then pg_restore into it."""
+        name = self.url.database or "postgres"
+        self.close()
+        admin = self.admin()
+        admin.connect()
+        try:
+            admin.drop_database(name)
+            admin.create_database(name)
+        finally:
+            admin.close()
+        self._run(["pg_restore", "--no-password", "--exit-on-error", "--no-owner", f"--dbname={name}", str(path)])
+
+    def size_estimate(self) -> int:
+        return int(self.query("SELECT pg_database_size(current_database())")[0][0])
 
     def scratch(self) -> PostgresBackend:
         """The same database inside a transaction that is rolled back on close."""

@@ -130,6 +130,44 @@ class SQLiteBackend(Backend):
                 os.remove(self.path + suffix)
         return True
 
+    # --- backups -------------------------------------------------------------------------
+    def backup_to(self, path: Path) -> None:
+        """SQLite's online backup API: a consistent copy while others write."""
+        dest = sqlite3.connect(path)
+        try:
+            self.connection.backup(dest)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"SQLite backup to {path} failed: {exc}") from None
+        finally:
+            dest.close()
+
+    def check_backup(self, path: Path) -> str | None:
+        try:
+            conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        except sqlite3.Error as exc:
+            return f"cannot open it: {exc}"
+        try:
+            rows = conn.execute("PRAGMA integrity_check").fetchall()
+        except sqlite3.Error as exc:
+            return f"not a readable SQLite database: {exc}"
+        finally:
+            conn.close()
+        return None if rows == [("ok",)] else "integrity_check: " + "; ".join(str(r[0]) for r in rows[:5])
+
+    def restore_from(self, path: Path) -> None:
+        """The backup API in the other direction: the live database's pages are
+        replaced by the backup's in one step."""
+        src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            src.backup(self.connection)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"SQLite restore from {path} failed: {exc}") from None
+        finally:
+            src.close()
+
+    def size_estimate(self) -> int:
+        return 0 if self.in_memory or not os.path.exists(self.path) else os.path.getsize(self.path)
+
     def scratch(self) -> SQLiteBackend:
         copy = SQLiteBackend(type(self.url).parse("sqlite:///:memory:"))
         copy.connect()
@@ -284,8 +322,9 @@ class SQLiteBackend(Backend):
             return
         self._lock_fd = None
         with contextlib.suppress(OSError):
-            # the holder's details stay in the file: they are only read while the
-            # lock is held, and the next holder overwrites them
+            # erase our details before letting go: a reader that finds the lock
+            # held but the file empty waits for the next holder to write its own
+            os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
         with contextlib.suppress(OSError):
             os.close(fd)

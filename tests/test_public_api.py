@@ -10,7 +10,8 @@ import migrata
 
 PUBLIC = [
     "CheckResult", "ChecksumMismatchError", "CleanupResult", "ConfigError", "CurrentResult", "DatabaseError",
-    "DatabaseResult", "create_database", "drop_database",
+    "DatabaseResult", "create_database", "drop_database", "backup", "backups", "doctor", "restore", "verify",
+    "BackupError", "HookError", "VerificationError", "BackupResult", "DoctorResult", "RestoreResult", "VerifyResult",
     "DirtyStateError", "DriverMissingError", "HistoryResult", "InitResult", "IrreversibleError", "LockResult",
     "LockTimeoutError", "MigrataError", "MigrateResult", "MigrationContext", "MigrationFailedError",
     "MigrationFileError", "MigrationState", "NewResult", "NotConfirmedError", "OutOfOrderError",

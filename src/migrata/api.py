@@ -21,7 +21,7 @@ from typing import Any
 from migrata._core import planner
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, MigrationState, Plan, Problem, Step, Version
 from migrata._core.report import guard
-from migrata._core.runner import Prepared
+from migrata._core.runner import Prepared, Runner
 from migrata._core.source import Source
 from migrata._scaffold import create_migration, create_project
 from migrata._workspace import ConfigLike, Workspace, resolve_settings, workspace
@@ -34,26 +34,33 @@ from migrata.errors import (
     ValidationError,
 )
 from migrata.results import (
+    BackupResult,
     CheckResult,
     CleanupResult,
     CurrentResult,
     DatabaseResult,
+    DoctorResult,
     HistoryResult,
     InitResult,
     LockResult,
     MigrateResult,
     NewResult,
     RepairResult,
+    RestoreResult,
     StampResult,
     StatusResult,
     ValidateResult,
+    VerifyResult,
 )
 
 __all__ = [
+    "backup",
+    "backups",
     "check",
     "cleanup",
     "create_database",
     "current",
+    "doctor",
     "downgrade",
     "drop_database",
     "history",
@@ -63,10 +70,12 @@ __all__ = [
     "lock_status",
     "new",
     "repair",
+    "restore",
     "stamp",
     "status",
     "upgrade",
     "validate",
+    "verify",
 ]
 
 log = logging.getLogger("migrata")
@@ -130,25 +139,59 @@ def _migrate(
             direction, ws.database, plan.current, plan.current, duration_ms=int((time.perf_counter() - t0) * 1000)
         )
     ready = {(id(p.migration), p.step.direction): p for p in prepared}
-    with ws.locked(deadline):
-        rows = ws.ledger.read()  # state may have moved while we waited for the lock
-        _, problems = ws.report(rows)
-        guard(problems)
-        plan = make_plan(source, rows)
-        runner = ws.runner()
-        runner.deadline, runner.run_timeout = deadline, ws.settings.timeout
-        prepared = [ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in plan.steps]
-        runner.run(prepared)
-        after = planner.current_version(ws.ledger.read()) if prepared else plan.current
+
+    def apply(before_run: Any = None) -> tuple[Plan, Runner, str | None]:
+        with ws.locked(deadline):
+            rows = ws.ledger.read()  # state may have moved while we waited for the lock
+            _, problems = ws.report(rows)
+            guard(problems)
+            locked_plan = make_plan(source, rows)
+            if before_run is not None:
+                before_run(locked_plan)
+            runner = ws.runner()
+            runner.deadline, runner.run_timeout = deadline, ws.settings.timeout
+            steps = [ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in locked_plan.steps]
+            runner.run(steps)
+            after = planner.current_version(ws.ledger.read()) if steps else locked_plan.current
+        return locked_plan, runner, after
+
+    extra: dict[str, Any] = {}
+    if _needs_operations(ws, direction):
+        from migrata.ops.run import describe, operated_run
+
+        op = operated_run(ws, direction, plan, apply)
+        plan, steps_done, after = op.plan, op.steps, op.after
+        extra = describe(op)
+    else:
+        plan, runner, after = apply()
+        steps_done = runner.results
     return MigrateResult(
         direction,
         ws.database,
         plan.current,
         after,
-        steps=runner.results,
+        steps=steps_done,
         planned=_planned(plan),
         duration_ms=int((time.perf_counter() - t0) * 1000),
         lock_wait_ms=ws.lock_wait_ms,
+        backup=extra.get("backup"),
+        checks=extra.get("checks", []),
+    )
+
+
+def _needs_operations(ws: Workspace, direction: str) -> bool:
+    """Whether hooks, backups, verification or metrics wrap this run (their
+    modules are imported only then)."""
+    s = ws.settings
+    return bool(
+        getattr(s, f"before_{direction}")
+        or getattr(s, f"after_{direction}")
+        or s.on_failure
+        or s.backup
+        or s.restore_on_failure
+        or (direction == "up" and s.verify)
+        or s.metrics_file
+        or s.pushgateway
     )
 
 
@@ -579,6 +622,65 @@ def drop_database(config: ConfigLike = None, *, force: bool = False, **overrides
             )
         dropped = ws.unconnected_backend().drop()
         return DatabaseResult(ws.database, "dropped" if dropped else "absent")
+
+
+# --- operations: backups, restore, verification, doctor ----------------------------------
+
+
+def backup(config: ConfigLike = None, **overrides: Any) -> BackupResult:
+    """Take a verified backup of the database into ``backup_dir``; prune old ones."""
+    from migrata.ops.backup import create_backup
+
+    with workspace(config, **overrides) as ws:
+        info = create_backup(ws)
+        return BackupResult(ws.database, [info.to_dict()])
+
+
+def backups(config: ConfigLike = None, **overrides: Any) -> BackupResult:
+    """The database's backups, newest first: size, age, version, verification."""
+    from migrata.ops.backup import list_backups
+
+    with workspace(config, **overrides) as ws:
+        return BackupResult(ws.database, [b.to_dict() for b in list_backups(ws)])
+
+
+def restore(
+    config: ConfigLike = None, name: str | None = None, *, force: bool = False, **overrides: Any
+) -> RestoreResult:
+    """Replace the database by the backup ``name`` (a file name or path in
+    ``backup_dir``; the newest verified one by default). Needs ``force``:
+    everything written since the backup is lost."""
+    from migrata.ops.backup import find_backup, restore_backup
+
+    with workspace(config, **overrides) as ws:
+        info = find_backup(ws, name)
+        if not force:
+            raise NotConfirmedError(
+                f"restoring {info.path} replaces everything in {ws.database}",
+                hint="confirm with `migrata restore --yes`",
+            )
+        restore_backup(ws, info)
+        return RestoreResult(ws.database, info.to_dict(), info.version)
+
+
+def verify(config: ConfigLike = None, **overrides: Any) -> VerifyResult:
+    """Run the ``*.verify.sql`` checks of the applied migrations and the health check."""
+    from migrata.ops.verify import health_check, verify_scripts
+
+    with workspace(config, **overrides) as ws:
+        checks = verify_scripts(ws)
+        if ws.settings.health_url:
+            checks.append(health_check(ws.settings.health_url, ws.settings.health_timeout))
+        return VerifyResult(ws.database, [c.to_dict() for c in checks])
+
+
+def doctor(config: ConfigLike = None, **overrides: Any) -> DoctorResult:
+    """Check everything migrating needs: connection, privileges, tools, disk, lock, files."""
+    from migrata.ops.doctor import run_doctor
+
+    with workspace(config, **overrides) as ws:
+        report = run_doctor(ws)
+        return DoctorResult(report.database, [f.to_dict() for f in report.findings])
 
 
 # --- files -----------------------------------------------------------------------------

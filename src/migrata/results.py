@@ -13,10 +13,12 @@ from migrata._core.model import MigrationState, Problem
 from migrata._core.runner import StepResult
 
 __all__ = [
+    "BackupResult",
     "CheckResult",
     "CleanupResult",
     "CurrentResult",
     "DatabaseResult",
+    "DoctorResult",
     "HistoryResult",
     "InitResult",
     "LockResult",
@@ -25,10 +27,12 @@ __all__ = [
     "NewResult",
     "Problem",
     "RepairResult",
+    "RestoreResult",
     "StampResult",
     "StatusResult",
     "StepResult",
     "ValidateResult",
+    "VerifyResult",
 ]
 
 
@@ -79,9 +83,13 @@ class MigrateResult:
     sql: str | None = None
     duration_ms: int = 0
     lock_wait_ms: int = 0
+    backup: dict[str, Any] | None = None  # the verified backup taken before the run
+    checks: list[dict[str, Any]] = field(default_factory=list)  # verification after `up --verify`
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "backup": self.backup,
+            "checks": self.checks,
             "direction": self.direction,
             "database": self.database,
             "before": self.before,
@@ -231,3 +239,50 @@ class DatabaseResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"database": self.database, "action": self.action, "changed": self.changed}
+
+
+@dataclass
+class BackupResult:
+    """``backup`` (one new backup) and ``backups`` (all of them, newest first)."""
+
+    database: str
+    backups: list[dict[str, Any]]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RestoreResult:
+    database: str
+    backup: dict[str, Any]
+    version: str | None  # the version the database is at after the restore
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class VerifyResult:
+    database: str
+    checks: list[dict[str, Any]]
+
+    @property
+    def ok(self) -> bool:
+        return all(c["ok"] for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "ok": self.ok, "checks": self.checks}
+
+
+@dataclass
+class DoctorResult:
+    database: str
+    checks: list[dict[str, Any]]
+
+    @property
+    def ready(self) -> bool:
+        return not any(c["status"] == "fail" for c in self.checks)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "ready": self.ready, "checks": self.checks}

@@ -5,15 +5,17 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 import click
 
 from migrata import api
+from migrata.cli.logs import configure
 from migrata.cli.options import collected, common_options, overrides
 from migrata.cli.output import echo, print_json, table
 from migrata.config import Settings, load_settings
-from migrata.errors import NotConfirmedError, PendingMigrationsError, ValidationError
+from migrata.errors import MigrataError, NotConfirmedError, PendingMigrationsError, ValidationError
 
 ALIASES = {
     "migrate": "up",
@@ -66,8 +68,9 @@ def settings(ctx: click.Context) -> Settings:
 
 
 def setup_logging(ctx: click.Context) -> None:
+    """Log level from -v/-q/--log-level/--debug; format and file from
+    --log-format/--log-file or the config (when it loads)."""
     opts = collected(ctx)
-    level = logging.INFO
     if opts.get("debug"):
         level = logging.DEBUG
     elif opts.get("log_level"):
@@ -76,28 +79,14 @@ def setup_logging(ctx: click.Context) -> None:
         level = {0: logging.INFO, 1: logging.WARNING}.get(opts.get("quiet", 0), logging.ERROR)
         if opts.get("verbose"):
             level = logging.DEBUG
-    logger = logging.getLogger("migrata")
-    logger.setLevel(level)
-    if not any(isinstance(h, _StderrHandler) for h in logger.handlers):
-        handler = _StderrHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
-        logger.addHandler(handler)
-    logger.propagate = False
-
-
-class _StderrHandler(logging.StreamHandler):
-    """Writes to whatever ``sys.stderr`` is now (tests redirect it)."""
-
-    def __init__(self) -> None:
-        super().__init__(sys.stderr)
-
-    @property
-    def stream(self) -> Any:
-        return sys.stderr
-
-    @stream.setter
-    def stream(self, value: Any) -> None:
-        pass
+    fmt, log_file = opts.get("log_format"), opts.get("log_file")
+    if fmt is None or log_file is None:
+        try:
+            s = settings(ctx)
+            fmt, log_file = fmt or s.log_format, log_file or s.log_file
+        except MigrataError:
+            pass  # the command itself reports the bad setting
+    configure(level, fmt or "text", Path(log_file) if log_file else None)
 
 
 def quiet(ctx: click.Context) -> bool:
@@ -189,10 +178,14 @@ def _print_migrated(ctx: click.Context, res: Any, verb: str, past: str) -> None:
     if not res.steps:
         echo(f"Nothing to {verb}: {res.database} is at {res.before or 'base'}.")
         return
+    if res.backup:
+        echo(f"Backup before the run: {res.backup['path']} (verified).")
     echo(
         f"{past} {len(res.steps)} migration(s) on {res.database} in {res.duration_ms / 1000:.2f}s: "
         f"now at {res.after or 'base'}."
     )
+    if res.checks:
+        echo(f"Verified: {len(res.checks)} check(s) passed.")
 
 
 def _migrate_options(f: Any) -> Any:
@@ -664,3 +657,6 @@ def db_drop_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
         echo(f"dropped {res.database}")
     else:
         echo(f"{res.database} does not exist")
+
+
+from migrata.cli import ops as _ops  # noqa: E402,F401 - registers backup, restore, verify, doctor

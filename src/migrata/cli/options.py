@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
+from migrata.config import KEYS
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _META = "migrata.options"
@@ -83,6 +85,43 @@ _OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         "on_connect",
         {"metavar": "MODULE:FUNC", "multiple": True, "help": "Call FUNC(connection) after connecting."},
     ),
+    # operations
+    (
+        ("--backup/--no-backup",),
+        "backup",
+        {"default": None, "help": "Take a verified backup before up/down change anything."},
+    ),
+    (("--backup-dir",), "backup_dir", {"metavar": "DIR", "help": "Folder for backups (backups)."}),
+    (("--backup-keep",), "backup_keep", {"metavar": "N", "help": "Keep the N newest backups (10)."}),
+    (
+        ("--restore-on-failure",),
+        "restore_on_failure",
+        {"is_flag": True, "default": None, "help": "Restore the pre-run backup if the run or verification fails."},
+    ),
+    (
+        ("--before-up",),
+        "before_up",
+        {"metavar": "CMD", "multiple": True, "help": "Hook run before up changes anything."},
+    ),
+    (("--after-up",), "after_up", {"metavar": "CMD", "multiple": True, "help": "Hook run after up succeeded."}),
+    (("--before-down",), "before_down", {"metavar": "CMD", "multiple": True, "help": "Hook run before down."}),
+    (("--after-down",), "after_down", {"metavar": "CMD", "multiple": True, "help": "Hook run after down succeeded."}),
+    (("--on-failure",), "on_failure", {"metavar": "CMD", "multiple": True, "help": "Hook run when up/down fails."}),
+    (
+        ("--verify",),
+        "verify",
+        {"is_flag": True, "default": None, "help": "After up: run *.verify.sql checks and the health check."},
+    ),
+    (("--health-url",), "health_url", {"metavar": "URL", "help": "Health check that must answer 2xx after up."}),
+    (("--health-timeout",), "health_timeout", {"metavar": "DURATION", "help": "Health check timeout (10s)."}),
+    (("--metrics-file",), "metrics_file", {"metavar": "FILE", "help": "Prometheus textfile to update after up/down."}),
+    (("--pushgateway",), "pushgateway", {"metavar": "URL", "help": "Prometheus Pushgateway to push metrics to."}),
+    (
+        ("--log-format",),
+        "log_format",
+        {"type": click.Choice(["text", "json"]), "help": "Log lines as text or JSON objects."},
+    ),
+    (("--log-file",), "log_file", {"metavar": "FILE", "help": "Also append log lines to FILE."}),
     (
         ("--log-level",),
         "log_level",
@@ -114,20 +153,8 @@ def common_options(f: F) -> F:
     return f
 
 
-SETTING_KEYS = (
-    "url",
-    "migrations",
-    "table",
-    "versions",
-    "lock_timeout",
-    "statement_timeout",
-    "timeout",
-    "file_pattern",
-    "allow_empty",
-    "out_of_order",
-    "mixed",
-    "on_connect",
-)
+#: Every setting has a flag of the same name (config.KEYS).
+SETTING_KEYS = tuple(KEYS)
 
 
 def collected(ctx: click.Context) -> dict[str, Any]:

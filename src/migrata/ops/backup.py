@@ -1,0 +1,229 @@
+"""Verified backups and restore.
+
+A backup is one file in the ``backup_dir`` folder named
+``<database>.backup.YYYYMMDD_HHMMSS_ffffff[suffix]`` (SQLite: a copy made
+with the online backup API; PostgreSQL: ``pg_dump`` custom format;
+MySQL/MariaDB: ``mariadb-dump``/``mysqldump`` with routines, triggers and
+events in one consistent snapshot), readable by its owner only, with a
+sidecar ``.json`` holding its SHA-256, size, the database version at backup
+time and whether it verified. A backup is reported good only after it was
+read back through (SQLite ``integrity_check``, ``pg_restore`` of the whole
+archive, a complete dump). Restoring checks the SHA-256 and the backup
+again, replaces the database exactly, and checks the result.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from migrata._core import planner
+from migrata._workspace import Workspace
+from migrata.errors import BackupError, DatabaseError, UsageError
+
+__all__ = ["BackupInfo", "create_backup", "find_backup", "list_backups", "restore_backup", "sha256_of"]
+
+
+@dataclass
+class BackupInfo:
+    """One backup file and what its sidecar says about it."""
+
+    path: str
+    database: str
+    dialect: str
+    created_at: str
+    version: str | None
+    sha256: str
+    size: int
+    verified: bool
+    problem: str | None = None
+    reason: str = "manual"
+
+    @property
+    def age_seconds(self) -> float:
+        created = _dt.datetime.strptime(self.created_at, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=_dt.UTC)
+        return (_dt.datetime.now(_dt.UTC) - created).total_seconds()
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["age_seconds"] = round(self.age_seconds, 1)
+        return data
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _stem(ws: Workspace) -> str:
+    """What backups of this database are named after (``quota.db``, ``app``)."""
+    url = ws.settings.database_url()
+    if url.family == "sqlite":
+        if url.database == ":memory:":
+            raise UsageError("an in-memory SQLite database cannot be backed up")
+        return Path(url.database or "db").name
+    return url.database or "database"
+
+
+def _sidecar(path: Path) -> Path:
+    return path.with_name(path.name + ".json")
+
+
+def _private_folder(folder: Path) -> None:
+    if not folder.exists():
+        folder.mkdir(parents=True, mode=0o700)
+
+
+def create_backup(ws: Workspace, *, reason: str = "manual") -> BackupInfo:
+    """Take, verify and record a backup; prune old ones. Raises BackupError
+    when the backup cannot be taken or does not verify (it is then removed)."""
+    settings = ws.settings
+    if not ws.database_exists():
+        raise BackupError(f"{ws.database} does not exist: there is nothing to back up")
+    backend = ws.backend
+    folder = settings.backup_dir
+    _private_folder(folder)
+    _check_space(folder, backend.size_estimate())
+    now = _dt.datetime.now(_dt.UTC)
+    path = folder / f"{_stem(ws)}.backup.{now.strftime('%Y%m%d_%H%M%S_%f')}{backend.backup_suffix}"
+    partial = path.with_name(path.name + ".partial")
+    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # private before any byte
+    try:
+        backend.backup_to(partial)
+        os.chmod(partial, 0o600)
+        os.replace(partial, path)
+    except DatabaseError as exc:
+        partial.unlink(missing_ok=True)
+        raise BackupError(f"backup of {ws.database} failed: {exc.message}", hint=exc.hint) from None
+    problem = backend.check_backup(path)
+    rows = ws.rows()
+    info = BackupInfo(
+        path=str(path),
+        database=ws.database,
+        dialect=backend.dialect,
+        created_at=now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        version=planner.current_version(rows),
+        sha256=sha256_of(path),
+        size=path.stat().st_size,
+        verified=problem is None,
+        problem=problem,
+        reason=reason,
+    )
+    _write_sidecar(info)
+    _record(ws, "backup", info, outcome="ok" if info.verified else "failed")
+    if not info.verified:
+        raise BackupError(f"the backup {path.name} did not verify: {problem}", hint="nothing was changed")
+    _prune(ws, folder, settings.backup_keep)
+    return info
+
+
+def _check_space(folder: Path, needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if needed and free < needed * 1.2:
+        raise BackupError(
+            f"not enough free disk for a backup in {folder}: {free // 2**20} MiB free, about "
+            f"{needed // 2**20} MiB needed",
+            hint="free some space or set backup_dir to another disk",
+        )
+
+
+def _write_sidecar(info: BackupInfo) -> None:
+    side = _sidecar(Path(info.path))
+    fd = os.open(side, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(asdict(info), fh, indent=2)
+
+
+def _record(ws: Workspace, action: str, info: BackupInfo, *, outcome: str = "ok") -> None:
+    """An event in the log, where migrata's tables exist."""
+    try:
+        led = ws.ledger
+        if not led.exists():
+            return
+        detail = {"path": info.path, "sha256": info.sha256, "size": info.size, "version": info.version}
+        if info.problem:
+            detail["problem"] = info.problem
+        led.run(led.event(action, version=info.version, outcome=outcome, detail=detail))
+    except DatabaseError:
+        pass  # the event log is best effort here: the backup itself is what matters
+
+
+def list_backups(ws: Workspace) -> list[BackupInfo]:
+    """This database's backups, newest first."""
+    folder = ws.settings.backup_dir
+    if not folder.is_dir():
+        return []
+    prefix = f"{_stem(ws)}.backup."
+    found = []
+    for side in folder.glob(prefix + "*.json"):
+        try:
+            data = json.loads(side.read_text(encoding="utf-8"))
+            info = BackupInfo(**data)
+        except (OSError, ValueError, TypeError):
+            continue
+        if Path(info.path).exists():
+            found.append(info)
+    found.sort(key=lambda i: i.created_at, reverse=True)
+    return found
+
+
+def _prune(ws: Workspace, folder: Path, keep: int) -> None:
+    for old in list_backups(ws)[keep:]:
+        Path(old.path).unlink(missing_ok=True)
+        _sidecar(Path(old.path)).unlink(missing_ok=True)
+
+
+def find_backup(ws: Workspace, name: str | None) -> BackupInfo:
+    """The backup named (a path or a file name), or the newest verified one."""
+    backups = list_backups(ws)
+    if name is None:
+        good = [b for b in backups if b.verified]
+        if not good:
+            raise BackupError(f"no verified backup of {ws.database} in {ws.settings.backup_dir}")
+        return good[0]
+    for b in backups:
+        if name in (b.path, Path(b.path).name):
+            return b
+    path = Path(name)
+    if not path.is_absolute():
+        path = ws.settings.backup_dir / name
+    if path.exists():
+        raise BackupError(f"{path} has no sidecar {_sidecar(path).name}: its checksum cannot be checked")
+    raise BackupError(f"no backup named {name} in {ws.settings.backup_dir}", hint="`migrata backups` lists them")
+
+
+def restore_backup(ws: Workspace, info: BackupInfo) -> BackupInfo:
+    """Check the backup, replace the database by it, check the result, record it."""
+    path = Path(info.path)
+    if sha256_of(path) != info.sha256:
+        raise BackupError(f"{path.name} changed since it was taken (SHA-256 differs); refusing to restore it")
+    backend = ws.unconnected_backend()
+    problem = backend.check_backup(path)
+    if problem:
+        raise BackupError(f"{path.name} is broken: {problem}; nothing was restored")
+    try:
+        if ws.database_exists():
+            with ws.locked(ensure=False):  # no migrator may run meanwhile
+                backend.restore_from(path)
+        else:  # gone entirely: the restore creates it again
+            backend.restore_from(path)
+    except DatabaseError as exc:
+        raise BackupError(f"restoring {path.name} failed: {exc.message}", hint=exc.hint) from None
+    ws.close()  # the restore may have replaced the database under the connection
+    after = planner.current_version(ws.rows())
+    if after != info.version:
+        raise BackupError(
+            f"after restoring {path.name} the database is at {after or 'base'}, the backup was at "
+            f"{info.version or 'base'}"
+        )
+    _record(ws, "restore", info)
+    return info

@@ -1,0 +1,125 @@
+"""``migrata doctor``: what the quota-proxy guide checks by hand before migrating.
+
+Configuration, connection and server version, the privileges migrating
+needs, the client tools backups need, free disk for a backup, the lock, and
+the state of the migrations (pending, failed, edited) — one check each, with
+a verdict. Nothing is changed: the privilege probe runs in a transaction that
+is rolled back (on MySQL/MariaDB, where DDL commits, a probe table is created
+and dropped).
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from migrata._core import planner
+from migrata._workspace import Workspace
+from migrata.errors import MigrataError
+
+__all__ = ["Finding", "Report", "run_doctor"]
+
+
+@dataclass
+class Finding:
+    name: str
+    status: str  # "ok", "warn", "fail", "skip"
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class Report:
+    database: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def ready(self) -> bool:
+        return not any(f.status == "fail" for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"database": self.database, "ready": self.ready, "checks": [f.to_dict() for f in self.findings]}
+
+
+def run_doctor(ws: Workspace) -> Report:
+    report = Report(ws.database)
+    add = report.findings.append
+    settings = ws.settings
+    add(Finding("config", "ok", str(settings.config_file) if settings.config_file else "no config file (environment)"))
+    try:
+        backend = ws.backend
+        add(Finding("connection", "ok", f"{backend.dialect} {backend.server_version()} at {ws.database}"))
+    except MigrataError as exc:
+        add(Finding("connection", "fail", exc.message))
+        return report
+    add(_privileges(ws))
+    add(_tools(ws))
+    add(_disk(ws))
+    holder = backend.lock_holder()
+    add(Finding("lock", "warn" if holder else "ok", f"held by {holder.describe()}" if holder else "free"))
+    add(_migrations(ws))
+    return report
+
+
+def _privileges(ws: Workspace) -> Finding:
+    backend = ws.backend
+    probe = f"migrata_doctor_{uuid.uuid4().hex[:8]}"
+    try:
+        if backend.transactional_ddl:
+            backend.begin()
+            try:
+                backend.execute(f"CREATE TABLE {probe} (id INTEGER)")
+                backend.execute(f"DROP TABLE {probe}")
+            finally:
+                backend.rollback()
+        else:
+            backend.execute(f"CREATE TABLE {probe} (id INTEGER)")
+            backend.execute(f"DROP TABLE {probe}")
+        if not backend.acquire_lock(1.0):
+            return Finding("privileges", "warn", "can create tables; the lock is busy, so taking it was not tried")
+        backend.release_lock()
+    except MigrataError as exc:
+        return Finding("privileges", "fail", f"cannot create tables or take the lock: {exc.message}")
+    return Finding("privileges", "ok", "can create and drop tables and take the migration lock")
+
+
+def _tools(ws: Workspace) -> Finding:
+    tools = ws.backend.backup_tools
+    if not tools:
+        return Finding("backup tools", "ok", "none needed (SQLite's backup API)")
+    missing = [f"{tool} (package {package})" for tool, package in tools.items() if shutil.which(tool) is None]
+    if missing:
+        status = "fail" if ws.settings.backup or ws.settings.restore_on_failure else "warn"
+        return Finding("backup tools", status, "missing: " + ", ".join(missing))
+    return Finding("backup tools", "ok", ", ".join(tools))
+
+
+def _disk(ws: Workspace) -> Finding:
+    folder = ws.settings.backup_dir
+    probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), folder.anchor)
+    free = shutil.disk_usage(probe).free
+    needed = ws.backend.size_estimate()
+    detail = f"{free // 2**20} MiB free in {probe}, a backup needs about {max(1, needed // 2**20)} MiB"
+    return Finding("disk", "fail" if free < needed * 1.2 else "ok", detail)
+
+
+def _migrations(ws: Workspace) -> Finding:
+    try:
+        rows = ws.rows()
+        states, problems = ws.report(rows)
+    except MigrataError as exc:
+        return Finding("migrations", "fail", exc.message)
+    errors = [p for p in problems if p.severity == "error"]
+    pending = [s for s in states if s.state in ("pending", "outdated", "out-of-order")]
+    current = planner.current_version(rows) or "base"
+    if errors:
+        return Finding(
+            "migrations",
+            "fail",
+            f"at {current}; {errors[0].message}" + (f" (+{len(errors) - 1})" if len(errors) > 1 else ""),
+        )
+    return Finding("migrations", "ok", f"at {current}, {len(pending)} pending")

@@ -1,0 +1,148 @@
+"""An ``up``/``down`` run with the operations around it, in the quota-proxy
+guide's order: before-hooks (stop the service) -> lock -> verified backup ->
+migrate -> verify (scripts, health check) -> after-hooks (start it again).
+On any failure: restore the backup when asked (``restore_on_failure``), then
+the ``on_failure`` hooks. Metrics are published either way.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from migrata._core.model import Plan
+from migrata._core.runner import Runner, StepResult
+from migrata._workspace import Workspace
+from migrata.errors import HookError, MigrataError, MigrationFailedError, VerificationError
+from migrata.ops.backup import BackupInfo, create_backup, restore_backup
+from migrata.ops.hooks import run_hooks
+from migrata.ops.metrics import Outcome, publish
+from migrata.ops.verify import Check, health_check, verify_scripts
+
+__all__ = ["Operated", "describe", "operated_run"]
+
+log = logging.getLogger("migrata")
+
+Apply = Callable[[Callable[[Plan], None]], tuple[Plan, Runner, "str | None"]]
+
+
+@dataclass
+class Operated:
+    """What the operations did around the run."""
+
+    plan: Plan
+    steps: list[StepResult]
+    after: str | None
+    backup: BackupInfo | None = None
+    checks: list[Check] = field(default_factory=list)
+
+
+def operated_run(ws: Workspace, direction: str, plan: Plan, apply: Apply) -> Operated:
+    s = ws.settings
+    env = _env(ws, direction, plan)
+    taken: list[BackupInfo] = []
+    steps: list[StepResult] = []
+    t0 = time.perf_counter()
+
+    def before_run(locked_plan: Plan) -> None:
+        if locked_plan and (s.backup or s.restore_on_failure):
+            info = create_backup(ws, reason=f"before {direction}")
+            taken.append(info)
+            env["MIGRATA_BACKUP"] = info.path
+            log.info("backup %s (%s bytes, verified)", Path(info.path).name, info.size)
+
+    try:
+        run_hooks(s, f"before_{direction}", env)
+        final_plan, runner, after = apply(before_run)
+        steps = list(runner.results)
+        env["MIGRATA_DONE"] = " ".join(r.version for r in steps)
+        env["MIGRATA_TARGET"] = after or "base"
+        checks = _verify(ws, steps) if direction == "up" and s.verify else []
+        run_hooks(s, f"after_{direction}", env)
+    except MigrataError as exc:
+        done = steps or list(getattr(exc, "completed", []) or [])
+        _on_failure(ws, exc, env, taken[0] if taken else None)
+        _publish(ws, direction, done, exc, time.perf_counter() - t0)
+        raise
+    _publish(ws, direction, steps, None, time.perf_counter() - t0)
+    return Operated(final_plan, steps, after, taken[0] if taken else None, checks)
+
+
+def _env(ws: Workspace, direction: str, plan: Plan) -> dict[str, str]:
+    return {
+        "MIGRATA_COMMAND": direction,
+        "MIGRATA_DATABASE": ws.database,
+        "MIGRATA_DIALECT": ws.unconnected_backend().dialect,
+        "MIGRATA_CURRENT": plan.current or "base",
+        "MIGRATA_TARGET": plan.target or (plan.steps[-1].migration.id if plan.steps else plan.current or "base"),
+        "MIGRATA_VERSIONS": " ".join(step.migration.id for step in plan.steps),
+        "MIGRATA_BACKUP": "",
+    }
+
+
+def _verify(ws: Workspace, steps: list[StepResult]) -> list[Check]:
+    checks = verify_scripts(ws, [r.version for r in steps])
+    if ws.settings.health_url:
+        checks.append(health_check(ws.settings.health_url, ws.settings.health_timeout))
+    failed = [c for c in checks if not c.ok]
+    for c in checks:
+        log.info("verify %s: %s (%s)", c.name, "ok" if c.ok else "FAILED", c.detail)
+    if failed:
+        err = VerificationError(
+            f"verification failed after migrating: {failed[0].name}: {failed[0].detail}"
+            + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""),
+            hint="the migrations are applied; `migrata restore` brings back the backup taken before "
+            "(or run with --restore-on-failure)",
+        )
+        err.completed = steps  # type: ignore[attr-defined]
+        raise err
+    return checks
+
+
+def _on_failure(ws: Workspace, exc: MigrataError, env: dict[str, str], backup: BackupInfo | None) -> None:
+    before_hook_failed = isinstance(exc, HookError) and backup is None and "MIGRATA_DONE" not in env
+    if backup is not None and ws.settings.restore_on_failure and not before_hook_failed:
+        try:
+            ws.close()
+            restore_backup(ws, backup)
+            exc.hint = (
+                f"the backup {Path(backup.path).name} taken before the run was restored: the database is as it was"
+            )
+            log.warning("restored the backup %s taken before the run", Path(backup.path).name)
+        except MigrataError as restore_exc:
+            exc.hint = f"restoring the backup {backup.path} failed too: {restore_exc.message}"
+    env["MIGRATA_ERROR"] = exc.message
+    try:
+        run_hooks(ws.settings, "on_failure", env)
+    except HookError as hook_exc:
+        log.error("%s", hook_exc.message)
+
+
+def _publish(ws: Workspace, direction: str, steps: list[StepResult], exc: MigrataError | None, seconds: float) -> None:
+    s = ws.settings
+    if not (s.metrics_file or s.pushgateway):
+        return
+    kind = "success" if direction == "up" else "rollback"
+    outcomes = [Outcome(r.version, kind, r.duration_ms / 1000) for r in steps]
+    if exc is not None:
+        version = exc.version if isinstance(exc, MigrationFailedError) and exc.version else "run"
+        done = sum(r.duration_ms for r in steps) / 1000
+        outcomes.append(Outcome(version, "failure", max(0.0, seconds - done)))
+    publish(outcomes, database=_label(ws), metrics_file=s.metrics_file, pushgateway=s.pushgateway)
+
+
+def _label(ws: Workspace) -> str:
+    """The ``database`` label: the database's name (the SQLite file name)."""
+    url = ws.settings.database_url()
+    return Path(url.database).name if url.family == "sqlite" and url.database else (url.database or "")
+
+
+def describe(op: Operated) -> dict[str, Any]:
+    return {
+        "backup": op.backup.to_dict() if op.backup else None,
+        "checks": [c.to_dict() for c in op.checks],
+    }

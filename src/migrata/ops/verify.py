@@ -1,0 +1,107 @@
+"""Verification after migrating: ``*.verify.sql`` scripts and a health check.
+
+A migration ``000003_add_tags`` may have ``000003_add_tags.verify.sql`` (any
+file ``<version>_<anything>.verify.sql`` beside it). It runs inside a
+transaction that is always rolled back, so it can never change anything,
+and passes when its last query returns rows, unless that is one value which
+is false, 0 or NULL (``SELECT COUNT(*) > 0 FROM tags``); an error fails it.
+This is sqitch's idea of verify scripts.
+
+``health_url`` is fetched with GET and must answer 2xx within
+``health_timeout``, as the quota-proxy guide's ``curl -fsS .../healthz``.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import urllib.error
+import urllib.request
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from migrata._core.model import Version
+from migrata._core.source import read_text
+from migrata._workspace import Workspace
+from migrata.backends.base import StatementError, mask_url
+
+__all__ = ["Check", "health_check", "verify_scripts"]
+
+_VERIFY_RE = re.compile(r"^V?(?P<version>\d+(?:[._]\d+)*)_.*\.verify\.sql$")
+
+
+@dataclass
+class Check:
+    """One verification: a script or the health check."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _scripts(folder: Path) -> dict[tuple[int, ...], list[Path]]:
+    found: dict[tuple[int, ...], list[Path]] = {}
+    if not folder.is_dir():
+        return found
+    for path in sorted(folder.glob("*.verify.sql")):
+        m = _VERIFY_RE.match(path.name)
+        if m:
+            found.setdefault(Version.parse(m.group("version")).key, []).append(path)
+    return found
+
+
+def verify_scripts(ws: Workspace, versions: list[str] | None = None) -> list[Check]:
+    """Run the verify scripts of the applied migrations (or of ``versions``)."""
+    scripts = _scripts(ws.settings.migrations)
+    if not scripts:
+        return []
+    applied = {r.version_key for r in ws.rows() if r.status == "applied" and r.version_key is not None}
+    wanted = applied if versions is None else {Version.parse(v).key for v in versions if Version.is_version(v)}
+    checks = []
+    for key in sorted(wanted & applied):
+        for path in scripts.get(key, []):
+            checks.append(_run_script(ws, path))
+    return checks
+
+
+def _run_script(ws: Workspace, path: Path) -> Check:
+    backend = ws.backend
+    statements = backend.split(read_text(path))
+    if not statements:
+        return Check(path.name, False, "the script holds no SQL")
+    backend.begin()
+    try:
+        for stmt in statements[:-1]:
+            backend.run_statement(stmt.sql)
+        rows = backend.query(statements[-1].sql)
+    except Exception as exc:  # noqa: BLE001 - any error fails the check
+        message = exc.db_message if isinstance(exc, StatementError) else str(exc)
+        return Check(path.name, False, " ".join(message.split())[:300])
+    finally:
+        backend.rollback()
+    if not rows:
+        return Check(path.name, False, "its last query returned no rows")
+    if len(rows) == 1 and len(rows[0]) == 1 and not rows[0][0]:
+        return Check(path.name, False, f"its last query returned {rows[0][0]!r}")
+    return Check(path.name, True, f"{len(rows)} row(s)")
+
+
+def health_check(url: str, timeout: float) -> Check:
+    """GET ``url``: passes on a 2xx answer within ``timeout`` seconds."""
+    shown = mask_url(url)
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - the user's own URL
+            status = resp.status
+    except urllib.error.HTTPError as exc:
+        return Check(f"health {shown}", False, f"HTTP {exc.code}")
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Check(f"health {shown}", False, f"no answer: {reason}")
+    ms = int((time.perf_counter() - t0) * 1000)
+    ok = 200 <= status < 300
+    return Check(f"health {shown}", ok, f"HTTP {status} in {ms} ms")

@@ -75,3 +75,49 @@ def test_postgres_url_spellings(pg_url: str, tmp_path: Path) -> None:
     for scheme in ("postgres://", "postgresql+psycopg://", "pgsql://"):
         url = pg_url.replace("postgresql://", scheme, 1)
         assert migrata.status(url, migrations=folder).dialect == "postgresql"
+
+
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_db_create_and_drop(dialect: str, tmp_path: Path) -> None:
+    """`db create` makes the database (utf8mb4 on MariaDB), is a no-op when it
+    exists; `db drop` needs --force and is a no-op when it is gone."""
+    import uuid
+
+    from migrata.backends.base import DatabaseURL
+    from migrata.testing import run_cli, server_url
+
+    try:
+        with temporary_database(dialect):
+            pass
+    except ServerUnavailable as exc:
+        if in_ci():
+            pytest.fail(f"{exc} (CI: a missing server is a failure)")
+        pytest.skip(str(exc))
+    url = DatabaseURL.parse(server_url(dialect)).with_database(f"migrata_db_{uuid.uuid4().hex[:8]}").raw
+    try:
+        created = run_cli(["--url", url, "db", "create"])
+        assert created.exit_code == 0 and created.stdout.startswith("created"), created.output
+        again = run_cli(["--url", url, "db", "create", "--json"])
+        assert again.exit_code == 0 and '"action": "exists"' in again.stdout
+        if dialect == "mysql":
+            import pymysql
+
+            conn = pymysql.connect(host="127.0.0.1", user="root")
+            try:
+                with conn.cursor() as cur:
+                    cur.execute(
+                        "SELECT default_character_set_name FROM information_schema.schemata WHERE schema_name = %s",
+                        (DatabaseURL.parse(url).database,),
+                    )
+                    assert cur.fetchone() == ("utf8mb4",)
+            finally:
+                conn.close()
+        refused = run_cli(["--url", url, "db", "drop"])
+        assert refused.exit_code == 2 and "--force" in refused.stderr
+        assert migrata.status(url, migrations=tmp_path).database_exists
+    finally:
+        dropped = run_cli(["--url", url, "db", "drop", "--force"])
+    assert dropped.exit_code == 0 and dropped.stdout.startswith("dropped"), dropped.output
+    gone = run_cli(["--url", url, "db", "drop", "--force"])
+    assert gone.exit_code == 0 and "does not exist" in gone.stdout
+    assert not migrata.status(url, migrations=tmp_path).database_exists

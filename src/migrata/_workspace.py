@@ -26,7 +26,7 @@ from migrata.backends.base import Backend
 from migrata.config import Settings, load_settings
 from migrata.errors import ConfigError, MigrataError
 
-__all__ = ["ConfigLike", "Workspace", "resolve_settings", "workspace"]
+__all__ = ["ConfigLike", "MalformedSpec", "Workspace", "call_user", "resolve_settings", "workspace"]
 
 log = logging.getLogger("migrata")
 
@@ -104,24 +104,14 @@ class Workspace:
 
     def _run_connect_hooks(self, backend: Backend) -> None:
         for spec in self.settings.on_connect:
-            module_name, _, attr = spec.partition(":")
-            if not attr:
-                raise ConfigError(f"on_connect {spec!r} must be written module:function")
-            project = str(self.settings.project_dir)
-            added = project not in sys.path
-            if added:
-                sys.path.insert(0, project)
             try:
-                fn = getattr(importlib.import_module(module_name), attr)
-                fn(backend.connection)
+                call_user(spec, self.settings.project_dir, backend.connection)
+            except MalformedSpec:
+                raise ConfigError(f"on_connect {spec!r} must be written module:function") from None
             except MigrataError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the hook is user code
                 raise ConfigError(f"on_connect hook {spec} failed: {type(exc).__name__}: {exc}") from exc
-            finally:
-                if added:
-                    with contextlib.suppress(ValueError):
-                        sys.path.remove(project)
 
     @property
     def ledger(self) -> Ledger:
@@ -207,3 +197,26 @@ def workspace(config: ConfigLike = None, **overrides: Any) -> Iterator[Workspace
         yield ws
     finally:
         ws.close()
+
+
+class MalformedSpec(Exception):
+    """A hook reference that is not ``module:function``."""
+
+
+def call_user(spec: str, folder: Path, *args: Any) -> Any:
+    """Import ``module:function`` (with the project ``folder`` on ``sys.path``
+    meanwhile) and call it with ``args``. A malformed spec raises
+    MalformedSpec; whatever the function raises propagates."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr or ":" in attr:
+        raise MalformedSpec(spec)
+    project = str(folder)
+    added = project not in sys.path
+    if added:
+        sys.path.insert(0, project)
+    try:
+        return getattr(importlib.import_module(module_name), attr)(*args)
+    finally:
+        if added:
+            with contextlib.suppress(ValueError):
+                sys.path.remove(project)

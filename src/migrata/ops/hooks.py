@@ -22,15 +22,13 @@ A failing before-hook stops the command before anything changes (exit 8);
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import logging
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
+from migrata._workspace import MalformedSpec, call_user
 from migrata.backends.base import mask_url
 from migrata.config import Settings
 from migrata.errors import HookError
@@ -78,24 +76,14 @@ def _shell(folder: Path, command: str, phase: str, env: dict[str, str]) -> None:
 
 
 def _call(folder: Path, spec: str, phase: str, env: dict[str, str]) -> None:
-    target = spec[len("python:") :]
-    module_name, _, attr = target.partition(":")
-    if not module_name or not attr:
-        raise HookError(f"{phase} hook {spec!r} must be written python:module:function")
-    added = str(folder) not in sys.path
-    if added:
-        sys.path.insert(0, str(folder))
     try:
-        fn = getattr(importlib.import_module(module_name), attr)
-        fn(dict(env))
+        call_user(spec[len("python:") :], folder, dict(env))
+    except MalformedSpec:
+        raise HookError(f"{phase} hook {spec!r} must be written python:module:function") from None
     except HookError:
         raise
     except Exception as exc:  # noqa: BLE001 - the hook is user code
         raise HookError(f"{phase} hook {spec} failed: {type(exc).__name__}: {exc}", hint=_hint(phase)) from exc
-    finally:
-        if added:
-            with contextlib.suppress(ValueError):
-                sys.path.remove(str(folder))
 
 
 def _hint(phase: str) -> str:

@@ -26,6 +26,7 @@ from migrata._core.source import Source
 from migrata._scaffold import create_migration, create_project
 from migrata._workspace import ConfigLike, Workspace, resolve_settings, workspace
 from migrata.errors import (
+    BackupError,
     ConfigError,
     MigrataError,
     NotConfirmedError,
@@ -650,7 +651,7 @@ def restore(
     """Replace the database by the backup ``name`` (a file name or path in
     ``backup_dir``; the newest verified one by default). Needs ``force``:
     everything written since the backup is lost."""
-    from migrata.ops.backup import find_backup, restore_backup
+    from migrata.ops.backup import SAFETY, check_restorable, create_backup, find_backup, restore_backup
 
     with workspace(config, **overrides) as ws:
         info = find_backup(ws, name)
@@ -659,8 +660,18 @@ def restore(
                 f"restoring {info.path} replaces everything in {ws.database}",
                 hint="confirm with `migrata restore --yes`",
             )
-        restore_backup(ws, info)
-        return RestoreResult(ws.database, info.to_dict(), info.version)
+        check_restorable(ws, info)
+        # what is there now is kept too, so the restore itself can be undone
+        safety = create_backup(ws, reason=SAFETY, prune=False) if ws.database_exists() else None
+        try:
+            restore_backup(ws, info)
+        except BackupError as exc:
+            if safety is not None:
+                exc.hint = (
+                    f"the database as it was before is in {safety.path} (`migrata restore {Path(safety.path).name}`)"
+                )
+            raise
+        return RestoreResult(ws.database, info.to_dict(), info.version, safety.path if safety else None)
 
 
 def verify(config: ConfigLike = None, **overrides: Any) -> VerifyResult:

@@ -257,6 +257,7 @@ class RestoreResult:
     database: str
     backup: dict[str, Any]
     version: str | None  # the version the database is at after the restore
+    safety_backup: str | None = None  # the backup of what was there before the restore
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

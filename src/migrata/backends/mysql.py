@@ -360,7 +360,8 @@ class MySQLBackend(Backend):
         kw = self._connect_kwargs(None)
         lines = ["[client]", f"host={kw['host']}", f"port={kw['port']}", f"user={kw['user']}"]
         if kw.get("password"):
-            lines.append(f'password="{kw["password"]}"')
+            escaped = str(kw["password"]).replace("\\", "\\\\").replace('"', '\\"')
+            lines.append(f'password="{escaped}"')
         if kw.get("unix_socket"):
             lines.append(f"socket={kw['unix_socket']}")
         fd, name = tempfile.mkstemp(prefix="migrata-", suffix=".cnf")
@@ -404,14 +405,16 @@ class MySQLBackend(Backend):
             tail = fh.read()
         if not re.search(rb"^-- (MariaDB|MySQL) dump", head, re.M):
             return "not a mariadb-dump/mysqldump file"
-        if b"-- Dump completed" not in tail:
+        last = next((ln for ln in reversed(tail.splitlines()) if ln.strip()), b"")
+        if not last.startswith(b"-- Dump completed"):
             return "incomplete: the dump does not end with its '-- Dump completed' line"
         return None
 
     def restore_from(self, path: Path) -> None:
         """Drop and recreate the database (utf8mb4), then replay the dump."""
         name = self.url.database or ""
-        self.close()
+        # our own connection stays open: it holds the migration lock (GET_LOCK
+        # belongs to the connection, not to the database being replaced)
         admin = self.admin()
         admin.connect()
         try:

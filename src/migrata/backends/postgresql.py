@@ -350,16 +350,25 @@ class PostgresBackend(Backend):
         return None
 
     def restore_from(self, path: Path) -> None:
-        """Drop and recreate the database, then pg_restore into it."""
+        """Empty the database (every schema dropped, ``public`` recreated as new)
+        from this session, which keeps holding the migration lock, then
+        pg_restore into it. A database that is gone is created first."""
         name = self.url.database or "postgres"
-        self.close()
-        admin = self.admin()
-        admin.connect()
-        try:
-            admin.drop_database(name)
-            admin.create_database(name)
-        finally:
-            admin.close()
+        if self.database_exists():
+            schemas = self.query(
+                "SELECT nspname FROM pg_namespace WHERE nspname NOT LIKE 'pg\\_%' AND nspname <> 'information_schema'"
+            )
+            for (schema,) in schemas:
+                self.execute(f"DROP SCHEMA {self.quote_ident(schema)} CASCADE")
+            self.execute("CREATE SCHEMA public AUTHORIZATION pg_database_owner")
+            self.execute("GRANT USAGE ON SCHEMA public TO PUBLIC")
+        else:
+            admin = self.admin()
+            admin.connect()
+            try:
+                admin.create_database(name)
+            finally:
+                admin.close()
         self._run(["pg_restore", "--no-password", "--exit-on-error", "--no-owner", f"--dbname={name}", str(path)])
 
     def size_estimate(self) -> int:

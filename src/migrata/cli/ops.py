@@ -93,6 +93,8 @@ def restore_cmd(ctx: click.Context, name: str | None, yes: bool, as_json: bool) 
         print_json(res.to_dict())
         return
     echo(f"restored {res.backup['path']} into {res.database}: now at {res.version or 'base'}")
+    if res.safety_backup:
+        echo(f"what was there before is kept in {res.safety_backup}")
 
 
 def _print_checks(checks: list[dict[str, Any]]) -> None:

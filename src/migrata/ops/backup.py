@@ -27,7 +27,16 @@ from migrata._core import planner
 from migrata._workspace import Workspace
 from migrata.errors import BackupError, DatabaseError, UsageError
 
-__all__ = ["BackupInfo", "create_backup", "find_backup", "list_backups", "restore_backup", "sha256_of"]
+__all__ = [
+    "SAFETY",
+    "BackupInfo",
+    "check_restorable",
+    "create_backup",
+    "find_backup",
+    "list_backups",
+    "restore_backup",
+    "sha256_of",
+]
 
 
 @dataclass
@@ -44,6 +53,7 @@ class BackupInfo:
     verified: bool
     problem: str | None = None
     reason: str = "manual"
+    identity: str = ""  # which database this is a backup of (see _identity)
 
     @property
     def age_seconds(self) -> float:
@@ -54,6 +64,10 @@ class BackupInfo:
         data = asdict(self)
         data["age_seconds"] = round(self.age_seconds, 1)
         return data
+
+
+#: The reason recorded for the backup `restore` takes of what it replaces.
+SAFETY = "before restore"
 
 
 def sha256_of(path: Path) -> str:
@@ -74,6 +88,15 @@ def _stem(ws: Workspace) -> str:
     return url.database or "database"
 
 
+def _identity(ws: Workspace) -> str:
+    """The database a backup belongs to: the SQLite file, or server + port + name.
+    Two projects sharing a backup folder never restore each other's backups."""
+    url = ws.settings.database_url()
+    if url.family == "sqlite":
+        return f"sqlite:{Path(url.database or '').resolve()}"
+    return f"{url.family}://{url.host or 'localhost'}:{url.port or ''}/{url.database or ''}"
+
+
 def _sidecar(path: Path) -> Path:
     return path.with_name(path.name + ".json")
 
@@ -83,20 +106,26 @@ def _private_folder(folder: Path) -> None:
         folder.mkdir(parents=True, mode=0o700)
 
 
-def create_backup(ws: Workspace, *, reason: str = "manual") -> BackupInfo:
+def create_backup(ws: Workspace, *, reason: str = "manual", prune: bool = True) -> BackupInfo:
     """Take, verify and record a backup; prune old ones. Raises BackupError
-    when the backup cannot be taken or does not verify (it is then removed)."""
+    when the backup cannot be taken or does not verify (a backup that does not
+    verify is kept, marked unverified in its sidecar, and never restored)."""
     settings = ws.settings
     if not ws.database_exists():
         raise BackupError(f"{ws.database} does not exist: there is nothing to back up")
     backend = ws.backend
     folder = settings.backup_dir
-    _private_folder(folder)
-    _check_space(folder, backend.size_estimate())
     now = _dt.datetime.now(_dt.UTC)
     path = folder / f"{_stem(ws)}.backup.{now.strftime('%Y%m%d_%H%M%S_%f')}{backend.backup_suffix}"
     partial = path.with_name(path.name + ".partial")
-    os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # private before any byte
+    try:
+        _private_folder(folder)
+        _check_space(folder, backend.size_estimate())
+        os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))  # private before any byte
+    except OSError as exc:
+        raise BackupError(
+            f"cannot write backups to {folder}: {exc.strerror or exc}", hint="set backup_dir to a writable folder"
+        ) from None
     try:
         backend.backup_to(partial)
         os.chmod(partial, 0o600)
@@ -117,12 +146,14 @@ def create_backup(ws: Workspace, *, reason: str = "manual") -> BackupInfo:
         verified=problem is None,
         problem=problem,
         reason=reason,
+        identity=_identity(ws),
     )
     _write_sidecar(info)
     _record(ws, "backup", info, outcome="ok" if info.verified else "failed")
     if not info.verified:
         raise BackupError(f"the backup {path.name} did not verify: {problem}", hint="nothing was changed")
-    _prune(ws, folder, settings.backup_keep)
+    if prune:
+        _prune(ws, folder, settings.backup_keep)
     return info
 
 
@@ -163,6 +194,7 @@ def list_backups(ws: Workspace) -> list[BackupInfo]:
     if not folder.is_dir():
         return []
     prefix = f"{_stem(ws)}.backup."
+    identity = _identity(ws)
     found = []
     for side in folder.glob(prefix + "*.json"):
         try:
@@ -170,7 +202,7 @@ def list_backups(ws: Workspace) -> list[BackupInfo]:
             info = BackupInfo(**data)
         except (OSError, ValueError, TypeError):
             continue
-        if Path(info.path).exists():
+        if Path(info.path).exists() and info.identity == identity:
             found.append(info)
     found.sort(key=lambda i: i.created_at, reverse=True)
     return found
@@ -186,7 +218,8 @@ def find_backup(ws: Workspace, name: str | None) -> BackupInfo:
     """The backup named (a path or a file name), or the newest verified one."""
     backups = list_backups(ws)
     if name is None:
-        good = [b for b in backups if b.verified]
+        # the newest verified backup, not one taken automatically before a restore
+        good = [b for b in backups if b.verified and b.reason != SAFETY]
         if not good:
             raise BackupError(f"no verified backup of {ws.database} in {ws.settings.backup_dir}")
         return good[0]
@@ -196,20 +229,30 @@ def find_backup(ws: Workspace, name: str | None) -> BackupInfo:
     path = Path(name)
     if not path.is_absolute():
         path = ws.settings.backup_dir / name
+    side = _sidecar(path)
+    if side.exists():
+        other = json.loads(side.read_text(encoding="utf-8")).get("database", "another database")
+        raise BackupError(f"{path.name} is a backup of {other}, not of {ws.database}; refusing to restore it")
     if path.exists():
-        raise BackupError(f"{path} has no sidecar {_sidecar(path).name}: its checksum cannot be checked")
+        raise BackupError(f"{path} has no sidecar {side.name}: its checksum cannot be checked")
     raise BackupError(f"no backup named {name} in {ws.settings.backup_dir}", hint="`migrata backups` lists them")
+
+
+def check_restorable(ws: Workspace, info: BackupInfo) -> None:
+    """Refuse a backup whose file changed since it was taken or does not read back."""
+    path = Path(info.path)
+    if sha256_of(path) != info.sha256:
+        raise BackupError(f"{path.name} changed since it was taken (SHA-256 differs); refusing to restore it")
+    problem = ws.unconnected_backend().check_backup(path)
+    if problem:
+        raise BackupError(f"{path.name} is broken: {problem}; nothing was restored")
 
 
 def restore_backup(ws: Workspace, info: BackupInfo) -> BackupInfo:
     """Check the backup, replace the database by it, check the result, record it."""
+    check_restorable(ws, info)
     path = Path(info.path)
-    if sha256_of(path) != info.sha256:
-        raise BackupError(f"{path.name} changed since it was taken (SHA-256 differs); refusing to restore it")
     backend = ws.unconnected_backend()
-    problem = backend.check_backup(path)
-    if problem:
-        raise BackupError(f"{path.name} is broken: {problem}; nothing was restored")
     try:
         if ws.database_exists():
             with ws.locked(ensure=False):  # no migrator may run meanwhile

@@ -15,6 +15,7 @@ import datetime as _dt
 import logging
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -646,7 +647,12 @@ def backups(config: ConfigLike = None, **overrides: Any) -> BackupResult:
 
 
 def restore(
-    config: ConfigLike = None, name: str | None = None, *, force: bool = False, **overrides: Any
+    config: ConfigLike = None,
+    name: str | None = None,
+    *,
+    force: bool = False,
+    confirm: Callable[[str], bool] | None = None,
+    **overrides: Any,
 ) -> RestoreResult:
     """Replace the database by the backup ``name`` (a file name or path in
     ``backup_dir``; the newest verified one by default). Needs ``force``:
@@ -655,7 +661,7 @@ def restore(
 
     with workspace(config, **overrides) as ws:
         info = find_backup(ws, name)
-        if not force:
+        if not force and not (confirm is not None and confirm(info.path)):
             raise NotConfirmedError(
                 f"restoring {info.path} replaces everything in {ws.database}",
                 hint="confirm with `migrata restore --yes`",

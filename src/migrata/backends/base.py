@@ -420,7 +420,8 @@ class Backend(ABC):
     # --- backups -------------------------------------------------------------
     #: Suffix of this backend's backup files ("" for SQLite's database copies).
     backup_suffix: ClassVar[str] = ""
-    #: Client programs backups and restores need, with the package that has them.
+    #: Client programs backups and restores need, with the package that has
+    #: them; ``"a|b"`` means either program will do.
     backup_tools: ClassVar[dict[str, str]] = {}
 
     def backup_to(self, path: Path) -> None:

@@ -349,7 +349,7 @@ class MySQLBackend(Backend):
 
     # --- backups -----------------------------------------------------------------------------
     backup_suffix = ".sql"
-    backup_tools = {"mariadb-dump": "mariadb-client", "mariadb": "mariadb-client"}
+    backup_tools = {"mariadb-dump|mysqldump": "mariadb-client", "mariadb|mysql": "mariadb-client"}
 
     @contextlib.contextmanager
     def _option_file(self) -> Iterator[str]:

@@ -42,9 +42,13 @@ def main(argv: list[str] | None = None) -> None:
             import json
 
             sys.stdout.write(json.dumps(exc.to_dict(), indent=2) + "\n")
-        sys.stderr.write(f"error: {mask_url(exc.message)}\n")
-        if exc.hint:
-            sys.stderr.write(f"hint: {mask_url(exc.hint)}\n")
+        from migrata.cli.logs import report_error
+
+        message, hint = mask_url(exc.message), mask_url(exc.hint) if exc.hint else None
+        if not report_error(message, hint, exc.exit_code, type(exc).__name__):
+            sys.stderr.write(f"error: {message}\n")
+            if hint:
+                sys.stderr.write(f"hint: {hint}\n")
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")

@@ -105,7 +105,8 @@ def cli() -> None:
     Options such as --url, --migrations and --table work before or after
     the command name. Exit codes: 0 ok, 1 migration failed, 2 usage or
     config error, 3 validation failed, 4 lock timeout, 5 pending (check),
-    6 database unreachable.
+    6 database unreachable, 7 backup/restore failed, 8 hook failed,
+    9 verification failed.
     """
 
 

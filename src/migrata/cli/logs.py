@@ -14,7 +14,7 @@ from typing import Any
 
 from migrata.backends.base import mask_url
 
-__all__ = ["configure"]
+__all__ = ["configure", "report_error"]
 
 _MARK = "_migrata_handler"
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
@@ -56,8 +56,13 @@ class _Stderr(logging.StreamHandler):
         pass
 
 
+_ACTIVE = {"format": "text"}
+
+
 def configure(level: int, fmt: str = "text", log_file: Path | None = None) -> None:
-    """(Re)configure the ``migrata`` logger for one command."""
+    """(Re)configure the ``migrata`` logger for one command. ``level`` is what
+    stderr shows (-q/-v); a log file always gets INFO and up (DEBUG with -v)."""
+    _ACTIVE["format"] = fmt
     logger = logging.getLogger("migrata")
     for handler in [h for h in logger.handlers if getattr(h, _MARK, False)]:
         logger.removeHandler(handler)
@@ -74,11 +79,32 @@ def configure(level: int, fmt: str = "text", log_file: Path | None = None) -> No
             _JsonFormatter() if fmt == "json" else logging.Formatter("%(asctime)s %(levelname)s %(message)s")
         )
         handlers.append(file_handler)
+    handlers[0].setLevel(level)
+    for handler in handlers[1:]:
+        handler.setLevel(min(level, logging.INFO))
     for handler in handlers:
         if handler.formatter is None:
             handler.setFormatter(formatter)
         handler.addFilter(_MaskFilter())
         setattr(handler, _MARK, True)
         logger.addHandler(handler)
-    logger.setLevel(level)
+    logger.setLevel(min(level, logging.INFO) if log_file is not None else level)
     logger.propagate = False
+
+
+def report_error(message: str, hint: str | None, exit_code: int, kind: str) -> bool:
+    """Put the command's final error into the logs. With JSON logs it goes to
+    stderr as one JSON object (returns True: nothing else is printed); with
+    text logs only a log file gets it (returns False: the caller prints the
+    usual `error:`/`hint:` lines)."""
+    logger = logging.getLogger("migrata")
+    extra = {"hint": hint, "exit_code": exit_code, "error": kind}
+    if _ACTIVE["format"] == "json":
+        logger.error(message, extra=extra)
+        return True
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler) and getattr(handler, _MARK, False):
+            record = logger.makeRecord(logger.name, logging.ERROR, __file__, 0, message, (), None, extra=extra)
+            if handler.filter(record):
+                handler.handle(record)
+    return False

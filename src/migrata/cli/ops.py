@@ -11,7 +11,7 @@ from migrata import api
 from migrata.cli.app import cli, json_option, settings, setup_logging
 from migrata.cli.options import common_options
 from migrata.cli.output import echo, print_json, table
-from migrata.errors import NotConfirmedError, ValidationError, VerificationError
+from migrata.errors import ValidationError, VerificationError
 
 
 def _size(n: int) -> str:
@@ -81,14 +81,13 @@ def restore_cmd(ctx: click.Context, name: str | None, yes: bool, as_json: bool) 
     """Replace the database by BACKUP (default: the newest verified backup)."""
     setup_logging(ctx)
     s = settings(ctx)
-    if not yes:
+
+    def ask(path: str) -> bool:
         if not sys.stdin.isatty():
-            raise NotConfirmedError(
-                f"restoring replaces everything in {s.masked_url}", hint="confirm with `migrata restore --yes`"
-            )
-        if not click.confirm(f"Replace everything in {s.masked_url} by {name or 'the newest backup'}?", default=False):
-            raise NotConfirmedError("not confirmed; nothing was restored")
-    res = api.restore(s, name, force=True)
+            return False  # no terminal to ask: --yes is needed
+        return click.confirm(f"Replace everything in {s.masked_url} by {path}?", default=False)
+
+    res = api.restore(s, name, force=yes, confirm=ask)
     if as_json:
         print_json(res.to_dict())
         return

@@ -174,7 +174,7 @@ def _write_sidecar(info: BackupInfo) -> None:
         json.dump(asdict(info), fh, indent=2)
 
 
-def _record(ws: Workspace, action: str, info: BackupInfo, *, outcome: str = "ok") -> None:
+def _record(ws: Workspace, action: str, info: BackupInfo, *, outcome: str = "ok", trigger: str | None = None) -> None:
     """An event in the log, where migrata's tables exist."""
     try:
         led = ws.ledger
@@ -183,6 +183,8 @@ def _record(ws: Workspace, action: str, info: BackupInfo, *, outcome: str = "ok"
         detail = {"path": info.path, "sha256": info.sha256, "size": info.size, "version": info.version}
         if info.problem:
             detail["problem"] = info.problem
+        if trigger:
+            detail["trigger"] = trigger
         led.run(led.event(action, version=info.version, outcome=outcome, detail=detail))
     except DatabaseError:
         pass  # the event log is best effort here: the backup itself is what matters
@@ -202,8 +204,14 @@ def list_backups(ws: Workspace) -> list[BackupInfo]:
             info = BackupInfo(**data)
         except (OSError, ValueError, TypeError):
             continue
-        if Path(info.path).exists() and info.identity == identity:
-            found.append(info)
+        # the file sits beside its sidecar, wherever the folder was copied or moved
+        file = side.with_name(side.name.removesuffix(".json"))
+        info.path = str(file)
+        if not file.exists() or info.identity != identity:
+            continue
+        if file.stat().st_size != info.size:
+            info.verified, info.problem = False, "its size changed since it was taken"
+        found.append(info)
     found.sort(key=lambda i: i.created_at, reverse=True)
     return found
 
@@ -231,8 +239,11 @@ def find_backup(ws: Workspace, name: str | None) -> BackupInfo:
         path = ws.settings.backup_dir / name
     side = _sidecar(path)
     if side.exists():
-        other = json.loads(side.read_text(encoding="utf-8")).get("database", "another database")
-        raise BackupError(f"{path.name} is a backup of {other}, not of {ws.database}; refusing to restore it")
+        other = json.loads(side.read_text(encoding="utf-8")).get("identity", "another database")
+        raise BackupError(
+            f"{path.name} is a backup of {other}, not of {_identity(ws)}; refusing to restore it",
+            hint="backups belong to the database file or server database they were taken of",
+        )
     if path.exists():
         raise BackupError(f"{path} has no sidecar {side.name}: its checksum cannot be checked")
     raise BackupError(f"no backup named {name} in {ws.settings.backup_dir}", hint="`migrata backups` lists them")
@@ -248,8 +259,9 @@ def check_restorable(ws: Workspace, info: BackupInfo) -> None:
         raise BackupError(f"{path.name} is broken: {problem}; nothing was restored")
 
 
-def restore_backup(ws: Workspace, info: BackupInfo) -> BackupInfo:
-    """Check the backup, replace the database by it, check the result, record it."""
+def restore_backup(ws: Workspace, info: BackupInfo, *, trigger: str = "manual") -> BackupInfo:
+    """Check the backup, replace the database by it, check the result, record
+    it (``trigger``: ``manual`` or ``restore_on_failure``)."""
     check_restorable(ws, info)
     path = Path(info.path)
     backend = ws.unconnected_backend()
@@ -268,5 +280,5 @@ def restore_backup(ws: Workspace, info: BackupInfo) -> BackupInfo:
             f"after restoring {path.name} the database is at {after or 'base'}, the backup was at "
             f"{info.version or 'base'}"
         )
-    _record(ws, "restore", info)
+    _record(ws, "restore", info, trigger=trigger)
     return info

@@ -51,15 +51,22 @@ def run_doctor(ws: Workspace) -> Report:
     settings = ws.settings
     add(Finding("config", "ok", str(settings.config_file) if settings.config_file else "no config file (environment)"))
     try:
+        if not ws.database_exists():  # checked without creating it
+            add(Finding("connection", "warn", f"{ws.database} does not exist yet: `migrata up` creates it"))
+            add(_tools(ws))
+            return report
         backend = ws.backend
         add(Finding("connection", "ok", f"{backend.dialect} {backend.server_version()} at {ws.database}"))
     except MigrataError as exc:
         add(Finding("connection", "fail", exc.message))
         return report
-    add(_privileges(ws))
+    holder = backend.lock_holder()
+    if holder is None:
+        add(_privileges(ws))
+    else:  # a migration is running: probing now would only wait for it
+        add(Finding("privileges", "skip", "not probed while a migrator holds the lock"))
     add(_tools(ws))
     add(_disk(ws))
-    holder = backend.lock_holder()
     add(Finding("lock", "warn" if holder else "ok", f"held by {holder.describe()}" if holder else "free"))
     add(_migrations(ws))
     return report
@@ -91,11 +98,17 @@ def _tools(ws: Workspace) -> Finding:
     tools = ws.backend.backup_tools
     if not tools:
         return Finding("backup tools", "ok", "none needed (SQLite's backup API)")
-    missing = [f"{tool} (package {package})" for tool, package in tools.items() if shutil.which(tool) is None]
+    # "a|b": either program will do (mariadb-dump or MySQL's mysqldump)
+    missing = [
+        f"{tool.replace('|', ' or ')} (package {package})"
+        for tool, package in tools.items()
+        if not any(shutil.which(t) for t in tool.split("|"))
+    ]
     if missing:
         status = "fail" if ws.settings.backup or ws.settings.restore_on_failure else "warn"
         return Finding("backup tools", status, "missing: " + ", ".join(missing))
-    return Finding("backup tools", "ok", ", ".join(tools))
+    found = [next(t for t in tool.split("|") if shutil.which(t)) for tool in tools]
+    return Finding("backup tools", "ok", ", ".join(found))
 
 
 def _disk(ws: Workspace) -> Finding:

@@ -11,10 +11,11 @@ command has something to do:
 Every hook gets ``MIGRATA_PHASE``, ``MIGRATA_COMMAND`` (``up``/``down``),
 ``MIGRATA_DATABASE`` (the URL, password masked), ``MIGRATA_DIALECT``,
 ``MIGRATA_PROJECT_DIR``, ``MIGRATA_CURRENT`` (the version before the run),
-``MIGRATA_TARGET`` (the version the plan leads to), ``MIGRATA_VERSIONS``
-(the planned versions, space-separated), ``MIGRATA_BACKUP`` (the backup taken
-before the run, if any), and after the run ``MIGRATA_DONE`` (versions that
-ran) and, for ``on_failure``, ``MIGRATA_ERROR``.
+``MIGRATA_TARGET`` (the version the run leads to), ``MIGRATA_PLANNED``
+(the planned versions, space-separated), ``MIGRATA_BACKUP_FILE`` (the backup
+taken before the run, if any), and after the run ``MIGRATA_DONE`` (versions
+that ran) and, for ``on_failure``, ``MIGRATA_ERROR``. None of these names is
+a setting's ``MIGRATA_<KEY>``, so a hook may run migrata itself.
 
 A failing before-hook stops the command before anything changes (exit 8);
 ``on_failure`` hooks then run, so a stopped service can be started again.

@@ -48,20 +48,25 @@ class Outcome:
     seconds: float
 
 
-def _previous(text: str, database: str) -> dict[tuple[str, str], float]:
-    """Counter values by (metric, version) in an exposition text, for ``database``."""
+Previous = dict[tuple[str, str, str], float]  # (metric, database, version) -> value
+
+
+def _previous(text: str, database: str | None = None) -> Previous:
+    """Our metrics' values in an exposition text (of every database, or one)."""
     from prometheus_client.parser import text_string_to_metric_families
 
-    values: dict[tuple[str, str], float] = {}
-    wanted = {name for name, _ in COUNTERS.values()}
+    values: Previous = {}
+    wanted = {name for name, _ in COUNTERS.values()} | {DURATION[0]}
     for family in text_string_to_metric_families(text):
         for sample in family.samples:
-            if sample.name in wanted and sample.labels.get("database") == database:
-                values[(sample.name, sample.labels.get("version", ""))] = sample.value
+            db = sample.labels.get("database", "")
+            if sample.name in wanted and (database is None or db == database):
+                values[(sample.name, db, sample.labels.get("version", ""))] = sample.value
     return values
 
 
-def _registry(outcomes: Iterable[Outcome], database: str, previous: dict[tuple[str, str], float]) -> CollectorRegistry:
+def _registry(outcomes: Iterable[Outcome], database: str, previous: Previous) -> CollectorRegistry:
+    """The run's outcomes added to what was there (other databases' too)."""
     from prometheus_client import CollectorRegistry, Counter, Gauge
 
     registry = CollectorRegistry()
@@ -70,9 +75,12 @@ def _registry(outcomes: Iterable[Outcome], database: str, previous: dict[tuple[s
         for kind, (name, doc) in COUNTERS.items()
     }
     duration = Gauge(DURATION[0], DURATION[1], ["database", "version"], registry=registry)
-    for (name, version), value in previous.items():
-        kind = next(k for k, (n, _) in COUNTERS.items() if n == name)
-        counters[kind].labels(database, version).inc(value)
+    for (name, db, version), value in previous.items():
+        if name == DURATION[0]:
+            duration.labels(db, version).set(value)
+        else:
+            kind = next(k for k, (n, _) in COUNTERS.items() if n == name)
+            counters[kind].labels(db, version).inc(value)
     for o in outcomes:
         counters[o.kind].labels(database, o.version).inc()
         duration.labels(database, o.version).set(o.seconds)
@@ -99,7 +107,7 @@ def publish(
 def _write_file(outcomes: list[Outcome], database: str, path: Path) -> None:
     from prometheus_client import write_to_textfile
 
-    previous = _previous(path.read_text(encoding="utf-8"), database) if path.exists() else {}
+    previous = _previous(path.read_text(encoding="utf-8")) if path.exists() else {}
     path.parent.mkdir(parents=True, exist_ok=True)
     write_to_textfile(str(path), _registry(outcomes, database, previous))
 

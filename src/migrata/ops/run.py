@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrata._core import planner
 from migrata._core.model import Plan
 from migrata._core.runner import Runner, StepResult
 from migrata._workspace import Workspace
@@ -52,63 +53,82 @@ def operated_run(ws: Workspace, direction: str, plan: Plan, apply: Apply) -> Ope
         if locked_plan and (s.backup or s.restore_on_failure):
             info = create_backup(ws, reason=f"before {direction}")
             taken.append(info)
-            env["MIGRATA_BACKUP"] = info.path
+            env["MIGRATA_BACKUP_FILE"] = info.path
             log.info("backup %s (%s bytes, verified)", Path(info.path).name, info.size)
 
+    restored = False
     try:
         run_hooks(s, f"before_{direction}", env)
         final_plan, runner, after = apply(before_run)
         steps = list(runner.results)
         env["MIGRATA_DONE"] = " ".join(r.version for r in steps)
         env["MIGRATA_TARGET"] = after or "base"
-        checks = _verify(ws, steps) if direction == "up" and s.verify else []
+        verifying = direction == "up" and s.verify
+        # the verify scripts before the after-hooks (they start the service again),
+        # the health check after them (it needs the service)
+        checks = _check(ws, steps, verify_scripts(ws, [r.version for r in steps]), bool(taken)) if verifying else []
         run_hooks(s, f"after_{direction}", env)
+        if verifying and s.health_url:
+            checks += _check(ws, steps, [health_check(s.health_url, s.health_timeout)], bool(taken))
     except MigrataError as exc:
         done = steps or list(getattr(exc, "completed", []) or [])
-        _on_failure(ws, exc, env, taken[0] if taken else None)
-        _publish(ws, direction, done, exc, time.perf_counter() - t0)
+        restored = _on_failure(ws, exc, env, taken[0] if taken else None)
+        _publish(ws, direction, done, exc, time.perf_counter() - t0, restored=restored)
         raise
     _publish(ws, direction, steps, None, time.perf_counter() - t0)
     return Operated(final_plan, steps, after, taken[0] if taken else None, checks)
 
 
 def _env(ws: Workspace, direction: str, plan: Plan) -> dict[str, str]:
+    """The hook variables. None of them is a setting's MIGRATA_<KEY>, so a
+    hook that runs migrata again is not reconfigured by them."""
+    if direction == "up":
+        target = plan.target or (plan.steps[-1].migration.id if plan.steps else plan.current)
+    else:  # what stays applied once the planned steps are rolled back
+        leaving = {step.migration.id for step in plan.steps}
+        remaining = [r for r in planner.applied_versions(ws.rows()) if r.version not in leaving]
+        target = remaining[-1].version if remaining else None
     return {
         "MIGRATA_COMMAND": direction,
         "MIGRATA_DATABASE": ws.database,
         "MIGRATA_DIALECT": ws.unconnected_backend().dialect,
         "MIGRATA_CURRENT": plan.current or "base",
-        "MIGRATA_TARGET": plan.target or (plan.steps[-1].migration.id if plan.steps else plan.current or "base"),
-        "MIGRATA_VERSIONS": " ".join(step.migration.id for step in plan.steps),
-        "MIGRATA_BACKUP": "",
+        "MIGRATA_TARGET": target or "base",
+        "MIGRATA_PLANNED": " ".join(step.migration.id for step in plan.steps),
+        "MIGRATA_BACKUP_FILE": "",
     }
 
 
-def _verify(ws: Workspace, steps: list[StepResult]) -> list[Check]:
-    checks = verify_scripts(ws, [r.version for r in steps])
-    if ws.settings.health_url:
-        checks.append(health_check(ws.settings.health_url, ws.settings.health_timeout))
-    failed = [c for c in checks if not c.ok]
+def _check(ws: Workspace, steps: list[StepResult], checks: list[Check], backed_up: bool) -> list[Check]:
+    """Log the checks; raise VerificationError when one failed."""
     for c in checks:
         log.info("verify %s: %s (%s)", c.name, "ok" if c.ok else "FAILED", c.detail)
+    failed = [c for c in checks if not c.ok]
     if failed:
+        hint = (
+            "the migrations are applied; `migrata restore` brings back the backup taken before the run"
+            if backed_up
+            else "the migrations are applied; run with --restore-on-failure to undo them when this happens"
+        )
         err = VerificationError(
             f"verification failed after migrating: {failed[0].name}: {failed[0].detail}"
             + (f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""),
-            hint="the migrations are applied; `migrata restore` brings back the backup taken before "
-            "(or run with --restore-on-failure)",
+            hint=hint,
         )
         err.completed = steps  # type: ignore[attr-defined]
         raise err
     return checks
 
 
-def _on_failure(ws: Workspace, exc: MigrataError, env: dict[str, str], backup: BackupInfo | None) -> None:
+def _on_failure(ws: Workspace, exc: MigrataError, env: dict[str, str], backup: BackupInfo | None) -> bool:
+    """Restore the backup if asked, then run the on_failure hooks. True when restored."""
     before_hook_failed = isinstance(exc, HookError) and backup is None and "MIGRATA_DONE" not in env
+    restored = False
     if backup is not None and ws.settings.restore_on_failure and not before_hook_failed:
         try:
             ws.close()
-            restore_backup(ws, backup)
+            restore_backup(ws, backup, trigger="restore_on_failure")
+            restored = True
             exc.hint = (
                 f"the backup {Path(backup.path).name} taken before the run was restored: the database is as it was"
             )
@@ -120,13 +140,23 @@ def _on_failure(ws: Workspace, exc: MigrataError, env: dict[str, str], backup: B
         run_hooks(ws.settings, "on_failure", env)
     except HookError as hook_exc:
         log.error("%s", hook_exc.message)
+    return restored
 
 
-def _publish(ws: Workspace, direction: str, steps: list[StepResult], exc: MigrataError | None, seconds: float) -> None:
+def _publish(
+    ws: Workspace,
+    direction: str,
+    steps: list[StepResult],
+    exc: MigrataError | None,
+    seconds: float,
+    *,
+    restored: bool = False,
+) -> None:
     s = ws.settings
     if not (s.metrics_file or s.pushgateway):
         return
-    kind = "success" if direction == "up" else "rollback"
+    # migrations the restore undid count as rolled back, not as applied
+    kind = "success" if direction == "up" and not restored else "rollback"
     outcomes = [Outcome(r.version, kind, r.duration_ms / 1000) for r in steps]
     if exc is not None:
         version = exc.version if isinstance(exc, MigrationFailedError) and exc.version else "run"

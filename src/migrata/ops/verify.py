@@ -77,10 +77,15 @@ def _run_script(ws: Workspace, path: Path) -> Check:
     try:
         for stmt in statements[:-1]:
             backend.run_statement(stmt.sql)
-        rows = backend.query(statements[-1].sql)
-    except Exception as exc:  # noqa: BLE001 - any error fails the check
+        cur = backend.connection.cursor()
+        try:
+            cur.execute(statements[-1].sql)
+            rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+        finally:
+            cur.close()
+    except Exception as exc:  # noqa: BLE001 - any error of the script fails the check
         message = exc.db_message if isinstance(exc, StatementError) else str(exc)
-        return Check(path.name, False, " ".join(message.split())[:300])
+        return Check(path.name, False, f"line {statements[-1].line}: " + " ".join(message.split())[:300])
     finally:
         backend.rollback()
     if not rows:
@@ -91,17 +96,26 @@ def _run_script(ws: Workspace, path: Path) -> Check:
 
 
 def health_check(url: str, timeout: float) -> Check:
-    """GET ``url``: passes on a 2xx answer within ``timeout`` seconds."""
+    """GET ``url`` until it answers 2xx, for at most ``timeout`` seconds (a
+    service that was just started again gets that long to come up)."""
     shown = mask_url(url)
-    t0 = time.perf_counter()
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - the user's own URL
-            status = resp.status
-    except urllib.error.HTTPError as exc:
-        return Check(f"health {shown}", False, f"HTTP {exc.code}")
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        reason = getattr(exc, "reason", exc)
-        return Check(f"health {shown}", False, f"no answer: {reason}")
-    ms = int((time.perf_counter() - t0) * 1000)
-    ok = 200 <= status < 300
-    return Check(f"health {shown}", ok, f"HTTP {status} in {ms} ms")
+    t0 = time.monotonic()
+    deadline = t0 + timeout
+    delay = 0.1
+    while True:
+        left = max(0.05, deadline - time.monotonic())
+        try:
+            with urllib.request.urlopen(url, timeout=left) as resp:  # noqa: S310 - the user's own URL
+                status = resp.status
+            ms = int((time.monotonic() - t0) * 1000)
+            if 200 <= status < 300:
+                return Check(f"health {shown}", True, f"HTTP {status} in {ms} ms")
+            detail = f"HTTP {status}"
+        except urllib.error.HTTPError as exc:
+            detail = f"HTTP {exc.code}"
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            detail = f"no answer: {getattr(exc, 'reason', exc)}"
+        if time.monotonic() + delay >= deadline:
+            return Check(f"health {shown}", False, f"{detail} (for {timeout:g}s)")
+        time.sleep(delay)
+        delay = min(delay * 2, 1.0)

@@ -257,9 +257,14 @@ class Settings:
         data: dict[str, Any] = {}
         for key in KEYS:
             value = getattr(self, key)
-            data[key] = str(value) if isinstance(value, Path) else value
-        data["url"] = self.masked_url
-        data["pushgateway"] = mask_url(self.pushgateway) if self.pushgateway else None
+            if isinstance(value, Path):
+                value = str(value)
+            # any setting may hold a URL with a password (url, health_url, hooks...)
+            if isinstance(value, str):
+                value = mask_url(value)
+            elif isinstance(value, list):
+                value = [mask_url(v) if isinstance(v, str) else v for v in value]
+            data[key] = value
         data["events_table"] = self.events_table
         data["project_dir"] = str(self.project_dir)
         data["config_file"] = str(self.config_file) if self.config_file else None

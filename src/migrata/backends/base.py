@@ -105,6 +105,11 @@ class DatabaseURL:
         scheme, rest = url.split("://", 1)
         scheme = scheme.lower()
         if scheme.split("+", 1)[0] in ("sqlite", "sqlite3", "file"):
+            if "@" in rest.split("/", 1)[0]:
+                raise ConfigError(
+                    f"the SQLite URL {mask_url(url)!r} has a user or password; SQLite takes none",
+                    hint="write it as sqlite:///relative.db or sqlite:////absolute/path.db",
+                )
             path, _, qs = rest.partition("?")
             query = dict(parse_qsl(qs))
             # sqlite:///rel.db -> "/rel.db" after the authority; sqlite:////abs.db -> "//abs.db"

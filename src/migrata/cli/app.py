@@ -80,12 +80,11 @@ def setup_logging(ctx: click.Context) -> None:
         if opts.get("verbose"):
             level = logging.DEBUG
     fmt, log_file = opts.get("log_format"), opts.get("log_file")
-    if fmt is None or log_file is None:
-        try:
-            s = settings(ctx)
-            fmt, log_file = fmt or s.log_format, log_file or s.log_file
-        except MigrataError:
-            pass  # the command itself reports the bad setting
+    try:  # the settings resolve a relative --log-file against -C, as every path
+        s = settings(ctx)
+        fmt, log_file = s.log_format, s.log_file
+    except MigrataError:
+        pass  # the command itself reports the bad setting
     configure(level, fmt or "text", Path(log_file) if log_file else None)
 
 

@@ -54,6 +54,7 @@ def run_doctor(ws: Workspace) -> Report:
         if not ws.database_exists():  # checked without creating it
             add(Finding("connection", "warn", f"{ws.database} does not exist yet: `migrata up` creates it"))
             add(_tools(ws))
+            add(_migrations(ws))
             return report
         backend = ws.backend
         add(Finding("connection", "ok", f"{backend.dialect} {backend.server_version()} at {ws.database}"))
@@ -95,7 +96,7 @@ def _privileges(ws: Workspace) -> Finding:
 
 
 def _tools(ws: Workspace) -> Finding:
-    tools = ws.backend.backup_tools
+    tools = ws.unconnected_backend().backup_tools
     if not tools:
         return Finding("backup tools", "ok", "none needed (SQLite's backup API)")
     # "a|b": either program will do (mariadb-dump or MySQL's mysqldump)

@@ -73,6 +73,10 @@ def _run_script(ws: Workspace, path: Path) -> Check:
     statements = backend.split(read_text(path))
     if not statements:
         return Check(path.name, False, "the script holds no SQL")
+    for stmt in statements:
+        if backend.manages_transaction(stmt) or not backend.transactional_statement(stmt):
+            # it could make a change that the final rollback would not undo
+            return Check(path.name, False, f"line {stmt.line}: a verify script may only read: {stmt.first_line[:60]}")
     backend.begin()
     try:
         for stmt in statements[:-1]:
@@ -99,13 +103,14 @@ def health_check(url: str, timeout: float) -> Check:
     """GET ``url`` until it answers 2xx, for at most ``timeout`` seconds (a
     service that was just started again gets that long to come up)."""
     shown = mask_url(url)
+    request = _request(url)
     t0 = time.monotonic()
     deadline = t0 + timeout
     delay = 0.1
     while True:
         left = max(0.05, deadline - time.monotonic())
         try:
-            with urllib.request.urlopen(url, timeout=left) as resp:  # noqa: S310 - the user's own URL
+            with urllib.request.urlopen(request, timeout=left) as resp:  # noqa: S310 - the user's own URL
                 status = resp.status
             ms = int((time.monotonic() - t0) * 1000)
             if 200 <= status < 300:
@@ -119,3 +124,20 @@ def health_check(url: str, timeout: float) -> Check:
             return Check(f"health {shown}", False, f"{detail} (for {timeout:g}s)")
         time.sleep(delay)
         delay = min(delay * 2, 1.0)
+
+
+def _request(url: str) -> urllib.request.Request:
+    """A GET for ``url``; ``user:password@`` in it becomes basic auth, as curl does."""
+    import base64
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    if parts.username is None:
+        return urllib.request.Request(url)
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc += f":{parts.port}"
+    request = urllib.request.Request(parts._replace(netloc=netloc).geturl())
+    credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    request.add_header("Authorization", "Basic " + base64.b64encode(credentials).decode())
+    return request

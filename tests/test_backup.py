@@ -528,27 +528,6 @@ def test_unusable_backup_dir_is_a_clear_backup_error(tmp_path: Path) -> None:
         assert "internal error" not in res.output, res.output
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders (the blocked-path tests cover it)")
-def test_up_refuses_when_backup_dir_is_read_only(tmp_path: Path) -> None:
-    """A backup_dir the user cannot write into: `up --backup` refuses, nothing changes."""
-    with fresh("sqlite", tmp_path) as db:
-        check_read_only_backup_dir(db)
-
-
-def check_read_only_backup_dir(db: Db) -> None:
-    db.write_base(upto=1)
-    db.ok("up")
-    db.write_base(upto=3)
-    before = db.state()
-    db.backups.mkdir(mode=0o500)
-    try:
-        res = db.cli("up", "--backup")
-    finally:
-        db.backups.chmod(0o700)
-    assert res.exit_code == 7, res.output
-    assert db.state() == before
-
-
 TOOLS = {"postgresql": ("pg_dump", "postgresql-client"), "mysql": ("mariadb-dump", "mariadb-client")}
 
 

@@ -62,13 +62,16 @@ class Workspace:
         self._spare: Backend | None = None  # created, maybe connected by database_exists()
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
+        self.reporting = False  # only reports: separate down files need not be read
 
     # --- files ---------------------------------------------------------------------
     @property
     def source(self) -> Source:
         if self._source is None:
             s = self.settings
-            self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+            self._source = load_source(
+                s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty, read_downs=not self.reporting
+            )
         return self._source
 
     # --- database ------------------------------------------------------------------

@@ -256,6 +256,7 @@ def downgrade(
 def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
     """Where the database stands: current version, pending migrations, problems."""
     with workspace(config, **overrides) as ws:
+        ws.reporting = True
         exists = ws.database_exists()
         rows = ws.rows()
         file_problems: list[Problem] = []

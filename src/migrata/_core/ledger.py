@@ -22,7 +22,7 @@ from typing import Any
 from migrata._core.model import AppliedMigration
 from migrata.backends.base import Backend
 
-__all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "actor", "render_literal", "utcnow"]
+__all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "Raw", "actor", "render_literal", "utcnow"]
 
 LEDGER_SCHEMA = 1
 LEDGER_ROW = "~migrata"
@@ -66,7 +66,14 @@ def render_literal(op: Op, placeholder: str) -> str:
     return "".join(out)
 
 
+class Raw(str):
+    """An SQL expression to render as is (never a parameter): a step sent in
+    one call computes its own duration on the server."""
+
+
 def _literal(value: Any) -> str:
+    if isinstance(value, Raw):
+        return str(value)
     if value is None:
         return "NULL"
     if isinstance(value, bool):

@@ -90,6 +90,7 @@ class Script:
     transactional: bool = True
     timeout: float | None = None  # seconds, from `-- migrata:timeout`
     explicit_no_transaction: bool = False  # the author asked for it
+    deferred: bool = False  # a down file not read (status/info/check only need to know it exists)
 
 
 @dataclass

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrata._core.ledger import Ledger, Op
+from migrata._core.ledger import Ledger, Op, Raw, utcnow
 from migrata._core.model import Migration, Plan, Step
 from migrata._core.source import load_python
 from migrata.backends.base import Backend, Statement, StatementError
@@ -254,6 +254,10 @@ class Runner:
     def _run_transaction(self, item: Prepared) -> StepResult:
         backend = self.backend
         t0 = time.perf_counter()
+        # the whole step in one round trip, unless a timeout is armed: then each
+        # statement goes alone, so the one that runs out of time is known
+        if backend.step_in_one_call and item.statements and not self._timed:
+            return self._run_in_one_call(item, t0)
         backend.begin()
         try:
             self.execute_body(item, 0, journal=False)
@@ -319,18 +323,6 @@ class Runner:
             return
         backend, led, m = self.backend, self.ledger, item.migration
         statements = item.statements
-        text = item.step.script.sql
-        # one round trip for the whole script, unless a timeout is armed: then each
-        # statement goes alone, so the one that times out is known without a replay
-        one_call = backend.script_in_one_call and not self._timed
-        if not journal and one_call and text is not None and start == 0 and statements:
-            try:
-                backend.run_text(text)
-            except StatementError as exc:
-                if exc.position:
-                    raise self._script_failure(item, exc) from None
-                raise self._locate_failure(item, exc) from None
-            return
         for stmt in statements[start:]:
             if journal and stmt.index > start:
                 led.run(led.progress(m.id, stmt.index))
@@ -358,6 +350,33 @@ class Runner:
             )
             err.statement_index = None  # type: ignore[attr-defined]
             raise err from exc
+
+    def _run_in_one_call(self, item: Prepared, t0: float) -> StepResult:
+        """BEGIN; the migration; its history and event rows; COMMIT — one call.
+        The durations in the rows are computed by the database meanwhile."""
+        backend, led = self.backend, self.ledger
+        text = item.step.script.sql or ""
+        elapsed = Raw(backend.elapsed_ms_sql(utcnow()))
+        tail = led.render(*self._history_ops(item, elapsed), self._event(item, "ok", elapsed))  # type: ignore[arg-type]
+        head = backend.begin_sql + ";\n"
+        try:
+            backend.run_script(head + text + "\n;\n" + ";\n".join(tail) + ";\nCOMMIT;")
+        except StatementError as exc:
+            backend.rollback()
+            position = exc.position - len(head) if exc.position else None
+            if position is not None and 0 < position <= len(text):
+                exc.position = position
+                err = self._script_failure(item, exc)
+            else:  # no position (or one in the bookkeeping): find the statement by replaying
+                backend.begin()
+                err = self._locate_failure(item, exc)
+                backend.rollback()
+            self._record_failure(item, err, _ms(t0), applied_part="nothing of it was applied")
+            raise err from None
+        except BaseException:
+            backend.rollback()
+            raise
+        return self._result(item, _ms(t0))
 
     def _locate_failure(self, item: Prepared, exc: StatementError) -> MigrationFailedError:
         """The server gave no position (a dependency error, say): roll back, and

@@ -395,8 +395,12 @@ def load_source(
     patterns: Iterable[str] = (),
     allow_empty: bool = False,
     must_exist: bool = True,
+    read_downs: bool = True,
 ) -> Source:
-    """Discover and parse every migration in ``directory``; refuse a broken set."""
+    """Discover and parse every migration in ``directory``; refuse a broken set.
+
+    ``read_downs=False`` (for reports: status, info, check) leaves separate
+    down files unread: their existence is all a report needs."""
     if not directory.is_dir():
         if must_exist:
             raise MigrationFileError(
@@ -416,6 +420,9 @@ def load_source(
                 path=str(path),
                 hint=f"accepted names: {_ACCEPTED_FORMS}; set file_pattern for other schemes",
             )
+        if part.direction == "down" and not read_downs:
+            _add_down(part, downs, Script(path=part.path, deferred=True))
+            continue
         _add_part(part, ups, downs, repeatables, allow_empty)
     versioned = []
     for key, (part, up, down, digest) in ups.items():
@@ -471,14 +478,18 @@ def _add_part(
         assert up.sql is not None
         repeatables.append(Migration(None, part.name, "sql", up, down, checksum(up.sql), description=part.name))
     elif part.direction == "down":
-        assert part.version is not None
-        key = part.version.key
-        if key in downs:
-            raise _duplicate(part, downs[key][0])
-        downs[key] = (part, up)
+        _add_down(part, downs, up)
     else:
         assert up.sql is not None
         _store_up(part, ups, up, down, checksum(up.sql))
+
+
+def _add_down(part: _Part, downs: dict[tuple[int, ...], tuple[_Part, Script]], script: Script) -> None:
+    assert part.version is not None
+    key = part.version.key
+    if key in downs:
+        raise _duplicate(part, downs[key][0])
+    downs[key] = (part, script)
 
 
 def _store_up(part: _Part, ups: dict[tuple[int, ...], _Up], up: Script, down: Script | None, digest: str) -> None:

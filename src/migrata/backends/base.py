@@ -269,9 +269,9 @@ class Backend(ABC):
     id_column: ClassVar[str] = "id INTEGER PRIMARY KEY"
     #: Statement that opens a transaction for a migration.
     begin_sql: ClassVar[str] = "BEGIN"
-    #: Whether ``run_text`` can take a whole script in one call (the server
-    #: parses it and reports the failing position).
-    script_in_one_call: ClassVar[bool] = False
+    #: Whether a whole transactional step (BEGIN, the migration's SQL, the
+    #: bookkeeping, COMMIT) can go to the database in one ``run_script`` call.
+    step_in_one_call: ClassVar[bool] = False
 
     def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
         self.url = url
@@ -341,21 +341,16 @@ class Backend(ABC):
     def run_statement(self, sql: str) -> None:
         """Run one statement of a migration; a failure raises StatementError."""
 
-    def run_script(self, statements: list[Statement]) -> int:
-        """Run statements in order; return how many ran. Raises StatementError
-        with ``index`` set on the failing statement (attribute ``statement``)."""
-        for stmt in statements:
-            try:
-                self.run_statement(stmt.sql)
-            except StatementError as exc:
-                exc.statement = stmt  # type: ignore[attr-defined]
-                raise
-        return len(statements)
-
-    def run_text(self, sql: str) -> None:
-        """Run a whole script in one call (only where ``script_in_one_call``).
-        A failure raises StatementError with the server's ``position``."""
+    def run_script(self, sql: str) -> None:
+        """Run several statements in one call (only where ``step_in_one_call``).
+        A failure raises StatementError with the server's ``position`` (1-based
+        offset in ``sql``) where it reports one."""
         raise NotImplementedError
+
+    def elapsed_ms_sql(self, started: str) -> str:
+        """An SQL expression: milliseconds since ``started`` (ISO-8601 UTC), or
+        since the transaction began, evaluated inside the step."""
+        return "NULL"
 
     def render_statement(self, stmt: Statement) -> str:
         """``stmt`` as the database's own client must be given it in a script."""

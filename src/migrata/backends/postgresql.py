@@ -71,7 +71,7 @@ class PostgresBackend(Backend):
     key_type = "VARCHAR(255)"
     text_type = "TEXT"
     id_column = "id BIGSERIAL PRIMARY KEY"
-    script_in_one_call = True
+    step_in_one_call = True
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
         super().__init__(url, options=options)
@@ -192,9 +192,12 @@ class PostgresBackend(Backend):
             raise DatabaseError(f"PostgreSQL error in migrata's own query: {_message(exc)}") from exc
 
     def run_statement(self, sql: str) -> None:
-        self.run_text(sql)
+        self.run_script(sql)
 
-    def run_text(self, sql: str) -> None:
+    def elapsed_ms_sql(self, started: str) -> str:
+        return "CAST(EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1000 AS INTEGER)"
+
+    def run_script(self, sql: str) -> None:
         """Run one or more statements in one round trip (simple query protocol)."""
         psycopg = _psycopg()
         try:

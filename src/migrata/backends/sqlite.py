@@ -230,6 +230,19 @@ class SQLiteBackend(Backend):
         finally:
             self._deadline = None
 
+    step_in_one_call = True
+
+    def run_script(self, sql: str) -> None:
+        """``executescript``: SQLite parses and runs the whole text itself. No
+        transaction may be open (the text brings its own BEGIN ... COMMIT)."""
+        try:
+            self.connection.executescript(sql)
+        except sqlite3.Error as exc:
+            raise StatementError(str(exc)) from None
+
+    def elapsed_ms_sql(self, started: str) -> str:
+        return f"CAST(ROUND((julianday('now') - julianday('{started.rstrip('Z')}')) * 86400000) AS INTEGER)"
+
     def _progress(self) -> int:
         deadline = self._deadline
         return 1 if deadline is not None and time.monotonic() >= deadline else 0

@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from migrata import api
+from migrata import __version__, api
 from migrata.cli.logs import configure
 from migrata.cli.options import collected, common_options, overrides
 from migrata.cli.output import echo, print_json, table
@@ -97,7 +97,7 @@ json_option = click.option("--json", "as_json", is_flag=True, help="Print the re
 
 @click.group(cls=AliasGroup, name="migrata", context_settings={"help_option_names": ["-h", "--help"]})
 @common_options
-@click.version_option(package_name="migrata", prog_name="migrata")
+@click.version_option(version=__version__, prog_name="migrata")  # no package metadata lookup
 def cli() -> None:
     """Database schema migrations for SQLite, PostgreSQL and MySQL/MariaDB.
 

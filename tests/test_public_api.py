@@ -62,4 +62,4 @@ def test_status_when_piped_loads_no_rich_and_no_driver(tmp_path) -> None:
         f"sys.argv = ['migrata', '-C', {str(tmp_path)!r}, '--url', 'sqlite:///x.db', 'status']\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
     )
-    assert _loaded(code) == ["click"]
+    assert _loaded(code) == []

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib
-import logging
 import os
 import sys
 import time
@@ -21,6 +20,7 @@ from migrata._core.model import AppliedMigration, MigrationState, Problem
 from migrata._core.report import build_report
 from migrata._core.runner import Runner, lock_timeout_error
 from migrata._core.source import Source, load_source
+from migrata._log import LazyLogger
 from migrata.backends import create_backend
 from migrata.backends.base import Backend
 from migrata.config import Settings, load_settings
@@ -28,7 +28,7 @@ from migrata.errors import ConfigError, MigrataError
 
 __all__ = ["ConfigLike", "MalformedSpec", "Workspace", "call_user", "resolve_settings", "workspace"]
 
-log = logging.getLogger("migrata")
+log = LazyLogger("migrata")
 
 ConfigLike = Settings | str | os.PathLike[str] | None
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
-import logging
 import os
 import time
 from collections.abc import Callable
@@ -24,6 +23,7 @@ from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migr
 from migrata._core.report import guard
 from migrata._core.runner import Prepared, Runner
 from migrata._core.source import Source
+from migrata._log import LazyLogger
 from migrata._scaffold import create_migration, create_project
 from migrata._workspace import ConfigLike, Workspace, resolve_settings, workspace
 from migrata.errors import (
@@ -80,7 +80,7 @@ __all__ = [
     "verify",
 ]
 
-log = logging.getLogger("migrata")
+log = LazyLogger("migrata")
 
 # --- migrate ---------------------------------------------------------------------------
 

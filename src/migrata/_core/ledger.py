@@ -10,11 +10,8 @@ runner can execute it inside a migration's transaction or print it for
 
 from __future__ import annotations
 
-import datetime as _dt
-import getpass
 import json
 import os
-import socket
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -33,12 +30,17 @@ _COLUMNS = (
 
 def utcnow() -> str:
     """Current UTC time as ISO-8601 with milliseconds and a Z."""
-    return _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    import datetime as _dt
+
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 @lru_cache(maxsize=1)
 def actor() -> str:
     """``user@host`` of this process, as recorded in history and events."""
+    import getpass
+    import socket
+
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers

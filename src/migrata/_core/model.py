@@ -16,6 +16,7 @@ RUNNING = "running"
 FAILED = "failed"
 
 _VERSION_RE = re.compile(r"^\d+(?:[._]\d+)*$")
+_PARTS_RE = re.compile(r"[._]")
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,15 @@ class Version:
             text = text[1:]
         if not _VERSION_RE.match(text):
             raise ValueError(f"not a version: {text!r}")
-        return cls(tuple(int(p) for p in re.split(r"[._]", text)), text)
+        return cls(tuple(int(p) for p in _PARTS_RE.split(text)), text)
+
+    @classmethod
+    def from_digits(cls, text: str) -> Version:
+        """A version from text a file-name pattern already matched as digits
+        separated by dots or underscores (no second check)."""
+        if text.isdigit():  # the common case: one part
+            return cls((int(text),), text)
+        return cls(tuple(map(int, _PARTS_RE.split(text))), text)
 
     @staticmethod
     def is_version(text: str) -> bool:

@@ -19,24 +19,24 @@ broken file stops the run before anything changes.
 from __future__ import annotations
 
 import contextlib
-import logging
 import math
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from migrata import _log
 from migrata._core.ledger import Ledger, Op, Raw, utcnow
 from migrata._core.model import Migration, Plan, Step
 from migrata._core.source import load_python
+from migrata._log import LazyLogger
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.errors import LockTimeoutError, MigrationFailedError, MigrationFileError, one_line
 
 __all__ = ["MigrationContext", "Prepared", "Runner", "StepResult"]
 
-log = logging.getLogger("migrata")
+log = LazyLogger("migrata")
 
 TRANSACTION = "transaction"
 JOURNAL = "journal"
@@ -59,7 +59,7 @@ class MigrationContext:
         self.version = migration.id
         self.name = migration.name
         self.direction = direction
-        self.log = logging.getLogger(f"migrata.migration.{migration.id}")
+        self.log = _log.get(f"migrata.migration.{migration.id}")
         self.placeholder = backend.placeholder
 
     @contextlib.contextmanager
@@ -534,6 +534,8 @@ def _journal_state(done: int | None, count: int | None) -> str:
 
 def _user_line(exc: BaseException, path: Path) -> int | None:
     line = None
+    import traceback
+
     for frame in traceback.extract_tb(exc.__traceback__):
         if Path(frame.filename) == path:
             line = frame.lineno

@@ -18,11 +18,10 @@ The set is checked as a whole before anything runs; every problem raises
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
@@ -61,9 +60,10 @@ _ACCEPTED_FORMS = (
 )
 
 
-def read_text(path: Path) -> str:
+def read_text(path: Path | str) -> str:
     """Read a migration file as UTF-8 (a BOM is dropped); refuse anything else."""
-    data = path.read_bytes()
+    with open(path, "rb", buffering=0) as f:  # unbuffered: one read, no buffer object
+        data = f.readall()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -76,6 +76,8 @@ def read_text(path: Path) -> str:
 
 
 def normalize(text: str) -> str:
+    if "\r" not in text:
+        return text
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
@@ -132,8 +134,9 @@ class _Part:
     name: str
 
 
-def _classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
-    fname = path.name
+def _classify(path: Path, custom: list[re.Pattern[str]], fname: str | None = None) -> _Part | None:
+    """What the file at ``path`` (named ``fname``) is, or None when no pattern matches."""
+    fname = path.name if fname is None else fname
     for rx in custom:
         m = rx.match(fname)
         if m:
@@ -152,7 +155,7 @@ def _classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
         name = m.group("name")
         if what == "repeatable":
             return _Part(path, "repeatable", "up", None, name)
-        version = Version.parse(m.group("version"))
+        version = Version.from_digits(m.group("version"))
         if what == "sql":
             return _Part(path, "sql", m.group("direction"), version, name)
         if what == "sql-up":
@@ -165,18 +168,23 @@ def _classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
     return None
 
 
-def _candidates(directory: Path) -> list[Path]:
-    names = []
+def _candidates(directory: Path) -> list[tuple[str, Path]]:
+    """(name, path) of the files that may be migrations, sorted by name."""
+    skipped = set()
     with os.scandir(directory) as it:
         for entry in it:
-            fname = entry.name
-            if fname.startswith((".", "_")) or not fname.endswith((".sql", ".py")):
-                continue
-            if fname.endswith(_IGNORED_SUFFIXES) or not entry.is_file():
-                continue
-            names.append(fname)
-    names.sort()
-    return [directory / n for n in names]
+            if not entry.is_file():
+                skipped.add(entry.name)
+    found = []
+    for path in directory.iterdir():  # paths built without re-parsing the folder's part
+        fname = path.name
+        if fname.startswith((".", "_")) or not fname.endswith((".sql", ".py")):
+            continue
+        if fname.endswith(_IGNORED_SUFFIXES) or fname in skipped:
+            continue
+        found.append((fname, path))
+    found.sort()
+    return found
 
 
 # --- directives and sections --------------------------------------------------
@@ -193,7 +201,7 @@ _NO_TX_OPTS = re.compile(r"transaction\s*:\s*false|notransaction|no[ _-]?transac
 
 def _apply_directives(script: Script, text: str, path: Path, first_line: int) -> None:
     """Read ``-- migrata:...`` directives from the leading comment lines."""
-    for offset, line in enumerate(text.split("\n")):
+    for offset, line in enumerate(_leading_lines(text)):
         stripped = line.strip()
         if not stripped:
             continue
@@ -219,6 +227,22 @@ def _apply_directives(script: Script, text: str, path: Path, first_line: int) ->
                 line=lineno,
                 hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s",
             )
+
+
+def _leading_lines(text: str) -> Iterator[str]:
+    """The lines of ``text`` up to and including the first that is neither
+    blank nor a ``--`` comment (files are not split whole to read a header)."""
+    start = 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        line = text[start:end]
+        yield line
+        stripped = line.strip()
+        if stripped and not stripped.startswith("--"):
+            return
+        start = end + 1
 
 
 def _sql_script(path: Path, text: str, line_offset: int = 0) -> Script:
@@ -278,13 +302,24 @@ def _split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
 
 
 def _blank_sql(text: str) -> bool:
-    for line in text.split("\n"):
+    for line in _lines(text):
         s = line.strip()
         if s and not s.startswith("--") and s != ";":
             # block comments are rare in empty files; let the backend judge the rest
             if not (s.startswith("/*") and s.endswith("*/")):
                 return False
     return True
+
+
+def _lines(text: str) -> Iterator[str]:
+    """``text.split("\\n")``, lazily: callers stop at the first line that decides."""
+    start = 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        if end < 0:
+            end = len(text)
+        yield text[start:end]
+        start = end + 1
 
 
 # --- Python migrations --------------------------------------------------------
@@ -299,6 +334,8 @@ def load_python(migration: Migration) -> ModuleType:
     if module is None:
         safe_id = re.sub(r"\W", "_", migration.id)
         mod_name = f"migrata_migration_{safe_id}_{abs(hash(path)) % 10**8}"
+        import importlib.util
+
         spec = importlib.util.spec_from_file_location(mod_name, path)
         if spec is None or spec.loader is None:
             raise MigrationFileError("cannot be imported", path=str(path))
@@ -412,8 +449,8 @@ def load_source(
     ups: dict[tuple[int, ...], _Up] = {}
     downs: dict[tuple[int, ...], tuple[_Part, Script]] = {}
     repeatables: list[Migration] = []
-    for path in _candidates(directory):
-        part = _classify(path, custom)
+    for fname, path in _candidates(directory):
+        part = _classify(path, custom, fname)
         if part is None:
             raise MigrationFileError(
                 "file name does not parse as a migration",

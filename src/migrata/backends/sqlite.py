@@ -18,8 +18,6 @@ import errno
 import fcntl
 import json
 import os
-import signal
-import socket
 import sqlite3
 import sys
 import time
@@ -320,7 +318,7 @@ class SQLiteBackend(Backend):
             return False
         info = {
             "pid": os.getpid(),
-            "host": socket.gethostname(),
+            "host": _hostname(),
             "since": _utc_iso(),
             "detail": mask_url(" ".join(["migrata", *sys.argv[1:]]))[:200],
         }
@@ -382,7 +380,9 @@ class SQLiteBackend(Backend):
 
     def end_holder(self, holder: LockHolder) -> None:
         """SIGTERM the holding process (same host only), SIGKILL after 10 s."""
-        if holder.pid is None or holder.host != socket.gethostname():
+        import signal
+
+        if holder.pid is None or holder.host != _hostname():
             raise UsageError(
                 f"the lock is held by {holder.describe()}, which is not a process on this host",
                 hint="stop that process on its own host",
@@ -415,6 +415,12 @@ class SQLiteBackend(Backend):
         return {"objects": objects, "columns": columns}
 
 
+def _hostname() -> str:
+    import socket  # only the lock needs it: reports stay off its import cost
+
+    return socket.gethostname()
+
+
 def _utc_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
 
@@ -422,7 +428,7 @@ def _utc_iso() -> str:
 def _alive(holder: LockHolder) -> bool:
     """False when the recorded holder is a process of this host that is gone
     (its details are left over from an earlier holder)."""
-    if holder.pid is None or holder.host != socket.gethostname():
+    if holder.pid is None or holder.host != _hostname():
         return True
     try:
         os.kill(holder.pid, 0)

@@ -2,7 +2,8 @@
 
 The only place that prints or exits. A :class:`~migrata.errors.MigrataError`
 becomes one ``error:`` line, an optional ``hint:`` line and its exit code; a
-traceback appears only with ``--debug``.
+traceback appears only with ``--debug``. ``status``, ``check`` and ``current``
+answer without loading click (:mod:`migrata.cli.fast`).
 """
 
 from __future__ import annotations
@@ -12,27 +13,41 @@ import sys
 __all__ = ["main"]
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Console-script entry point."""
+def _run_click(args: list[str]) -> int:
     import click
 
-    from migrata.backends.base import mask_url
     from migrata.cli.app import cli
+
+    try:
+        rv = cli.main(args=args, prog_name="migrata", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.Abort:
+        sys.stderr.write("aborted\n")
+        return 130
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    return rv if isinstance(rv, int) else 0
+
+
+def _run(args: list[str]) -> int:
+    from migrata.cli.fast import run
+
+    code = run(args)
+    return _run_click(args) if code is None else code
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point."""
+    from migrata.backends.base import mask_url
     from migrata.errors import MigrataError
 
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     as_json = "--json" in args
     try:
-        rv = cli.main(args=args, prog_name="migrata", standalone_mode=False)
-    except click.exceptions.Exit as exc:
-        sys.exit(exc.exit_code)
-    except click.Abort:
-        sys.stderr.write("aborted\n")
-        sys.exit(130)
-    except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        code = _run(args)
     except MigrataError as exc:
         if debug:
             import traceback
@@ -59,4 +74,4 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write(f"error: internal error: {type(exc).__name__}: {mask_url(str(exc))}\n")
         sys.stderr.write("hint: run again with --debug for the traceback, and report it\n")
         sys.exit(1)
-    sys.exit(rv if isinstance(rv, int) else 0)
+    sys.exit(code)

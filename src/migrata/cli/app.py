@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 import click
 
 from migrata import __version__, api
-from migrata.cli.logs import configure
+from migrata.cli.argv import load_from_options
+from migrata.cli.logs import setup
 from migrata.cli.options import collected, common_options, overrides
 from migrata.cli.output import echo, print_json, table
-from migrata.config import Settings, load_settings
-from migrata.errors import MigrataError, NotConfirmedError, PendingMigrationsError, ValidationError
+from migrata.cli.reports import exit_if_invalid, problem_lines, show_check, show_current, show_status
+from migrata.config import Settings
+from migrata.errors import NotConfirmedError, ValidationError
 
 ALIASES = {
     "migrate": "up",
@@ -59,10 +59,7 @@ class AliasGroup(click.Group):
 def settings(ctx: click.Context) -> Settings:
     cached = ctx.meta.get("migrata.settings")
     if cached is None:
-        opts = collected(ctx)
-        cached = load_settings(
-            opts.get("config"), directory=opts.get("directory"), env=opts.get("env"), **overrides(ctx)
-        )
+        cached = load_from_options(collected(ctx))
         ctx.meta["migrata.settings"] = cached
     return cached
 
@@ -70,22 +67,7 @@ def settings(ctx: click.Context) -> Settings:
 def setup_logging(ctx: click.Context) -> None:
     """Log level from -v/-q/--log-level/--debug; format and file from
     --log-format/--log-file or the config (when it loads)."""
-    opts = collected(ctx)
-    if opts.get("debug"):
-        level = logging.DEBUG
-    elif opts.get("log_level"):
-        level = getattr(logging, str(opts["log_level"]).upper())
-    else:
-        level = {0: logging.INFO, 1: logging.WARNING}.get(opts.get("quiet", 0), logging.ERROR)
-        if opts.get("verbose"):
-            level = logging.DEBUG
-    fmt, log_file = opts.get("log_format"), opts.get("log_file")
-    try:  # the settings resolve a relative --log-file against -C, as every path
-        s = settings(ctx)
-        fmt, log_file = s.log_format, s.log_file
-    except MigrataError:
-        pass  # the command itself reports the bad setting
-    configure(level, fmt or "text", Path(log_file) if log_file else None)
+    setup(collected(ctx), lambda: settings(ctx))
 
 
 def quiet(ctx: click.Context) -> bool:
@@ -248,14 +230,6 @@ def down_cmd(
 # --- reporting ------------------------------------------------------------------------------
 
 
-def _problem_lines(problems: Any) -> None:
-    for p in problems:
-        mark = "error" if p.severity == "error" else "warning"
-        echo(f"  {mark}: {p.message}")
-        if p.hint:
-            echo(f"         {p.hint}")
-
-
 @cli.command("status")
 @json_option
 @common_options
@@ -263,38 +237,7 @@ def _problem_lines(problems: Any) -> None:
 def status_cmd(ctx: click.Context, as_json: bool) -> None:
     """Where the database stands: current version, pending migrations, problems."""
     setup_logging(ctx)
-    st = api.status(settings(ctx))
-    if as_json:
-        print_json(st.to_dict())
-        _exit_if_invalid(ctx, st.problems, as_json=True)
-        return
-    current = next((m for m in st.migrations if m.version == st.current), None)
-    echo(f"Database: {st.database} ({st.dialect}{'' if st.database_exists else ', not created yet'})")
-    label = f"{st.current} {current.name}" if current else st.current
-    echo(f"Current:  {label or 'base (nothing applied)'}")
-    echo(f"Applied:  {st.applied}")
-    if st.pending:
-        echo(f"Pending:  {len(st.pending)}")
-        for m in st.pending:
-            echo(f"  {m.version}  {m.name}" + ("" if m.state == "pending" else f"  ({m.state})"))
-    else:
-        echo("Pending:  0" + (" (up to date)" if st.up_to_date else ""))
-    if st.problems:
-        echo("Problems:")
-        _problem_lines(st.problems)
-    _exit_if_invalid(ctx, st.problems)
-
-
-def _exit_if_invalid(ctx: click.Context, problems: Any, *, as_json: bool = False) -> None:
-    """After a full report: exit 3 when a migration file is broken, naming it on
-    stderr. The state of the history (edited, failed...) is reported, exit 0."""
-    errors = [p for p in problems if p.code == "file"]
-    if not errors:
-        return
-    if as_json:
-        ctx.exit(ValidationError.exit_code)
-    more = f" (and {len(errors) - 1} more problem(s) above)" if len(errors) > 1 else ""
-    raise ValidationError(errors[0].message + more, hint=errors[0].hint)
+    ctx.exit(show_status(api.status(settings(ctx)), as_json))
 
 
 def _short(checksum: str | None) -> str | None:
@@ -311,7 +254,7 @@ def info_cmd(ctx: click.Context, as_json: bool) -> None:
     st = api.info(settings(ctx))
     if as_json:
         print_json(st.to_dict())
-        _exit_if_invalid(ctx, st.problems, as_json=True)
+        ctx.exit(exit_if_invalid(st.problems, as_json=True))
         return
     table(
         ["Version", "Name", "Kind", "State", "Checksum", "Applied at", "Duration", "By"],
@@ -331,8 +274,8 @@ def info_cmd(ctx: click.Context, as_json: bool) -> None:
     )
     if st.problems:
         echo("Problems:")
-        _problem_lines(st.problems)
-    _exit_if_invalid(ctx, st.problems)
+        problem_lines(st.problems)
+    exit_if_invalid(st.problems)
 
 
 @cli.command("current")
@@ -342,11 +285,7 @@ def info_cmd(ctx: click.Context, as_json: bool) -> None:
 def current_cmd(ctx: click.Context, as_json: bool) -> None:
     """Print the current (highest applied) version."""
     setup_logging(ctx)
-    res = api.current(settings(ctx))
-    if as_json:
-        print_json(res.to_dict())
-    else:
-        echo(f"{res.current} {res.name}" if res.current else "base")
+    ctx.exit(show_current(api.current(settings(ctx)), as_json))
 
 
 @cli.command("history")
@@ -409,7 +348,7 @@ def validate_cmd(ctx: click.Context, file: str | None, as_json: bool) -> None:
             echo(f"OK: {what} checked" + (" (with warnings)" if res.problems else ""))
         else:
             echo(f"Invalid: {what}")
-        _problem_lines(res.problems)
+        problem_lines(res.problems)
     if not res.ok:
         ctx.exit(ValidationError.exit_code)
 
@@ -421,20 +360,7 @@ def validate_cmd(ctx: click.Context, file: str | None, as_json: bool) -> None:
 def check_cmd(ctx: click.Context, as_json: bool) -> None:
     """Exit 0 when up to date, 5 when migrations are pending, 3 when invalid."""
     setup_logging(ctx)
-    res = api.check(settings(ctx))
-    if as_json:
-        print_json(res.to_dict())
-    elif res.state == "up-to-date":
-        echo(f"up to date at {res.current or 'base'}")
-    elif res.state == "pending":
-        echo(f"{len(res.pending)} pending: {', '.join(res.pending[:10])}" + (" ..." if len(res.pending) > 10 else ""))
-    else:
-        echo("invalid:")
-        _problem_lines(res.problems)
-    if res.state == "pending":
-        ctx.exit(PendingMigrationsError.exit_code)
-    if res.state == "invalid":
-        ctx.exit(ValidationError.exit_code)
+    ctx.exit(show_check(api.check(settings(ctx)), as_json))
 
 
 # --- repairing --------------------------------------------------------------------------------
@@ -486,7 +412,7 @@ def repair_cmd(
             echo(action)
         if res.problems:
             echo("Needs repair:" if not res.actions else "Still needs repair:")
-            _problem_lines(res.problems)
+            problem_lines(res.problems)
             if not res.actions:
                 echo(_REPAIR_MENU)
         elif not res.actions:

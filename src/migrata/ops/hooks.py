@@ -23,12 +23,12 @@ A failing before-hook stops the command before anything changes (exit 8);
 
 from __future__ import annotations
 
-import logging
 import os
 import subprocess
 import time
 from pathlib import Path
 
+from migrata._log import LazyLogger
 from migrata._workspace import MalformedSpec, call_user
 from migrata.backends.base import mask_url
 from migrata.config import Settings
@@ -38,7 +38,7 @@ __all__ = ["PHASES", "run_hooks"]
 
 PHASES = ("before_up", "after_up", "before_down", "after_down", "on_failure")
 
-log = logging.getLogger("migrata")
+log = LazyLogger("migrata")
 
 
 def run_hooks(settings: Settings, phase: str, env: dict[str, str]) -> int:

@@ -14,13 +14,13 @@ only here.
 
 from __future__ import annotations
 
-import logging
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrata._log import LazyLogger
 from migrata.backends.base import mask_url
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Outcome", "publish"]
 
-log = logging.getLogger("migrata")
+log = LazyLogger("migrata")
 
 JOB = "migrata"
 COUNTERS = {

@@ -7,7 +7,6 @@ the ``on_failure`` hooks. Metrics are published either way.
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -17,6 +16,7 @@ from typing import Any
 from migrata._core import planner
 from migrata._core.model import Plan
 from migrata._core.runner import Runner, StepResult
+from migrata._log import LazyLogger
 from migrata._workspace import Workspace
 from migrata.errors import HookError, MigrataError, MigrationFailedError, VerificationError
 from migrata.ops.backup import BackupInfo, create_backup, restore_backup
@@ -26,7 +26,7 @@ from migrata.ops.verify import Check, health_check, verify_scripts
 
 __all__ = ["Operated", "describe", "operated_run"]
 
-log = logging.getLogger("migrata")
+log = LazyLogger("migrata")
 
 Apply = Callable[[Callable[[Plan], None]], tuple[Plan, Runner, "str | None"]]
 

@@ -1,0 +1,55 @@
+"""Loggers that import :mod:`logging` when first used.
+
+Reporting commands (``status``, ``check``) usually log nothing; importing
+and configuring :mod:`logging` would be most of their fixed cost. Modules
+take a :class:`LazyLogger` instead of ``logging.getLogger``; the command line
+registers its configuration with :func:`on_first_use`, which runs it just
+before the first logger is made (and at once when one already was).
+"""
+
+from __future__ import annotations
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import logging
+    from collections.abc import Callable
+    from typing import Any
+
+__all__ = ["LazyLogger", "get", "on_first_use"]
+
+_pending: list[Callable[[], None]] = []
+_used = [False]
+
+
+def on_first_use(setup: Callable[[], None]) -> None:
+    """Run ``setup`` before any logger is used: later, or now when one already is."""
+    if _used[0]:
+        setup()
+    else:
+        _pending[:] = [setup]  # the newest configuration replaces an unused one
+
+
+def get(name: str) -> logging.Logger:
+    """``logging.getLogger(name)``, after any pending configuration."""
+    import logging
+
+    _used[0] = True
+    while _pending:
+        _pending.pop(0)()
+    return logging.getLogger(name)
+
+
+class LazyLogger:
+    """Stands for ``logging.getLogger(name)``; the logging module loads on the
+    first call of any of its methods."""
+
+    __slots__ = ("_logger", "_name")
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._logger: logging.Logger | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._logger is None:
+            self._logger = get(self._name)
+        return getattr(self._logger, attr)

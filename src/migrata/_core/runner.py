@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from migrata import _log
-from migrata._core.ledger import Ledger, Op, Raw, utcnow
+from migrata._core.ledger import Ledger, Op, Raw, render_literal, utcnow
 from migrata._core.model import Migration, Plan, Step
 from migrata._core.source import load_python
 from migrata._log import LazyLogger
@@ -279,12 +279,17 @@ class Runner:
         t0 = time.perf_counter()
         kind = "repeatable" if m.repeatable else m.kind
         exists = resume or item.step.direction == "down" or (m.repeatable and self._has_row(m.id))
+        opening = led.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists)
+        batch = self._batchable(item, start)
         with self.backend.deferred_commits():
-            led.run(led.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists))
-            if start:
-                led.run(led.progress(m.id, start))
             try:
-                self.execute_body(item, start, journal=True)
+                if batch:
+                    self._run_journal_batch(item, opening)
+                else:
+                    led.run(opening)
+                    if start:
+                        led.run(led.progress(m.id, start))
+                    self.execute_body(item, start, journal=True)
             except MigrationFailedError as exc:
                 done: int | None = exc.statement_index  # type: ignore[attr-defined]
                 recorded = True
@@ -308,11 +313,62 @@ class Runner:
                     self.backend.rollback()
                 raise
             ms = _ms(t0)
-            if item.step.direction == "down":
-                led.run(led.delete(m.id), self._event(item, "ok", ms))
-            else:
-                led.run(led.finish_run(m.id, m.checksum, ms, count), self._event(item, "ok", ms))
+            if not batch:
+                led.run(*self._journal_closing(item, ms))
         return self._result(item, ms)
+
+    def _journal_closing(self, item: Prepared, ms: int | Raw) -> list[Op]:
+        """The rows that end a journaled run that succeeded."""
+        m, led = item.migration, self.ledger
+        count = len(item.statements) if item.statements is not None else None
+        if item.step.direction == "down":
+            first = led.delete(m.id)
+        else:
+            first = led.finish_run(m.id, m.checksum, ms, count)  # type: ignore[arg-type]
+        return [first, self._event(item, "ok", ms)]  # type: ignore[arg-type]
+
+    def _batchable(self, item: Prepared, start: int) -> bool:
+        """Whether a journaled step can go to the server in one round trip:
+        plain statements from the first, no timeout to attribute, none that
+        returns several results (CALL) or manages its own transaction."""
+        backend = self.backend
+        if not backend.journal_in_one_call or item.statements is None or start or self._timed:
+            return False
+        if item.self_managed or not item.statements:
+            return False
+        return not any(backend.returns_several_results(stmt) for stmt in item.statements)
+
+    def _run_journal_batch(self, item: Prepared, opening: Op) -> None:
+        """The journal as the sequential path writes it, sent in one packet:
+        the running row, then before each statement after the first its
+        progress mark, then the closing rows. Where DDL commits implicitly,
+        each mark is committed by the statement it precedes, exactly as when
+        sent one by one; the server stops at the first failure, and the
+        results before it say which statement that was."""
+        backend, led, m = self.backend, self.ledger, item.migration
+        assert item.statements
+        pieces: list[str] = []
+        timer = backend.batch_timer_sql()
+        if timer:
+            pieces.append(timer)
+        pieces.append(render_literal(opening, led.ph))
+        which: dict[int, Statement] = {}
+        for stmt in item.statements:
+            if stmt.index:
+                pieces.append(render_literal(led.progress(m.id, stmt.index), led.ph))
+            which[len(pieces)] = stmt
+            pieces.append(stmt.sql)
+        elapsed = Raw(backend.elapsed_ms_sql(utcnow()))
+        pieces.extend(render_literal(op, led.ph) for op in self._journal_closing(item, elapsed))
+        try:
+            backend.run_batch(pieces)
+        except StatementError as exc:
+            stmt_failed = which.get(exc.index) if exc.index is not None else None
+            if stmt_failed is None:  # one of migrata's own rows: not the migration's fault
+                from migrata.errors import DatabaseError
+
+                raise DatabaseError(f"recording the run of {m.label} failed: {exc.db_message}") from None
+            raise self._statement_failure(item, stmt_failed, exc) from None
 
     def _has_row(self, version: str) -> bool:
         return any(r.version == version for r in self.ledger.read())

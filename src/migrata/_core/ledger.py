@@ -10,8 +10,10 @@ runner can execute it inside a migration's transaction or print it for
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -185,8 +187,10 @@ class Ledger:
         return True
 
     # --- history ------------------------------------------------------------------
-    def _read_rows(self) -> list[tuple[Any, ...]]:
-        return self.backend.query(f"SELECT {_COLUMNS} FROM {self.table}")
+    def _read_rows(self) -> Iterator[tuple[Any, ...]]:
+        rows = self.backend.query_rows(f"SELECT {_COLUMNS} FROM {self.table}")
+        first = next(rows, None)  # the query runs now: a missing table raises here
+        return iter(()) if first is None else itertools.chain((first,), rows)
 
     def read(self) -> list[AppliedMigration]:
         """Every history row (one query). Missing tables read as empty history."""
@@ -197,6 +201,10 @@ class Ledger:
                 return []
             raw = self._read_rows()  # another migrator created the table just now
         rows = []
+        # one string object per distinct kind/status/actor/direction, not one per
+        # row: a long history costs a report less memory
+        same: dict[Any, Any] = {}
+        one = same.setdefault
         for r in raw:
             if r[2] == "ledger":
                 continue
@@ -204,16 +212,16 @@ class Ledger:
                 AppliedMigration(
                     version=r[0],
                     name=r[1],
-                    kind=r[2],
+                    kind=one(r[2], r[2]),
                     checksum=r[3],
-                    status=r[4],
+                    status=one(r[4], r[4]),
                     applied_at=r[5],
                     duration_ms=r[6],
-                    applied_by=r[7],
+                    applied_by=one(r[7], r[7]),
                     error=r[8],
                     progress=r[9],
                     statements=r[10],
-                    direction=r[11],
+                    direction=one(r[11], r[11]),
                 )
             )
         return rows

@@ -99,7 +99,7 @@ class Script:
     transactional: bool = True
     timeout: float | None = None  # seconds, from `-- migrata:timeout`
     explicit_no_transaction: bool = False  # the author asked for it
-    deferred: bool = False  # a down file not read (status/info/check only need to know it exists)
+    deferred: bool = False  # text not kept (status/check: a report needs the checksum and that it exists)
 
 
 @dataclass
@@ -157,9 +157,12 @@ class AppliedMigration:
 
     @cached_property
     def version_key(self) -> tuple[int, ...] | None:
-        if self.repeatable or not Version.is_version(self.version):
+        v = self.version
+        if v.isdigit():  # the common case: a one-part version
+            return (int(v),)
+        if self.repeatable or not Version.is_version(v):
             return None
-        return Version.parse(self.version).key
+        return Version.parse(v).key
 
     def to_dict(self) -> dict[str, Any]:
         return {

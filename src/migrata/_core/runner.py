@@ -26,11 +26,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from migrata import _log
+from migrata import _lazy
 from migrata._core.ledger import Ledger, Op, Raw, render_literal, utcnow
 from migrata._core.model import Migration, Plan, Step
 from migrata._core.source import load_python
-from migrata._log import LazyLogger
+from migrata._lazy import LazyLogger
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.errors import LockTimeoutError, MigrationFailedError, MigrationFileError, one_line
 
@@ -59,7 +59,7 @@ class MigrationContext:
         self.version = migration.id
         self.name = migration.name
         self.direction = direction
-        self.log = _log.get(f"migrata.migration.{migration.id}")
+        self.log = _lazy.get(f"migrata.migration.{migration.id}")
         self.placeholder = backend.placeholder
 
     @contextlib.contextmanager

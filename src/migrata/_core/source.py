@@ -28,6 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from migrata._core.model import Migration, Script, Version
+from migrata._lazy import pattern
 from migrata.errors import ConfigError, MigrationFileError
 
 __all__ = [
@@ -86,7 +87,7 @@ def checksum(text: str) -> str:
     return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
 
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.I)
+_DURATION_RE = pattern(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.I)
 _UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
@@ -122,7 +123,7 @@ def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
     return compiled
 
 
-_BUILTIN = [(re.compile(rx), kind) for rx, kind in _BUILTIN_PATTERNS]
+_BUILTIN = [(pattern(rx), kind) for rx, kind in _BUILTIN_PATTERNS]
 
 
 @dataclass
@@ -189,14 +190,14 @@ def _candidates(directory: Path) -> list[tuple[str, Path]]:
 
 # --- directives and sections --------------------------------------------------
 
-_DIRECTIVE_RE = re.compile(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
-_MARKER_RE = re.compile(
+_DIRECTIVE_RE = pattern(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
+_MARKER_RE = pattern(
     r"^\s*--\s*(?:migrate:(?P<dbmate>up|down)(?P<opts>.*)"
     r"|\+(?:goose|migrate)\s+(?P<goose>up|down)(?P<gopts>.*))\s*$",
     re.I,
 )
-_MARKER_LIKE_RE = re.compile(r"^\s*--\s*(?:migrate\s*:|\+goose\b|\+migrate\b)", re.I)
-_NO_TX_OPTS = re.compile(r"transaction\s*:\s*false|notransaction|no[ _-]?transaction", re.I)
+_MARKER_LIKE_RE = pattern(r"^\s*--\s*(?:migrate\s*:|\+goose\b|\+migrate\b)", re.I)
+_NO_TX_OPTS = pattern(r"transaction\s*:\s*false|notransaction|no[ _-]?transaction", re.I)
 
 
 def _apply_directives(script: Script, text: str, path: Path, first_line: int) -> None:
@@ -432,12 +433,14 @@ def load_source(
     patterns: Iterable[str] = (),
     allow_empty: bool = False,
     must_exist: bool = True,
-    read_downs: bool = True,
+    for_report: bool = False,
 ) -> Source:
     """Discover and parse every migration in ``directory``; refuse a broken set.
 
-    ``read_downs=False`` (for reports: status, info, check) leaves separate
-    down files unread: their existence is all a report needs."""
+    ``for_report`` (status, check): separate down files are left unread, their
+    existence is all a report needs, and the text of the others is dropped
+    once checked and checksummed (scripts marked ``deferred``): a long history
+    costs a report little memory."""
     if not directory.is_dir():
         if must_exist:
             raise MigrationFileError(
@@ -457,10 +460,10 @@ def load_source(
                 path=str(path),
                 hint=f"accepted names: {_ACCEPTED_FORMS}; set file_pattern for other schemes",
             )
-        if part.direction == "down" and not read_downs:
+        if part.direction == "down" and for_report:
             _add_down(part, downs, Script(path=part.path, deferred=True))
             continue
-        _add_part(part, ups, downs, repeatables, allow_empty)
+        _add_part(part, ups, downs, repeatables, allow_empty, keep_text=not for_report)
     versioned = []
     for key, (part, up, down, digest) in ups.items():
         if key in downs:
@@ -493,6 +496,8 @@ def _add_part(
     downs: dict[tuple[int, ...], tuple[_Part, Script]],
     repeatables: list[Migration],
     allow_empty: bool,
+    *,
+    keep_text: bool = True,
 ) -> None:
     if part.kind == "py":
         text = read_text(part.path)
@@ -511,14 +516,18 @@ def _add_part(
                 path=str(part.path),
                 hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
             )
+    assert up.sql is not None
+    digest = checksum(up.sql)
+    if not keep_text:
+        for script in (up, down):
+            if script is not None:
+                script.sql, script.deferred = None, True
     if part.kind == "repeatable":
-        assert up.sql is not None
-        repeatables.append(Migration(None, part.name, "sql", up, down, checksum(up.sql), description=part.name))
+        repeatables.append(Migration(None, part.name, "sql", up, down, digest, description=part.name))
     elif part.direction == "down":
         _add_down(part, downs, up)
     else:
-        assert up.sql is not None
-        _store_up(part, ups, up, down, checksum(up.sql))
+        _store_up(part, ups, up, down, digest)
 
 
 def _add_down(part: _Part, downs: dict[tuple[int, ...], tuple[_Part, Script]], script: Script) -> None:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import re
 
+from migrata._lazy import pattern
+
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -92,9 +94,9 @@ class SplitDialect:
         self.scan = re.compile("[" + re.escape(specials).replace(r"a\-zA\-Z_", "a-zA-Z_") + "]")
 
 
-_DOLLAR_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-_DELIMITER_RE = re.compile(r"[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.I)
-_ROUTINE_RE = re.compile(
+_DOLLAR_RE = pattern(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+_DELIMITER_RE = pattern(r"[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.I)
+_ROUTINE_RE = pattern(
     r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:AGGREGATE\s+)?"
     r"(?:PROCEDURE|FUNCTION|TRIGGER|EVENT|PACKAGE)\b",
     re.I,

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
+from migrata._lazy import pattern
 from migrata.backends._sqltext import (
     SplitDialect,
     is_blank,
@@ -166,10 +167,10 @@ class DatabaseURL:
 
 
 # the password runs to the last "@" of the authority, as urlsplit reads it
-_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]*)@")
+_PASSWORD_RE = pattern(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]*)@")
 
 
-_QUERY_SECRET_RE = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|sslpassword)=)[^&;\s]*", re.I)
+_QUERY_SECRET_RE = pattern(r"(?P<head>[?&;](?:password|passwd|pwd|sslpassword)=)[^&;\s]*", re.I)
 
 
 def mask_url(url: str) -> str:
@@ -341,6 +342,11 @@ class Backend(ABC):
     @abstractmethod
     def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one query of migrata's own and return all rows."""
+
+    def query_rows(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        """Like :meth:`query`, row by row where the driver allows (a long history
+        is never held twice: raw rows and the objects made of them)."""
+        yield from self.query(sql, params)
 
     @abstractmethod
     def run_statement(self, sql: str) -> None:

@@ -205,6 +205,18 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
 
+    def query_rows(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Iterator[tuple[Any, ...]]:
+        try:
+            cur = self.connection.execute(sql, params)
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
+        try:
+            yield from cur
+        except sqlite3.Error as exc:
+            raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
+        finally:
+            cur.close()
+
     def run_statement(self, sql: str) -> None:
         conn = self.connection
         with self.statement_guard():

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from migrata import _log
+from migrata import _lazy
 from migrata.errors import MigrataError
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def setup(opts: Mapping[str, Any], settings: Callable[[], Settings]) -> None:
     path = Path(log_file) if log_file else None
     if fmt == "text" and path is None:
         _ACTIVE["format"], _ACTIVE["file"] = fmt, False
-        _log.on_first_use(lambda: configure(level, fmt, None))
+        _lazy.on_first_use(lambda: configure(level, fmt, None))
     else:
         configure(level, fmt, path)
 
@@ -75,6 +75,6 @@ def report_error(message: str, hint: str | None, exit_code: int, kind: str) -> b
     if as_json or _ACTIVE["file"]:
         from migrata.cli._handlers import record_error
 
-        _log.get("migrata")  # any pending configuration first
+        _lazy.get("migrata")  # any pending configuration first
         record_error(message, hint, exit_code, kind, as_json=as_json)
     return as_json

@@ -28,7 +28,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from migrata._log import LazyLogger
+from migrata._lazy import LazyLogger
 from migrata._workspace import MalformedSpec, call_user
 from migrata.backends.base import mask_url
 from migrata.config import Settings

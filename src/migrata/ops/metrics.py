@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrata._log import LazyLogger
+from migrata._lazy import LazyLogger
 from migrata.backends.base import mask_url
 
 if TYPE_CHECKING:

@@ -16,7 +16,7 @@ from typing import Any
 from migrata._core import planner
 from migrata._core.model import Plan
 from migrata._core.runner import Runner, StepResult
-from migrata._log import LazyLogger
+from migrata._lazy import LazyLogger
 from migrata._workspace import Workspace
 from migrata.errors import HookError, MigrataError, MigrationFailedError, VerificationError
 from migrata.ops.backup import BackupInfo, create_backup, restore_backup

@@ -1,10 +1,15 @@
-"""Loggers that import :mod:`logging` when first used.
+"""Things made on first use: loggers and regular expressions.
+
+**Loggers** import :mod:`logging` when first used.
 
 Reporting commands (``status``, ``check``) usually log nothing; importing
 and configuring :mod:`logging` would be most of their fixed cost. Modules
 take a :class:`LazyLogger` instead of ``logging.getLogger``; the command line
 registers its configuration with :func:`on_first_use`, which runs it just
 before the first logger is made (and at once when one already was).
+
+**Patterns** (:func:`pattern`) compile on their first match: a command pays
+only for the expressions its input needs (SQL dialects, file forms).
 """
 
 from __future__ import annotations
@@ -12,10 +17,11 @@ from __future__ import annotations
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import logging
+    import re
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["LazyLogger", "get", "on_first_use"]
+__all__ = ["LazyLogger", "get", "on_first_use", "pattern"]
 
 _pending: list[Callable[[], None]] = []
 _used = [False]
@@ -53,3 +59,23 @@ class LazyLogger:
         if self._logger is None:
             self._logger = get(self._name)
         return getattr(self._logger, attr)
+
+
+class _Pattern:
+    __slots__ = ("_compiled", "_flags", "_text")
+
+    def __init__(self, text: str, flags: int) -> None:
+        self._text, self._flags = text, flags
+        self._compiled: re.Pattern[str] | None = None
+
+    def __getattr__(self, attr: str) -> Any:
+        if self._compiled is None:
+            import re
+
+            self._compiled = re.compile(self._text, self._flags)
+        return getattr(self._compiled, attr)
+
+
+def pattern(text: str, flags: int = 0) -> re.Pattern[str]:
+    """``re.compile(text, flags)``, done when the pattern is first used."""
+    return _Pattern(text, flags)  # type: ignore[return-value]

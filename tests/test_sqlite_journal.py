@@ -20,7 +20,7 @@ def test_default_mode_is_restored_and_no_journal_file_is_left(project) -> None:
     project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
     project.write(
         "2_seen.py",
-        '''
+        """
         def up(ctx):
             mode = ctx.query("PRAGMA journal_mode")[0][0]
             ctx.execute("CREATE TABLE seen (mode TEXT)")
@@ -28,7 +28,7 @@ def test_default_mode_is_restored_and_no_journal_file_is_left(project) -> None:
 
         def down(ctx):
             ctx.execute("DROP TABLE seen")
-        ''',
+        """,
     )
     assert project.run("up").exit_code == 0
     assert project.sql("SELECT mode FROM seen") == [("persist",)]

@@ -17,7 +17,6 @@ The set is checked as a whole before anything runs; every problem raises
 
 from __future__ import annotations
 
-import hashlib
 import os
 import re
 import sys
@@ -28,6 +27,7 @@ from types import ModuleType
 from typing import Any
 
 from migrata._core.model import Migration, Script, Version
+from migrata._core.sourcecache import SourceCache
 from migrata._lazy import pattern
 from migrata.errors import ConfigError, MigrationFileError
 
@@ -84,6 +84,8 @@ def normalize(text: str) -> str:
 
 def checksum(text: str) -> str:
     """SHA-256 of the text with line endings normalised (CRLF checkouts match)."""
+    import hashlib  # here: a report served from the cache never loads it
+
     return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
 
 
@@ -123,7 +125,14 @@ def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
     return compiled
 
 
-_BUILTIN = [(pattern(rx), kind) for rx, kind in _BUILTIN_PATTERNS]
+_BUILTIN: list[tuple[re.Pattern[str], str]] = []
+
+
+def _builtin() -> list[tuple[re.Pattern[str], str]]:
+    """The built-in file-name patterns, compiled on first use."""
+    if not _BUILTIN:
+        _BUILTIN.extend((re.compile(rx), kind) for rx, kind in _BUILTIN_PATTERNS)
+    return _BUILTIN
 
 
 @dataclass
@@ -149,7 +158,7 @@ def _classify(path: Path, custom: list[re.Pattern[str]], fname: str | None = Non
                 )
             kind = "py" if fname.endswith(".py") else "sql"
             return _Part(path, kind, direction, Version.parse(m.group("version")), m.group("name"))
-    for rx, what in _BUILTIN:
+    for rx, what in _builtin():
         m = rx.match(fname)
         if not m:
             continue
@@ -440,7 +449,8 @@ def load_source(
     ``for_report`` (status, check): separate down files are left unread, their
     existence is all a report needs, and the text of the others is dropped
     once checked and checksummed (scripts marked ``deferred``): a long history
-    costs a report little memory."""
+    costs a report little memory. Unchanged files come from the
+    :mod:`~migrata._core.sourcecache` without being read."""
     if not directory.is_dir():
         if must_exist:
             raise MigrationFileError(
@@ -449,6 +459,7 @@ def load_source(
             )
         return Source(directory)
     custom = compile_patterns(patterns)
+    cache = SourceCache(directory) if for_report else None
     ups: dict[tuple[int, ...], _Up] = {}
     downs: dict[tuple[int, ...], tuple[_Part, Script]] = {}
     repeatables: list[Migration] = []
@@ -463,7 +474,7 @@ def load_source(
         if part.direction == "down" and for_report:
             _add_down(part, downs, Script(path=part.path, deferred=True))
             continue
-        _add_part(part, ups, downs, repeatables, allow_empty, keep_text=not for_report)
+        _add_part(part, ups, downs, repeatables, allow_empty, cache=cache, fname=fname)
     versioned = []
     for key, (part, up, down, digest) in ups.items():
         if key in downs:
@@ -484,10 +495,75 @@ def load_source(
         )
     versioned.sort(key=lambda m: m.version.key if m.version else ())
     repeatables.sort(key=lambda m: m.name)
+    if cache is not None:
+        cache.save()
     return Source(directory, versioned, repeatables)
 
 
 _Up = tuple[_Part, Script, Script | None, str]  # part, up, down, checksum
+
+
+def _parse_part(part: _Part, allow_empty: bool) -> tuple[Script, Script | None, str, bool]:
+    """Read and check one file: (up, down, checksum, whether a part is blank)."""
+    text = read_text(part.path)
+    if part.kind == "py":
+        return Script(path=part.path), Script(path=part.path), checksum(text), False
+    down: Script | None
+    if part.kind in ("single", "repeatable"):
+        up, down = _split_sections(part.path, text)
+    else:
+        up, down = _sql_script(part.path, text), None
+    blank = False
+    for script, which in ((up, "up"), (down, "down")):
+        if script is not None and script.sql is not None and _blank_sql(script.sql):
+            blank = True
+            if not allow_empty:
+                raise MigrationFileError(
+                    f"empty migration ({which} part has no SQL)" if down is not None else "empty migration",
+                    path=str(part.path),
+                    hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
+                )
+    assert up.sql is not None
+    return up, down, checksum(up.sql), blank
+
+
+def _options(script: Script | None) -> list[Any] | None:
+    if script is None:
+        return None
+    return [script.line_offset, script.transactional, script.timeout, script.explicit_no_transaction]
+
+
+def _script(path: Path, options: list[Any] | None) -> Script | None:
+    if options is None:
+        return None
+    line_offset, transactional, timeout, explicit = options
+    return Script(path, None, line_offset, transactional, timeout, explicit, deferred=True)
+
+
+def _report_part(part: _Part, fname: str, cache: SourceCache, allow_empty: bool) -> tuple[Script, Script | None, str]:
+    """A file as a report needs it (texts dropped), from the cache when the
+    file is unchanged since it was stored."""
+    sig = cache.signature(os.stat(part.path))
+    hit = cache.get(fname, sig)
+    if hit is not None:
+        digest, up_options, down_options = hit
+        if part.kind == "py":
+            return Script(path=part.path), Script(path=part.path), digest
+        up = _script(part.path, up_options)
+        assert up is not None
+        return up, _script(part.path, down_options), digest
+    up, down, digest, blank = _parse_part(part, allow_empty)
+    if part.kind != "py":
+        for script in (up, down):
+            if script is not None:
+                script.sql, script.deferred = None, True
+    if not blank:  # a blank file's verdict depends on allow_empty: always judged afresh
+        cache.put(
+            fname,
+            sig,
+            [digest, _options(up) if part.kind != "py" else None, _options(down) if part.kind != "py" else None],
+        )
+    return up, down, digest
 
 
 def _add_part(
@@ -497,32 +573,17 @@ def _add_part(
     repeatables: list[Migration],
     allow_empty: bool,
     *,
-    keep_text: bool = True,
+    cache: SourceCache | None = None,
+    fname: str = "",
 ) -> None:
-    if part.kind == "py":
-        text = read_text(part.path)
-        _store_up(part, ups, Script(path=part.path), Script(path=part.path), checksum(text))
-        return
-    text = read_text(part.path)
-    down: Script | None
-    if part.kind in ("single", "repeatable"):
-        up, down = _split_sections(part.path, text)
+    """Parse one file and file it under its version (``cache``: for a report)."""
+    if cache is not None:
+        up, down, digest = _report_part(part, fname, cache, allow_empty)
     else:
-        up, down = _sql_script(part.path, text), None
-    for script, which in ((up, "up"), (down, "down")):
-        if script is not None and script.sql is not None and _blank_sql(script.sql) and not allow_empty:
-            raise MigrationFileError(
-                f"empty migration ({which} part has no SQL)" if down is not None else "empty migration",
-                path=str(part.path),
-                hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
-            )
-    assert up.sql is not None
-    digest = checksum(up.sql)
-    if not keep_text:
-        for script in (up, down):
-            if script is not None:
-                script.sql, script.deferred = None, True
-    if part.kind == "repeatable":
+        up, down, digest, _ = _parse_part(part, allow_empty)
+    if part.kind == "py":
+        _store_up(part, ups, up, down, digest)
+    elif part.kind == "repeatable":
         repeatables.append(Migration(None, part.name, "sql", up, down, digest, description=part.name))
     elif part.direction == "down":
         _add_down(part, downs, up)

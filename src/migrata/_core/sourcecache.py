@@ -1,0 +1,105 @@
+"""What a report needs from each migration file, kept between runs.
+
+``status`` and ``check`` (readiness probes, CI) read every migration file to
+checksum it; on a long history that is most of their time. This cache keeps,
+per file, its checksum and the parsed options of its parts (directives,
+sections), keyed by the file's stat signature: size, modification and
+change times in nanoseconds, inode. An edit changes the change time (the
+kernel sets it on every write; no tool can set it back), so an edited file
+misses the cache and is read again. A file changed in the last two seconds
+is never stored: on file systems whose clock ticks coarsely, two writes in
+one tick can share a change time (git's "racy" case).
+
+Only reports use it; ``up``, ``down``, ``validate`` and the rest always read
+the files. The cache lives in ``$XDG_CACHE_HOME/migrata`` (``~/.cache``),
+one small JSON file per migrations folder; ``MIGRATA_CACHE_DIR`` moves it and
+``MIGRATA_NO_CACHE=1`` turns it off. Unreadable, corrupt or unwritable caches
+are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import zlib
+from pathlib import Path
+from typing import Any
+
+__all__ = ["SourceCache"]
+
+FORMAT = 1
+RACY_NS = 2_000_000_000  # files changed more recently than this are not stored
+
+
+def _cache_dir() -> Path | None:
+    if os.environ.get("MIGRATA_NO_CACHE", "").strip() not in ("", "0"):
+        return None
+    explicit = os.environ.get("MIGRATA_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base, "migrata")
+
+
+class SourceCache:
+    """Entries of one migrations folder: file name -> [signature, data]."""
+
+    def __init__(self, directory: Path) -> None:
+        from migrata import __version__
+
+        self.path: Path | None = None
+        self.folder = ""
+        self.entries: dict[str, Any] = {}
+        self.seen: dict[str, Any] = {}
+        self.changed = False
+        self.now_ns = time.time_ns()
+        folder = _cache_dir()
+        if folder is None:
+            return
+        self.folder = f"{__version__} {os.path.realpath(directory)}"
+        self.path = folder / f"source-{zlib.crc32(self.folder.encode()):08x}.json"
+        try:
+            data = json.loads(self.path.read_bytes())
+            if (
+                isinstance(data, dict)
+                and data.get("format") == FORMAT
+                and data.get("folder") == self.folder
+                and isinstance(data.get("files"), dict)
+            ):
+                self.entries = data["files"]
+        except (OSError, ValueError):
+            pass
+
+    @staticmethod
+    def signature(st: os.stat_result) -> list[int]:
+        return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+
+    def get(self, name: str, sig: list[int]) -> Any:
+        entry = self.entries.get(name)
+        if isinstance(entry, list) and len(entry) == 2 and entry[0] == sig:
+            self.seen[name] = entry
+            return entry[1]
+        return None
+
+    def put(self, name: str, sig: list[int], data: Any) -> None:
+        if self.path is None:
+            return
+        if max(sig[1], sig[2]) > self.now_ns - RACY_NS:
+            return  # too fresh to trust its times (see the module's docstring)
+        self.seen[name] = [sig, data]
+        self.changed = True
+
+    def save(self) -> None:
+        """Write the entries of the files seen this run (a vanished file's go)."""
+        if self.path is None or (not self.changed and len(self.seen) == len(self.entries)):
+            return
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump({"format": FORMAT, "folder": self.folder, "files": self.seen}, fh, separators=(",", ":"))
+            os.replace(tmp, self.path)
+        except OSError:
+            pass

@@ -24,7 +24,6 @@ from migrata._core.report import guard
 from migrata._core.runner import Prepared, Runner
 from migrata._core.source import Source
 from migrata._lazy import LazyLogger
-from migrata._scaffold import create_migration, create_project
 from migrata._workspace import ConfigLike, Workspace, resolve_settings, workspace
 from migrata.errors import (
     BackupError,
@@ -709,6 +708,8 @@ def doctor(config: ConfigLike = None, **overrides: Any) -> DoctorResult:
 
 def new(config: ConfigLike = None, name: str = "", *, kind: str = "pair", **overrides: Any) -> NewResult:
     """Create the next migration file(s): ``kind`` is ``pair``, ``single`` or ``py``."""
+    from migrata._scaffold import create_migration
+
     return create_migration(resolve_settings(config, **overrides), name, kind)
 
 
@@ -720,4 +721,6 @@ def init(
     force: bool = False,
 ) -> InitResult:
     """Write ``migrata.toml`` and create the migrations folder."""
+    from migrata._scaffold import create_project
+
     return create_project(directory, url=url, migrations=migrations, force=force)

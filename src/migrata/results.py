@@ -5,7 +5,7 @@ Every result has ``to_dict()`` (what ``--json`` prints) and plain attributes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from migrata._core.ledger import Event
@@ -36,8 +36,26 @@ __all__ = [
 ]
 
 
-@dataclass
-class StatusResult:
+class _Result:
+    """``__repr__`` and ``__eq__`` as dataclasses write them, written once:
+    generating them for every result class is most of what importing this
+    module would cost (and every command imports it)."""
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]
+        return f"{type(self).__qualname__}({shown})"
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        names = [f.name for f in fields(self) if f.compare]  # type: ignore[arg-type]
+        return all(getattr(self, n) == getattr(other, n) for n in names)
+
+    __hash__ = None  # type: ignore[assignment]  # as for dataclasses with eq
+
+
+@dataclass(repr=False, eq=False)
+class StatusResult(_Result):
     database: str
     dialect: str
     current: str | None
@@ -69,8 +87,8 @@ class StatusResult:
         }
 
 
-@dataclass
-class MigrateResult:
+@dataclass(repr=False, eq=False)
+class MigrateResult(_Result):
     """What ``up``/``down`` did (or would do, with dry_run/sql)."""
 
     direction: str
@@ -103,8 +121,8 @@ class MigrateResult:
         }
 
 
-@dataclass
-class CurrentResult:
+@dataclass(repr=False, eq=False)
+class CurrentResult(_Result):
     database: str
     current: str | None
     name: str | None
@@ -114,8 +132,8 @@ class CurrentResult:
         return asdict(self)
 
 
-@dataclass
-class HistoryResult:
+@dataclass(repr=False, eq=False)
+class HistoryResult(_Result):
     database: str
     events: list[Event]
 
@@ -123,8 +141,8 @@ class HistoryResult:
         return {"database": self.database, "events": [e.to_dict() for e in self.events]}
 
 
-@dataclass
-class ValidateResult:
+@dataclass(repr=False, eq=False)
+class ValidateResult(_Result):
     problems: list[Problem]
     checked: int
     file: str | None = None
@@ -142,8 +160,8 @@ class ValidateResult:
         }
 
 
-@dataclass
-class CheckResult:
+@dataclass(repr=False, eq=False)
+class CheckResult(_Result):
     state: str  # "up-to-date", "pending", "invalid"
     current: str | None
     pending: list[str]
@@ -158,8 +176,8 @@ class CheckResult:
         }
 
 
-@dataclass
-class RepairResult:
+@dataclass(repr=False, eq=False)
+class RepairResult(_Result):
     problems: list[Problem]
     actions: list[str]
     steps: list[StepResult] = field(default_factory=list)
@@ -176,8 +194,8 @@ class RepairResult:
         }
 
 
-@dataclass
-class StampResult:
+@dataclass(repr=False, eq=False)
+class StampResult(_Result):
     version: str
     added: list[str]
     removed: list[str]
@@ -186,8 +204,8 @@ class StampResult:
         return asdict(self)
 
 
-@dataclass
-class CleanupResult:
+@dataclass(repr=False, eq=False)
+class CleanupResult(_Result):
     keep_days: int
     deleted: int
     dry_run: bool = False
@@ -196,8 +214,8 @@ class CleanupResult:
         return asdict(self)
 
 
-@dataclass
-class LockResult:
+@dataclass(repr=False, eq=False)
+class LockResult(_Result):
     database: str
     held: bool
     holder: dict[str, Any] | None = None
@@ -207,8 +225,8 @@ class LockResult:
         return asdict(self)
 
 
-@dataclass
-class NewResult:
+@dataclass(repr=False, eq=False)
+class NewResult(_Result):
     version: str
     files: list[str]
 
@@ -216,8 +234,8 @@ class NewResult:
         return asdict(self)
 
 
-@dataclass
-class InitResult:
+@dataclass(repr=False, eq=False)
+class InitResult(_Result):
     config_file: str
     migrations: str
     created: list[str]
@@ -226,8 +244,8 @@ class InitResult:
         return asdict(self)
 
 
-@dataclass
-class DatabaseResult:
+@dataclass(repr=False, eq=False)
+class DatabaseResult(_Result):
     """What ``db create``/``db drop`` did."""
 
     database: str
@@ -241,8 +259,8 @@ class DatabaseResult:
         return {"database": self.database, "action": self.action, "changed": self.changed}
 
 
-@dataclass
-class BackupResult:
+@dataclass(repr=False, eq=False)
+class BackupResult(_Result):
     """``backup`` (one new backup) and ``backups`` (all of them, newest first)."""
 
     database: str
@@ -252,8 +270,8 @@ class BackupResult:
         return asdict(self)
 
 
-@dataclass
-class RestoreResult:
+@dataclass(repr=False, eq=False)
+class RestoreResult(_Result):
     database: str
     backup: dict[str, Any]
     version: str | None  # the version the database is at after the restore
@@ -263,8 +281,8 @@ class RestoreResult:
         return asdict(self)
 
 
-@dataclass
-class VerifyResult:
+@dataclass(repr=False, eq=False)
+class VerifyResult(_Result):
     database: str
     checks: list[dict[str, Any]]
 
@@ -276,8 +294,8 @@ class VerifyResult:
         return {"database": self.database, "ok": self.ok, "checks": self.checks}
 
 
-@dataclass
-class DoctorResult:
+@dataclass(repr=False, eq=False)
+class DoctorResult(_Result):
     database: str
     checks: list[dict[str, Any]]
 

@@ -32,7 +32,7 @@ from migrata._core.model import Migration, Plan, Step
 from migrata._core.source import load_python
 from migrata._lazy import LazyLogger
 from migrata.backends.base import Backend, Statement, StatementError
-from migrata.errors import LockTimeoutError, MigrationFailedError, MigrationFileError, one_line
+from migrata.errors import DatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileError, one_line
 
 __all__ = ["MigrationContext", "Prepared", "Runner", "StepResult"]
 
@@ -365,8 +365,6 @@ class Runner:
         except StatementError as exc:
             stmt_failed = which.get(exc.index) if exc.index is not None else None
             if stmt_failed is None:  # one of migrata's own rows: not the migration's fault
-                from migrata.errors import DatabaseError
-
                 raise DatabaseError(f"recording the run of {m.label} failed: {exc.db_message}") from None
             raise self._statement_failure(item, stmt_failed, exc) from None
 

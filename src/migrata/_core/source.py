@@ -242,17 +242,11 @@ def _apply_directives(script: Script, text: str, path: Path, first_line: int) ->
 def _leading_lines(text: str) -> Iterator[str]:
     """The lines of ``text`` up to and including the first that is neither
     blank nor a ``--`` comment (files are not split whole to read a header)."""
-    start = 0
-    while start <= len(text):
-        end = text.find("\n", start)
-        if end < 0:
-            end = len(text)
-        line = text[start:end]
+    for line in _lines(text):
         yield line
         stripped = line.strip()
         if stripped and not stripped.startswith("--"):
             return
-        start = end + 1
 
 
 def _sql_script(path: Path, text: str, line_offset: int = 0) -> Script:

@@ -217,9 +217,7 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     pass
         except pymysql.err.MySQLError as exc:
-            text = str(exc.args[1]) if len(exc.args) > 1 else ""
-            m = re.search(r" at line (\d+)$", text)
-            raise StatementError(self._statement_message(exc), line=int(m.group(1)) if m else None) from None
+            raise self._statement_error(exc) from None
 
     def run_batch(self, statements: list[str]) -> None:
         """One multi-statement packet; the server stops at the first error, and
@@ -235,11 +233,7 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     done += 1
         except pymysql.err.MySQLError as exc:
-            text = str(exc.args[1]) if len(exc.args) > 1 else ""
-            m = re.search(r" at line (\d+)$", text)
-            raise StatementError(
-                self._statement_message(exc), line=int(m.group(1)) if m else None, index=done
-            ) from None
+            raise self._statement_error(exc, index=done) from None
 
     def returns_several_results(self, stmt: Statement) -> bool:
         words = leading_keywords(stmt.sql, 1, hash_comments=True)
@@ -250,6 +244,12 @@ class MySQLBackend(Backend):
 
     def elapsed_ms_sql(self, started: str) -> str:
         return "CAST(TIMESTAMPDIFF(MICROSECOND, @migrata_t0, UTC_TIMESTAMP(6)) DIV 1000 AS SIGNED)"
+
+    def _statement_error(self, exc: Any, *, index: int | None = None) -> StatementError:
+        """A server error of a migration statement, with the line it names."""
+        text = str(exc.args[1]) if len(exc.args) > 1 else ""
+        m = re.search(r" at line (\d+)$", text)
+        return StatementError(self._statement_message(exc), line=int(m.group(1)) if m else None, index=index)
 
     def _statement_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None

@@ -56,6 +56,15 @@ class Project:
         finally:
             conn.close()
 
+    def sql_write(self, statement: str) -> None:
+        """Change the database as another program would (its own connection)."""
+        conn = sqlite3.connect(self.db)
+        try:
+            conn.execute(statement)
+            conn.commit()
+        finally:
+            conn.close()
+
     def tables(self) -> set[str]:
         if not self.db.exists():
             return set()

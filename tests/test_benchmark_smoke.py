@@ -24,7 +24,7 @@ from migrata.testing.plugin import in_ci
 ROOT = Path(__file__).resolve().parent.parent
 N = 20
 DATABASES = ("sqlite", "postgresql", "mysql")
-CYCLE = ("apply", "status", "check", "apply1", "rollback")
+CYCLE = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
 EXPECTED: dict[str, tuple[str, ...]] = {
     "python": ("start",),
     "client-a": ("apply", "apply1", "rollback"),
@@ -35,7 +35,16 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "yoyo": CYCLE,
     "dbmate": CYCLE,
 }
-TABLES_AFTER = {"apply": N, "status": N, "check": N, "apply1": N + 1, "rollback": 0, "library": N}
+TABLES_AFTER = {
+    "apply": N,
+    "status": N,
+    "status2": N,
+    "check": N,
+    "check2": N,
+    "apply1": N + 1,
+    "rollback": 0,
+    "library": N,
+}
 
 
 @pytest.fixture(scope="module")

@@ -13,13 +13,14 @@ import pytest
 
 import migrata._core.source as source_module
 import migrata._core.sourcecache as cache_module
+import migrata._fingerprint as fingerprint_module
 
 
 @pytest.fixture
 def cache_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     folder = tmp_path / "cache"
     monkeypatch.setenv("MIGRATA_CACHE_DIR", str(folder))
-    monkeypatch.setattr(cache_module, "RACY_NS", 0)  # the test's files are seconds old at most
+    monkeypatch.setattr(fingerprint_module, "RACY_NS", 0)  # the test's files are seconds old at most
     return folder
 
 

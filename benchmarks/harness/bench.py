@@ -22,7 +22,7 @@ from typing import Any
 
 from . import proc
 from .servers import Counts, Database, Server
-from .tools import WORKLOAD_TOOLS, Invocation, Tool
+from .tools import AGAIN, WORKLOAD_TOOLS, Invocation, Tool
 from .workload import Workload
 
 WARMUP_N = 3
@@ -147,7 +147,7 @@ class Bench:
 
     def measure(self, server: Server, tool: Tool, op: str, w: Workload, db: Database | None, rep: int) -> Sample:
         sample = Sample(server.dialect, w.n, tool.name, op, rep, False)
-        invocations: list[Invocation] = tool.invocations(op, w, db)  # type: ignore[arg-type]  # None: python -c pass
+        invocations: list[Invocation] = tool.invocations(AGAIN.get(op, op), w, db)  # type: ignore[arg-type]  # None: python -c pass
         env = dict(self.env, **server.client_env())
         total, peak = 0.0, 0
         for inv in invocations:

@@ -27,12 +27,14 @@ from .bench import Sample
 BEGIN = "<!-- benchmark:begin -->"
 END = "<!-- benchmark:end -->"
 DB_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
-OP_ORDER = ("start", "apply", "status", "check", "apply1", "rollback", "library")
+OP_ORDER = ("start", "apply", "status", "status2", "check", "check2", "apply1", "rollback", "library")
 OP_TITLES = {
     "start": "interpreter start (floor of status, check, apply 1)",
     "apply": "apply all N to an empty database (× floor: floor (b))",
     "status": "status with N applied (× floor: python -c pass)",
+    "status2": "status asked again, nothing changed (× floor: python -c pass)",
     "check": "check: anything pending? N applied (× floor: python -c pass)",
+    "check2": "check asked again, nothing changed (× floor: python -c pass)",
     "apply1": "apply 1 new migration on top of N (× floor: python -c pass)",
     "rollback": "roll back all N + 1 (× floor: floor (b) running the downs)",
     "library": "library API in a fresh python -c (× floor on SQLite: call time against floor (b) in Python's sqlite3)",
@@ -51,22 +53,30 @@ COMMANDS = {
     ("migrata", "apply"): "migrata up",
     ("migrata", "status"): "migrata status",
     ("migrata", "check"): "migrata check",
+    ("migrata", "status2"): "migrata status, again",
+    ("migrata", "check2"): "migrata check, again",
     ("migrata", "apply1"): "migrata up",
     ("migrata", "rollback"): "migrata down base",
     ("migrata-lib", "library"): "migrata.upgrade(url, migrations=...)",
     ("alembic", "apply"): "alembic upgrade head",
     ("alembic", "status"): "alembic current",
     ("alembic", "check"): "alembic current --check-heads",
+    ("alembic", "status2"): "alembic current, again",
+    ("alembic", "check2"): "alembic current --check-heads, again",
     ("alembic", "apply1"): "alembic upgrade head",
     ("alembic", "rollback"): "alembic downgrade base",
     ("yoyo", "apply"): "yoyo apply --batch",
     ("yoyo", "status"): "yoyo list",
     ("yoyo", "check"): "yoyo list",
+    ("yoyo", "status2"): "yoyo list, again",
+    ("yoyo", "check2"): "yoyo list, again",
     ("yoyo", "apply1"): "yoyo apply --batch",
     ("yoyo", "rollback"): "yoyo rollback --batch --all",
     ("dbmate", "apply"): "dbmate migrate",
     ("dbmate", "status"): "dbmate status",
     ("dbmate", "check"): "dbmate status --exit-code",
+    ("dbmate", "status2"): "dbmate status, again",
+    ("dbmate", "check2"): "dbmate status --exit-code, again",
     ("dbmate", "apply1"): "dbmate migrate",
     ("dbmate", "rollback"): "dbmate rollback, once per migration",
 }
@@ -135,7 +145,7 @@ def floor_of(rows: Sequence[Row], row: Row) -> tuple[Row | None, bool]:
     """The floor row of ``row``'s operation, and whether call times are compared."""
     if row.op in ("apply", "rollback"):
         return find(rows, row.db, row.n, "client-b", row.op), False
-    if row.op in ("status", "check", "apply1"):
+    if row.op in ("status", "status2", "check", "check2", "apply1"):
         return find(rows, row.db, row.n, "python", "start"), False
     if row.op == "library":
         py = find(rows, row.db, row.n, "py-sqlite3", "library")
@@ -239,13 +249,19 @@ def targets(
                 f"best peer: {peer.tool}" if peer else _missing(rows, db, target_n, "migrata", "apply"),
             )
         )
-    for op, cmd in (("status", "migrata status"), ("check", "migrata check")):
+    questions = (
+        ("status2", "migrata status", "asked again"),
+        ("status", "migrata status", "first after apply"),
+        ("check2", "migrata check", "asked again"),
+        ("check", "migrata check", "first after apply"),
+    )
+    for op, cmd, when in questions:
         for db in dbs:
             row = find(rows, db, target_n, "migrata", op)
             start = find(rows, db, target_n, "python", "start")
             out.append(
                 _target(
-                    f"{cmd} ≤ 2× python -c pass",
+                    f"{cmd} ≤ 2× python -c pass ({when})",
                     db,
                     target_n,
                     _ratio(row, start),
@@ -255,10 +271,10 @@ def targets(
                 )
             )
             alembic = find(rows, db, target_n, "alembic", op)
-            what = "alembic current" if op == "status" else "alembic current --check-heads"
+            what = "alembic current" if op.startswith("status") else "alembic current --check-heads"
             out.append(
                 _target(
-                    f"{cmd} ≤ 0.25× {what}",
+                    f"{cmd} ≤ 0.25× {what} ({when})",
                     db,
                     target_n,
                     _ratio(row, alembic),

@@ -5,6 +5,8 @@ Operations:
 * ``apply``: all N migrations on a fresh, empty database;
 * ``status``: the tool's status command with all N applied;
 * ``check``: the tool's "anything pending?" command with all N applied;
+* ``status2``, ``check2``: the same commands asked again at once, nothing
+  changed in between (what a readiness probe or a second CI step sees);
 * ``apply1``: one new migration (N + 1) on top of N applied;
 * ``rollback``: every migration (N + 1 of them) rolled back;
 * ``library``: migrata's ``migrata.upgrade()`` in a fresh ``python -c``
@@ -29,7 +31,9 @@ from .peers import Peers
 from .servers import Database
 from .workload import Workload
 
-OPS = ("apply", "status", "check", "apply1", "rollback", "library", "start")
+OPS = ("apply", "status", "status2", "check", "check2", "apply1", "rollback", "library", "start")
+#: operations that ask an earlier one's question again
+AGAIN = {"status2": "status", "check2": "check"}
 
 LIBRARY_CODE = """\
 import json, sys, time
@@ -119,7 +123,7 @@ class Tool:
 
 class Migrata(Tool):
     name, label, kind, files = "migrata", "migrata", "migrata", "migrata"
-    ops = ("apply", "status", "check", "apply1", "rollback")
+    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
 
     def exe(self) -> list[str]:
         script = self.python.parent / "migrata"
@@ -149,7 +153,7 @@ class MigrataLibrary(Tool):
 
 class Alembic(Tool):
     name, label, files = "alembic", "Alembic", "alembic"
-    ops = ("apply", "status", "check", "apply1", "rollback")
+    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
 
     def problem(self) -> str | None:
         return None if self.peers and self.peers.bin("alembic").exists() else "alembic is not installed"
@@ -175,7 +179,7 @@ class Alembic(Tool):
 
 class Yoyo(Tool):
     name, label, files = "yoyo", "yoyo", "yoyo"
-    ops = ("apply", "status", "check", "apply1", "rollback")
+    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
 
     def problem(self) -> str | None:
         return None if self.peers and self.peers.bin("yoyo").exists() else "yoyo-migrations is not installed"
@@ -197,7 +201,7 @@ class Yoyo(Tool):
 
 class Dbmate(Tool):
     name, label, files = "dbmate", "dbmate", "dbmate"
-    ops = ("apply", "status", "check", "apply1", "rollback")
+    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
 
     def problem(self) -> str | None:
         if self.peers is None or self.peers.dbmate is None:

@@ -21,10 +21,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-__all__ = ["LazyLogger", "get", "on_first_use", "pattern"]
+__all__ = ["LazyLogger", "get", "on_first_use", "pattern", "uses"]
 
 _pending: list[Callable[[], None]] = []
 _used = [False]
+_uses = [0]
 
 
 def on_first_use(setup: Callable[[], None]) -> None:
@@ -33,6 +34,12 @@ def on_first_use(setup: Callable[[], None]) -> None:
         setup()
     else:
         _pending[:] = [setup]  # the newest configuration replaces an unused one
+
+
+def uses() -> int:
+    """How many times a lazy logger was called in this process: a command that
+    compares it before and after knows whether it logged anything."""
+    return _uses[0]
 
 
 def get(name: str) -> logging.Logger:
@@ -56,6 +63,7 @@ class LazyLogger:
         self._logger: logging.Logger | None = None
 
     def __getattr__(self, attr: str) -> Any:
+        _uses[0] += 1
         if self._logger is None:
             self._logger = get(self._name)
         return getattr(self._logger, attr)

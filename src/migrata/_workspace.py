@@ -20,6 +20,7 @@ from migrata._core.model import AppliedMigration, MigrationState, Problem
 from migrata._core.report import build_report
 from migrata._core.runner import Runner, lock_timeout_error
 from migrata._core.source import Source, load_source
+from migrata._fingerprint import probe
 from migrata._lazy import LazyLogger
 from migrata.backends import create_backend
 from migrata.backends.base import Backend
@@ -130,6 +131,32 @@ class Workspace:
         if not self.database_exists():
             return []
         return self.ledger.read()
+
+    def state_token(self) -> Any:
+        """The database's probe value now (None: it cannot tell, see
+        :meth:`~migrata.backends.base.Backend.state_probe`)."""
+        spec = self.unconnected_backend().state_probe()
+        return None if spec is None else probe(spec)
+
+    def report_inputs(self, before: Any) -> dict[str, Any] | None:
+        """What a report made since the probe value ``before`` depends on, for
+        the command line's answer cache: the files the settings were looked up
+        in, the migrations folder and the files of it that were read, and the
+        database probe. None when the database cannot tell or changed meanwhile."""
+        spec = self.unconnected_backend().state_probe()
+        source = self._source
+        if spec is None or before is None or source is None or self.settings.on_connect:
+            return None
+        if probe(spec) != before:
+            return None
+        folder = os.fspath(source.directory)
+        names = set()
+        for m in source.all:
+            path = os.fspath(m.up.path)
+            if os.path.dirname(path) != folder:
+                return None
+            names.add(os.path.basename(path))
+        return {"config": list(self.settings.inputs), "folder": folder, "files": sorted(names), "probe": (spec, before)}
 
     def use_source(self, source: Source) -> None:
         self._source = source

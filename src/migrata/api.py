@@ -259,6 +259,7 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
     """Where the database stands: current version, pending migrations, problems."""
     with workspace(config, **overrides) as ws:
         ws.reporting = True
+        before = ws.state_token()
         exists = ws.database_exists()
         rows = ws.rows()
         file_problems: list[Problem] = []
@@ -274,7 +275,7 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
         states, problems = ws.report(rows)
         problems = file_problems + _in_progress(ws, problems)
         pending = [s for s in states if s.state in ("pending", "outdated", "out-of-order")]
-        return StatusResult(
+        result = StatusResult(
             database=ws.database,
             dialect=ws.unconnected_backend().dialect,
             current=planner.current_version(rows),
@@ -284,6 +285,12 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
             problems=problems,
             database_exists=exists,
         )
+        # an answer that depends on more than files and the database is never kept:
+        # a broken file, a live migrator (the lock), an imported Python migration
+        if not file_problems and not any(p.code in (RUNNING, "in-progress") for p in problems):
+            if not any(s.kind == "py" for s in pending):
+                result._inputs = ws.report_inputs(before)
+        return result
 
 
 def _in_progress(ws: Workspace, problems: list[Problem]) -> list[Problem]:
@@ -311,7 +318,9 @@ def current(config: ConfigLike = None, **overrides: Any) -> CurrentResult:
     """The current (highest applied) version."""
     st = status(config, **overrides)
     name = next((m.name for m in st.migrations if m.version == st.current), None)
-    return CurrentResult(st.database, st.current, name, len(st.pending))
+    result = CurrentResult(st.database, st.current, name, len(st.pending))
+    result._inputs = st._inputs
+    return result
 
 
 def history(
@@ -339,7 +348,9 @@ def check(config: ConfigLike = None, **overrides: Any) -> CheckResult:
     errors = [p for p in st.problems if p.severity == "error"]
     pending = [m.version for m in st.pending] + [p.version or "" for p in st.problems if p.code == "in-progress"]
     state = "invalid" if errors else ("pending" if pending else "up-to-date")
-    return CheckResult(state, st.current, pending, st.problems)
+    result = CheckResult(state, st.current, pending, st.problems)
+    result._inputs = st._inputs
+    return result
 
 
 def validate(

@@ -217,6 +217,10 @@ class Settings:
     env: str | None = None
     origins: dict[str, str] = field(default_factory=dict)
     url_base: Path | None = None
+    #: every file the settings were looked up in, whether it exists or not
+    #: (config candidates up the folders, .env, --config): the command line's
+    #: answer cache checks that none of them changed
+    inputs: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def events_table(self) -> str:
@@ -274,13 +278,17 @@ class Settings:
 # --- loading ---------------------------------------------------------------------
 
 
-def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
-    """The nearest migrata.toml, or pyproject.toml with [tool.migrata], upward from ``start``."""
+def find_config(start: Path, looked: list[str] | None = None) -> tuple[Path, dict[str, Any]] | None:
+    """The nearest migrata.toml, or pyproject.toml with [tool.migrata], upward
+    from ``start``; every file looked at is added to ``looked``."""
+    looked = [] if looked is None else looked
     for folder in (start, *start.parents):
         candidate = folder / "migrata.toml"
+        looked.append(str(candidate))
         if candidate.is_file():
             return candidate, _read_toml(candidate)
         pyproject = folder / "pyproject.toml"
+        looked.append(str(pyproject))
         if pyproject.is_file():
             data = _read_toml(pyproject)
             section = data.get("tool", {}).get("migrata")
@@ -432,9 +440,11 @@ def load_settings(
         raise ConfigError(f"directory {start} does not exist (from -C)")
     env_name = env or environ.get("MIGRATA_ENV") or None
     found: tuple[Path, dict[str, Any]] | None
+    looked: list[str] = []
     if config is not None:
         path = Path(config).expanduser()
         path = path if path.is_absolute() else start / path
+        looked.append(str(path))
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist (from --config)")
         data = _read_toml(path)
@@ -442,7 +452,7 @@ def load_settings(
             data = data.get("tool", {}).get("migrata", {})
         found = (path.resolve(), data)
     else:
-        found = find_config(start)
+        found = find_config(start, looked)
     project_dir = found[0].parent if found else start
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -454,6 +464,7 @@ def load_settings(
         raise ConfigError(f"--env {env_name} needs a config file with [env.{env_name}]; none was found")
     if dotenv:
         dotenv_path = project_dir / ".env"
+        looked.append(str(dotenv_path))
         if dotenv_path.is_file():
             _apply_layer(values, origins, _env_layer(_read_dotenv(dotenv_path), ".env"), project_dir)
     _apply_layer(values, origins, _env_layer(environ, "environment variable"), start)
@@ -473,6 +484,7 @@ def load_settings(
         env=env_name,
         origins=origins,
         url_base=bases.get("url", project_dir),
+        inputs=looked,
         **_finalise(values),
     )
     if "migrations" not in values:

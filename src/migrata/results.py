@@ -53,6 +53,10 @@ class _Result:
 
     __hash__ = None  # type: ignore[assignment]  # as for dataclasses with eq
 
+    #: what a report depended on (files, database probe), for the command
+    #: line's answer cache (:mod:`migrata.cli.answers`); not part of the result
+    _inputs: dict[str, Any] | None = None
+
 
 @dataclass(repr=False, eq=False)
 class StatusResult(_Result):

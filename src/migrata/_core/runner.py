@@ -354,7 +354,7 @@ class Runner:
         pieces.append(render_literal(opening, led.ph))
         which: dict[int, Statement] = {}
         for stmt in item.statements:
-            if stmt.index:
+            if self._marked(stmt):
                 pieces.append(render_literal(led.progress(m.id, stmt.index), led.ph))
             which[len(pieces)] = stmt
             pieces.append(stmt.sql)
@@ -368,6 +368,16 @@ class Runner:
                 raise DatabaseError(f"recording the run of {m.label} failed: {exc.db_message}") from None
             raise self._statement_failure(item, stmt_failed, exc) from None
 
+    def _marked(self, stmt: Statement) -> bool:
+        """Whether the journal marks its progress before ``stmt``. Where journal
+        writes wait for the next commit (DDL committing implicitly), a mark
+        before a statement that does not commit (DML) is only ever committed
+        together with that statement and the next mark: after a crash it would
+        tell nothing the others do not, so it is left out."""
+        if not stmt.index:
+            return False
+        return not self.backend.defers_journal_commits or not self.backend.transactional_statement(stmt)
+
     def _has_row(self, version: str) -> bool:
         return any(r.version == version for r in self.ledger.read())
 
@@ -378,7 +388,7 @@ class Runner:
         backend, led, m = self.backend, self.ledger, item.migration
         statements = item.statements
         for stmt in statements[start:]:
-            if journal and stmt.index > start:
+            if journal and stmt.index > start and self._marked(stmt):
                 led.run(led.progress(m.id, stmt.index))
             try:
                 backend.run_statement(stmt.sql)
@@ -553,8 +563,9 @@ class Runner:
                         led.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists)
                     )
                 )
+                statements = item.statements or []
                 for k, line in enumerate(body):
-                    if k:
+                    if k < len(statements) and self._marked(statements[k]):
                         out.append(led.render(led.progress(m.id, k))[0] + ";")
                     out.append(line)
                 final = (

@@ -26,20 +26,17 @@ import zlib
 from pathlib import Path
 from typing import Any
 
+from migrata import _fingerprint
+from migrata._fingerprint import cache_dir
+
 __all__ = ["SourceCache"]
 
 FORMAT = 1
-RACY_NS = 2_000_000_000  # files changed more recently than this are not stored
 
 
 def _cache_dir() -> Path | None:
-    if os.environ.get("MIGRATA_NO_CACHE", "").strip() not in ("", "0"):
-        return None
-    explicit = os.environ.get("MIGRATA_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base, "migrata")
+    folder = cache_dir()
+    return Path(folder) if folder else None
 
 
 class SourceCache:
@@ -85,7 +82,7 @@ class SourceCache:
     def put(self, name: str, sig: list[int], data: Any) -> None:
         if self.path is None:
             return
-        if max(sig[1], sig[2]) > self.now_ns - RACY_NS:
+        if max(sig[1], sig[2]) > self.now_ns - _fingerprint.RACY_NS:
             return  # too fresh to trust its times (see the module's docstring)
         self.seen[name] = [sig, data]
         self.changed = True

@@ -8,11 +8,11 @@ and pointing at a :class:`~migrata.backends.base.Backend` subclass.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # this package stays light: a kept answer's probe imports a module of it
+    from typing import Any
 
-from migrata.backends.base import Backend, DatabaseURL
-from migrata.errors import ConfigError
+    from migrata.backends.base import Backend, DatabaseURL
 
 __all__ = ["backend_class", "create_backend", "known_schemes"]
 
@@ -40,6 +40,10 @@ def _entry_points() -> dict[str, Any]:
 
 
 def backend_class(url: DatabaseURL) -> type[Backend]:
+    import importlib
+
+    from migrata.errors import ConfigError
+
     family = url.family
     target = _BUILTIN.get(family)
     if target is not None:

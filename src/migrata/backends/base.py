@@ -278,6 +278,11 @@ class Backend(ABC):
     step_in_one_call: ClassVar[bool] = False
     #: a journaled step's statements and journal writes go in one round trip (run_batch)
     journal_in_one_call: ClassVar[bool] = False
+    #: journal writes inside deferred_commits() wait for the next commit (an
+    #: implicit one of DDL, or the end of the step) instead of committing on
+    #: their own: a progress mark before a statement that does not commit is
+    #: then left out (it could never be committed apart from that statement)
+    defers_journal_commits: ClassVar[bool] = False
 
     def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
         self.url = url
@@ -299,6 +304,16 @@ class Backend(ABC):
 
     def server_version(self) -> str:
         return ""
+
+    def state_probe(self) -> tuple[str, str, tuple[Any, ...]] | None:
+        """``(module, function, arguments)`` of a cheap function that returns a
+        value which changes whenever the database's committed state may have
+        changed (None from it: cannot tell), computed without connecting and
+        without importing this backend. The command line keeps the answers of
+        ``status`` and ``check`` while it stays the same (see
+        :mod:`migrata._fingerprint`). None (the default): this database cannot
+        tell, its answers are never kept."""
+        return None
 
     def database_exists(self) -> bool:
         """False when the database is absent (read-only commands then create

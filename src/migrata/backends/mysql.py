@@ -60,6 +60,9 @@ _CONNECT_OPTIONS = {
 }
 
 
+_TIMER_SQL = "SET @migrata_t0 = UTC_TIMESTAMP(6)"
+
+
 def _pymysql() -> Any:
     try:
         import pymysql
@@ -88,6 +91,7 @@ class MySQLBackend(Backend):
     id_column = "id BIGINT AUTO_INCREMENT PRIMARY KEY"
     begin_sql = "START TRANSACTION"
     journal_in_one_call = True
+    defers_journal_commits = True
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
         super().__init__(url, options=options)
@@ -96,6 +100,10 @@ class MySQLBackend(Backend):
         self._timeout: float | None = None
         self._mariadb = True
         self._drop_on_close: str | None = None
+        # deferred_commits(): None outside; "pending" until the first write
+        # switches autocommit off; "off" while it is; "done" when a batch has
+        # committed and switched it back on within its own packet
+        self._defer: str | None = None
 
     # --- connection ---------------------------------------------------------------------
     def _connect_kwargs(self, database: str | None) -> dict[str, Any]:
@@ -192,8 +200,16 @@ class MySQLBackend(Backend):
         return "`" + name.replace("`", "``") + "`"
 
     # --- statements --------------------------------------------------------------------
+    def _autocommit_off(self) -> None:
+        """Inside deferred_commits(): switch autocommit off before the first write."""
+        if self._defer in ("pending", "done"):
+            self.connection.autocommit(False)
+            self._defer = "off"
+
     def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
         pymysql = _pymysql()
+        if self._defer is not None:
+            self._autocommit_off()
         try:
             with self.connection.cursor() as cur:
                 cur.execute(sql, tuple(params) if params else None)
@@ -211,6 +227,8 @@ class MySQLBackend(Backend):
 
     def run_statement(self, sql: str) -> None:
         pymysql = _pymysql()
+        if self._defer is not None:
+            self._autocommit_off()
         try:
             with self.connection.cursor() as cur:
                 cur.execute(sql)
@@ -223,8 +241,21 @@ class MySQLBackend(Backend):
         """One multi-statement packet; the server stops at the first error, and
         the results read before it say which statement that was. A newline
         before each separator keeps a trailing ``--``/``#`` comment from
-        swallowing it."""
+        swallowing it.
+
+        Inside deferred_commits() with nothing written yet, the packet itself
+        switches autocommit off first and commits and switches it back on
+        last: the whole step is one round trip."""
         pymysql = _pymysql()
+        framed = self._defer == "pending"
+        offset = 0
+        if framed:
+            # switching autocommit back on commits (documented for MySQL and MariaDB)
+            if statements and statements[0] == _TIMER_SQL:
+                statements = [f"SET autocommit = 0, {_TIMER_SQL[4:]}", *statements[1:], "SET autocommit = 1"]
+            else:
+                statements, offset = ["SET autocommit = 0", *statements, "SET autocommit = 1"], 1
+            self._defer = "off"  # until the packet has run to its end
         done = 0
         try:
             with self.connection.cursor() as cur:
@@ -233,14 +264,16 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     done += 1
         except pymysql.err.MySQLError as exc:
-            raise self._statement_error(exc, index=done) from None
+            raise self._statement_error(exc, index=done - offset) from None
+        if framed:
+            self._defer = "done"
 
     def returns_several_results(self, stmt: Statement) -> bool:
         words = leading_keywords(stmt.sql, 1, hash_comments=True)
         return bool(words) and words[0] in ("CALL", "EXECUTE")
 
     def batch_timer_sql(self) -> str:
-        return "SET @migrata_t0 = UTC_TIMESTAMP(6)"
+        return _TIMER_SQL
 
     def elapsed_ms_sql(self, started: str) -> str:
         return "CAST(TIMESTAMPDIFF(MICROSECOND, @migrata_t0, UTC_TIMESTAMP(6)) DIV 1000 AS SIGNED)"
@@ -307,21 +340,27 @@ class MySQLBackend(Backend):
 
     @contextlib.contextmanager
     def deferred_commits(self) -> Iterator[None]:
-        """Autocommit off: journal writes ride on the next DDL's implicit commit."""
+        """Autocommit off: journal writes ride on the next DDL's implicit commit.
+
+        It is switched off by the first write (a batch does it in its own
+        packet, and commits there too), so a step costs no round trip of its own."""
         conn = self.connection
-        conn.autocommit(False)
+        self._defer = "pending"
         try:
             yield
-            conn.commit()
+            if self._defer == "off":
+                conn.commit()
         except BaseException as exc:
             from migrata.errors import MigrationFailedError
 
-            with contextlib.suppress(Exception):
-                conn.commit() if isinstance(exc, MigrationFailedError) else conn.rollback()
+            if self._defer == "off":
+                with contextlib.suppress(Exception):
+                    conn.commit() if isinstance(exc, MigrationFailedError) else conn.rollback()
             raise
         finally:
+            self._defer = None
             with contextlib.suppress(Exception):
-                conn.autocommit(True)
+                conn.autocommit(True)  # pymysql sends it only when the server has it off
 
     # --- locking ----------------------------------------------------------------------------
     def _lock_name(self) -> str:

@@ -113,6 +113,11 @@ class SQLiteBackend(Backend):
     def database_exists(self) -> bool:
         return self.in_memory or os.path.exists(self.path)
 
+    def state_probe(self) -> tuple[str, str, tuple[Any, ...]] | None:
+        if self.in_memory or self.url.query.get("mode") == "memory":
+            return None
+        return ("migrata.backends._sqlitestate", "state", (os.path.abspath(self.path),))
+
     def create(self) -> bool:
         if self.in_memory or os.path.exists(self.path):
             return False

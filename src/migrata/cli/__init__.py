@@ -3,7 +3,8 @@
 The only place that prints or exits. A :class:`~migrata.errors.MigrataError`
 becomes one ``error:`` line, an optional ``hint:`` line and its exit code; a
 traceback appears only with ``--debug``. ``status``, ``check`` and ``current``
-answer without loading click (:mod:`migrata.cli.fast`).
+answer without loading click (:mod:`migrata.cli.fast`), and from a kept answer
+when nothing they depend on changed (:mod:`migrata.cli.answers`).
 """
 
 from __future__ import annotations
@@ -40,10 +41,16 @@ def _run(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
+    args = sys.argv[1:] if argv is None else argv
+    from migrata.cli.answers import lookup
+
+    kept = lookup(args)  # status/check/current asked again with nothing changed
+    if kept is not None:
+        sys.stdout.write(kept[0])
+        sys.exit(kept[1])
     from migrata.backends.base import mask_url
     from migrata.errors import MigrataError
 
-    args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args
     as_json = "--json" in args
     try:

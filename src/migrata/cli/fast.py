@@ -3,11 +3,19 @@
 The commands readiness probes and CI scripts run most often answer through
 the same library calls and printing functions as the click commands
 (:mod:`migrata.cli.reports`); only the parsing differs, and anything the small
-parser in :mod:`migrata.cli.argv` does not understand goes to click.
+parser in :mod:`migrata.cli.argv` does not understand goes to click. An
+answer that can be kept is (:mod:`migrata.cli.answers`).
 """
 
 from __future__ import annotations
 
+import io
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from migrata import _lazy
+from migrata.cli import answers
 from migrata.cli.argv import load_from_options, parse_reporting
 
 __all__ = ["run"]
@@ -32,8 +40,28 @@ def run(args: list[str]) -> int | None:
         return loaded[0]
 
     setup(opts, settings)
+    logged = _lazy.uses()
     if command == "status":
-        return show_status(api.status(settings()), as_json)
-    if command == "check":
-        return show_check(api.check(settings()), as_json)
-    return show_current(api.current(settings()), as_json)
+        result: Any = api.status(settings())
+        show: Callable[[Any, bool], int] = show_status
+    elif command == "check":
+        result, show = api.check(settings()), show_check
+    else:
+        result, show = api.current(settings()), show_current
+    out, code = _printed(show, result, as_json)
+    if result._inputs is not None and _lazy.uses() == logged:  # a kept answer repeats no log line
+        answers.keep(args, out, code, result._inputs)
+    return code
+
+
+def _printed(show: Callable[[Any, bool], int], result: Any, as_json: bool) -> tuple[str, int]:
+    """Print the answer and return it with the exit code (what the answer
+    cache keeps); the answer is printed even when ``show`` raises."""
+    real, buffer = sys.stdout, io.StringIO()
+    sys.stdout = buffer
+    try:
+        code = show(result, as_json)
+    finally:
+        sys.stdout = real
+        real.write(buffer.getvalue())
+    return buffer.getvalue(), code

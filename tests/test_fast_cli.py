@@ -111,3 +111,81 @@ def test_logging_still_reaches_stderr_when_a_command_logs(project) -> None:
     res = project.run("-v", "up")
     assert res.exit_code == 0
     assert "applied 1 one" in res.stderr
+
+
+def _normalized(result: tuple[int | None, str, str], root: str) -> tuple[int | None, str, str]:
+    import re
+
+    def clean(text: str) -> str:
+        text = text.replace(root, "ROOT")
+        text = re.sub(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z?", "TIME", text)
+        text = re.sub(r"\bin \d+\.\d\ds\b", "in Ts", text)
+        text = re.sub(r"\(\d+ ms\)", "(T ms)", text)
+        return re.sub(r'"(duration_ms|lock_wait_ms)": \d+', r'"\1": 0', text)
+
+    code, out, err = result
+    return code, clean(out), clean(err)
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["up"],
+        ["up", "1"],
+        ["up", "--steps", "1"],
+        ["-q", "up"],
+        ["up", "--dry-run"],
+        ["up", "--sql"],
+        ["up", "--json"],
+        ["migrate"],
+        ["down", "--applied"],  # (marker: both migrations applied first)
+        ["down", "base", "--applied"],
+        ["down", "--steps", "2", "--dry-run", "--applied"],
+        ["rollback", "--json", "--applied"],
+        ["up", "nosuch"],
+    ],
+)
+def test_up_and_down_print_what_click_prints(tmp_path, args: list[str]) -> None:  # type: ignore[no-untyped-def]
+    from conftest import Project
+
+    applied = "--applied" in args
+    args = [a for a in args if a != "--applied"]
+    results = []
+    for which, fn in (("fast", run_fast), ("click", _run_click)):
+        project = Project(tmp_path / which / "proj")
+        project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+        project.pair("2", "two", "CREATE TABLE two (id INTEGER);", "DROP TABLE two;")
+        if applied:
+            assert project.run("up").exit_code == 0
+        results.append((project, _normalized(_capture(fn, ["-C", str(project.root), *args]), str(project.root))))
+    (fast_project, fast), (click_project, slow) = results
+    assert fast == slow
+    assert fast_project.history() == click_project.history()
+
+
+@pytest.mark.parametrize(
+    "args",
+    [["up", "1", "2"], ["up", "--steps", "0"], ["up", "--steps=1"], ["up", "--help"], ["down", "--force"]],
+)
+def test_up_and_down_leave_the_rest_to_click(args: list[str]) -> None:
+    from migrata.cli.argv import parse_fast
+
+    assert parse_fast(args) is None
+
+
+def test_up_loads_no_click(project) -> None:  # type: ignore[no-untyped-def]
+    import json
+    import subprocess
+    import sys
+
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    probe = (
+        "import sys\nfrom migrata.cli import main\n"
+        f"sys.argv = ['migrata', '-C', {str(project.root)!r}, 'up']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "import json\nprint(json.dumps(sorted({'click', 'rich'} & set(sys.modules))))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert "Applied 1 migration(s)" in out
+    assert json.loads(out.strip().splitlines()[-1]) == []
+    assert project.history() == ["1"]

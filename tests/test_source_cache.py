@@ -104,9 +104,46 @@ def test_the_cache_can_be_turned_off(project, cache_dir: Path, monkeypatch: pyte
     assert not cache_dir.exists()
 
 
-def test_up_always_reads_the_files(project, cache_dir: Path, reads: list[str]) -> None:
+def test_up_reads_only_the_files_it_runs(project, cache_dir: Path, reads: list[str]) -> None:
     _project(project)
-    assert project.run("status").exit_code == 0
+    assert project.run("up").exit_code == 0  # checks every file, and keeps their entries
+    project.pair("5", "five", "CREATE TABLE five (id INTEGER);", "DROP TABLE five;")
     reads.clear()
+    res = project.run("up")
+    assert res.exit_code == 0, res.output
+    assert sorted(reads) == ["5_five.down.sql", "5_five.up.sql"]  # new files: read and checked
+    assert "5" in project.history() and "five" in project.tables()
+    reads.clear()
+    assert project.run("down").exit_code == 0  # the down part of 5 comes from the cache: read to run it
+    assert reads == ["5_five.down.sql"]
+    assert "five" not in project.tables()
+
+
+def test_up_refuses_an_applied_file_edited_behind_the_cache(project, cache_dir: Path) -> None:
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
     assert project.run("up").exit_code == 0
-    assert {"1_one.up.sql", "1_one.down.sql", "2_two.sql", "3_three.sql", "4_four.py"} <= set(reads)
+    path = project.migrations / "1_one.up.sql"
+    st = path.stat()
+    time.sleep(0.02)
+    path.write_text("CREATE TABLE One (id INTEGER);", encoding="utf-8")  # same size
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # same mtime
+    project.pair("2", "two", "CREATE TABLE two (id INTEGER);")
+    res = project.run("up")
+    assert res.exit_code == 3, res.output
+    assert "1 one" in res.stderr and "two" not in project.tables()
+
+
+def test_a_step_whose_file_changed_after_planning_is_refused(project, cache_dir: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    assert project.run("up").exit_code == 0
+    assert project.run("down").exit_code == 0  # 1 is cached now, and pending
+    real = source_module.Source.fill
+
+    def edit_then_fill(self, migration, script):  # type: ignore[no-untyped-def]
+        script.path.write_text("CREATE TABLE other (id INTEGER);", encoding="utf-8")
+        return real(self, migration, script)
+
+    monkeypatch.setattr(source_module.Source, "fill", edit_then_fill)
+    res = project.run("up")
+    assert res.exit_code == 3 and "changed while" in res.stderr, res.output
+    assert project.tables() == set()

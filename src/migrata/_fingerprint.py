@@ -26,7 +26,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["RACY_NS", "cache_dir", "path_signature", "probe", "settled", "signature"]
+__all__ = ["RACY_NS", "cache_dir", "path_signature", "probe", "settled", "sha256_hex", "signature"]
 
 RACY_NS = 2_000_000_000  # a signature younger than this may not show the next change
 
@@ -60,6 +60,20 @@ def path_signature(path: str) -> tuple[int, int, int, int] | None:
 def settled(sig: tuple[int, int, int, int] | None, now_ns: int) -> bool:
     """Whether ``sig`` is old enough that the next change will show in it."""
     return sig is None or max(sig[1], sig[2]) <= now_ns - RACY_NS
+
+
+def sha256_hex(data: bytes) -> str:
+    """SHA-256 of ``data`` in hex, from Python's builtin implementation:
+    :mod:`hashlib` would load OpenSSL first, which costs a command more than
+    hashing its migration files does."""
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]  # Python 3.11
+    except ImportError:
+        try:
+            from _sha2 import sha256  # type: ignore[import-not-found]  # Python 3.12+
+        except ImportError:
+            from hashlib import sha256
+    return str(sha256(data).hexdigest())
 
 
 def probe(spec: tuple[str, str, tuple[Any, ...]]) -> Any:

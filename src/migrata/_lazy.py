@@ -26,14 +26,23 @@ __all__ = ["LazyLogger", "get", "on_first_use", "pattern", "uses"]
 _pending: list[Callable[[], None]] = []
 _used = [False]
 _uses = [0]
+_threshold: list[int | None] = [None]
+_BELOW = {"debug": 10, "info": 20}  # logger methods that may be dropped unseen
 
 
-def on_first_use(setup: Callable[[], None]) -> None:
-    """Run ``setup`` before any logger is used: later, or now when one already is."""
+def _ignore(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+def on_first_use(setup: Callable[[], None], level: int | None = None) -> None:
+    """Run ``setup`` before any logger is used: later, or now when one already
+    is. ``level``: the level ``setup`` gives the loggers; until then, debug and
+    info calls below it are dropped without loading :mod:`logging`."""
     if _used[0]:
         setup()
     else:
         _pending[:] = [setup]  # the newest configuration replaces an unused one
+        _threshold[0] = level
 
 
 def uses() -> int:
@@ -63,9 +72,12 @@ class LazyLogger:
         self._logger: logging.Logger | None = None
 
     def __getattr__(self, attr: str) -> Any:
-        _uses[0] += 1
         if self._logger is None:
+            threshold, level = _threshold[0], _BELOW.get(attr)
+            if threshold is not None and level is not None and level < threshold and not _used[0]:
+                return _ignore  # it would be filtered out: logging need not load for it
             self._logger = get(self._name)
+        _uses[0] += 1
         return getattr(self._logger, attr)
 
 

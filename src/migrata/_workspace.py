@@ -13,7 +13,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from migrata._core.ledger import Ledger
 from migrata._core.model import AppliedMigration, MigrationState, Problem
@@ -26,6 +25,10 @@ from migrata.backends import create_backend
 from migrata.backends.base import Backend
 from migrata.config import Settings, load_settings
 from migrata.errors import ConfigError, MigrataError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["ConfigLike", "MalformedSpec", "Workspace", "call_user", "resolve_settings", "workspace"]
 
@@ -64,6 +67,7 @@ class Workspace:
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
         self.reporting = False  # only reports: file texts need not be kept, down files not read
+        self.cached_texts = False  # up/down: unchanged files from the cache, texts read for the steps run
 
     # --- files ---------------------------------------------------------------------
     @property
@@ -71,7 +75,11 @@ class Workspace:
         if self._source is None:
             s = self.settings
             self._source = load_source(
-                s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty, for_report=self.reporting
+                s.migrations,
+                patterns=s.file_pattern,
+                allow_empty=s.allow_empty,
+                for_report=self.reporting,
+                cached=self.cached_texts,
             )
         return self._source
 

@@ -16,7 +16,6 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from migrata._core import planner
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, MigrationState, Plan, Problem, Step, Version
@@ -53,6 +52,10 @@ from migrata.results import (
     ValidateResult,
     VerifyResult,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "backup",
@@ -112,6 +115,7 @@ def _migrate(
 ) -> MigrateResult:
     t0 = time.perf_counter()
     deadline = time.monotonic() + ws.settings.timeout if ws.settings.timeout else None
+    ws.cached_texts = True  # unchanged files from the cache: only the steps that run are read again
     source = ws.source  # a broken set is refused before connecting
     if direction == "up":
         source.load_python(m for m in source.versioned if m.kind == "py")
@@ -121,6 +125,7 @@ def _migrate(
     # a `running` row may be another migrator's run in progress: judge it under the lock
     guard([p for p in ws.report(rows)[1] if p.code != RUNNING])
     plan = make_plan(source, rows)
+    _fill(source, plan)
     runner = ws.runner(connect=ws.database_exists())
     prepared = runner.prepare_plan(plan)
     if dry_run or sql:
@@ -150,6 +155,7 @@ def _migrate(
                 _, problems = ws.report(locked_rows)
                 guard(problems)
                 locked_plan = make_plan(source, locked_rows)
+                _fill(source, locked_plan)
             if before_run is not None:
                 before_run(locked_plan)
             runner = ws.runner()
@@ -181,6 +187,12 @@ def _migrate(
         backup=extra.get("backup"),
         checks=extra.get("checks", []),
     )
+
+
+def _fill(source: Source, plan: Plan) -> None:
+    """The texts of the plan's steps (a cached load leaves them out)."""
+    for step in plan.steps:
+        source.fill(step.migration, step.script)
 
 
 def _needs_operations(ws: Workspace, direction: str) -> bool:

@@ -23,7 +23,6 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 from migrata._core.ledger import events_table_name
@@ -31,6 +30,10 @@ from migrata._core.source import parse_duration
 from migrata._lazy import pattern
 from migrata.backends.base import DatabaseURL, mask_url
 from migrata.errors import ConfigError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["CONFIG_FILES", "KEYS", "PATH_KEYS", "Settings", "load_settings"]
 
@@ -322,7 +325,8 @@ def _check_keys(data: Mapping[str, Any], where: str) -> None:
         )
 
 
-Layer = dict[str, tuple[Any, str]]  # key -> (raw value, where it was read)
+if TYPE_CHECKING:
+    Layer = dict[str, tuple[Any, str]]  # key -> (raw value, where it was read)
 
 
 def _file_layers(path: Path, data: dict[str, Any], env_name: str | None) -> tuple[Layer, Layer]:

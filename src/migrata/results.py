@@ -6,11 +6,14 @@ Every result has ``to_dict()`` (what ``--json`` prints) and plain attributes.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
 
 from migrata._core.ledger import Event
 from migrata._core.model import MigrationState, Problem
 from migrata._core.runner import StepResult
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "BackupResult",

@@ -13,13 +13,17 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
 
 from migrata._core.model import AppliedMigration
 from migrata.backends.base import Backend
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "Raw", "actor", "render_literal", "utcnow"]
 
@@ -32,22 +36,26 @@ _COLUMNS = (
 
 def utcnow() -> str:
     """Current UTC time as ISO-8601 with milliseconds and a Z."""
-    import datetime as _dt
-
-    return _dt.datetime.now(_dt.UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
+    ns = time.time_ns()
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns // 1_000_000 % 1000:03d}Z"
 
 
 @lru_cache(maxsize=1)
 def actor() -> str:
     """``user@host`` of this process, as recorded in history and events."""
     import getpass
-    import socket
 
     try:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    return f"{user}@{socket.gethostname()}"
+    if hasattr(os, "uname"):
+        host = os.uname().nodename  # what socket.gethostname() returns, without loading socket
+    else:
+        import socket
+
+        host = socket.gethostname()
+    return f"{user}@{host}"
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,12 @@ import re
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Literal
 
-Direction = Literal["up", "down"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Literal
+
+    Direction = Literal["up", "down"]
 
 #: History row states.
 APPLIED = "applied"

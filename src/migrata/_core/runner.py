@@ -24,7 +24,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from migrata import _lazy
 from migrata._core.ledger import Ledger, Op, Raw, render_literal, utcnow
@@ -33,6 +32,10 @@ from migrata._core.source import load_python
 from migrata._lazy import LazyLogger
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.errors import DatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileError, one_line
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MigrationContext", "Prepared", "Runner", "StepResult"]
 

@@ -24,12 +24,16 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 from migrata._core.model import Migration, Script, Version
 from migrata._core.sourcecache import SourceCache
+from migrata._fingerprint import sha256_hex
 from migrata._lazy import pattern
 from migrata.errors import ConfigError, MigrationFileError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = [
     "Source",
@@ -84,9 +88,7 @@ def normalize(text: str) -> str:
 
 def checksum(text: str) -> str:
     """SHA-256 of the text with line endings normalised (CRLF checkouts match)."""
-    import hashlib  # here: a report served from the cache never loads it
-
-    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
+    return sha256_hex(normalize(text).encode("utf-8"))
 
 
 _DURATION_RE = pattern(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.I)
@@ -408,6 +410,8 @@ class Source:
     directory: Path
     versioned: list[Migration] = field(default_factory=list)  # ascending version
     repeatables: list[Migration] = field(default_factory=list)  # by name
+    custom: list[re.Pattern[str]] = field(default_factory=list, repr=False)  # file_pattern, compiled
+    allow_empty: bool = False
 
     def __post_init__(self) -> None:
         self._by_key = {m.version.key: m for m in self.versioned if m.version}
@@ -429,6 +433,29 @@ class Source:
             if m.kind == "py":
                 load_python(m)
 
+    def fill(self, migration: Migration, script: Script) -> None:
+        """Read the text of ``script`` (a part of ``migration``) that a cached
+        load left out, checked as at load time. An up part must still have
+        the checksum it was planned with: the history records that one."""
+        if script.sql is not None or not script.deferred or migration.kind == "py":
+            return
+        part = _classify(script.path, self.custom)
+        if part is None:
+            raise MigrationFileError("file name does not parse as a migration", path=str(script.path))
+        up, down, digest, _ = _parse_part(part, self.allow_empty)
+        fresh = down if script is migration.down and part.kind in ("single", "repeatable") else up
+        if script is migration.up and digest != migration.checksum:
+            raise MigrationFileError(
+                "the file changed while migrata was reading the migrations",
+                path=str(script.path),
+                hint="run the command again",
+            )
+        if fresh is None or fresh.sql is None:
+            raise MigrationFileError("the down part is gone from the file", path=str(script.path))
+        script.sql, script.deferred = fresh.sql, False
+        script.line_offset, script.transactional = fresh.line_offset, fresh.transactional
+        script.timeout, script.explicit_no_transaction = fresh.timeout, fresh.explicit_no_transaction
+
 
 def load_source(
     directory: Path,
@@ -437,6 +464,7 @@ def load_source(
     allow_empty: bool = False,
     must_exist: bool = True,
     for_report: bool = False,
+    cached: bool = False,
 ) -> Source:
     """Discover and parse every migration in ``directory``; refuse a broken set.
 
@@ -444,7 +472,11 @@ def load_source(
     existence is all a report needs, and the text of the others is dropped
     once checked and checksummed (scripts marked ``deferred``): a long history
     costs a report little memory. Unchanged files come from the
-    :mod:`~migrata._core.sourcecache` without being read."""
+    :mod:`~migrata._core.sourcecache` without being read.
+
+    ``cached`` (up, down): every file is checked, unchanged ones from the same
+    cache; their texts are left out (scripts marked ``deferred``) until
+    :meth:`Source.fill` reads those of the steps that will run."""
     if not directory.is_dir():
         if must_exist:
             raise MigrationFileError(
@@ -453,7 +485,7 @@ def load_source(
             )
         return Source(directory)
     custom = compile_patterns(patterns)
-    cache = SourceCache(directory) if for_report else None
+    cache = SourceCache(directory) if for_report or cached else None
     ups: dict[tuple[int, ...], _Up] = {}
     downs: dict[tuple[int, ...], tuple[_Part, Script]] = {}
     repeatables: list[Migration] = []
@@ -468,7 +500,7 @@ def load_source(
         if part.direction == "down" and for_report:
             _add_down(part, downs, Script(path=part.path, deferred=True))
             continue
-        _add_part(part, ups, downs, repeatables, allow_empty, cache=cache, fname=fname)
+        _add_part(part, ups, downs, repeatables, allow_empty, cache=cache, fname=fname, keep_text=not for_report)
     versioned = []
     for key, (part, up, down, digest) in ups.items():
         if key in downs:
@@ -491,7 +523,7 @@ def load_source(
     repeatables.sort(key=lambda m: m.name)
     if cache is not None:
         cache.save()
-    return Source(directory, versioned, repeatables)
+    return Source(directory, versioned, repeatables, custom, allow_empty)
 
 
 _Up = tuple[_Part, Script, Script | None, str]  # part, up, down, checksum
@@ -534,9 +566,12 @@ def _script(path: Path, options: list[Any] | None) -> Script | None:
     return Script(path, None, line_offset, transactional, timeout, explicit, deferred=True)
 
 
-def _report_part(part: _Part, fname: str, cache: SourceCache, allow_empty: bool) -> tuple[Script, Script | None, str]:
-    """A file as a report needs it (texts dropped), from the cache when the
-    file is unchanged since it was stored."""
+def _report_part(
+    part: _Part, fname: str, cache: SourceCache, allow_empty: bool, keep_text: bool = False
+) -> tuple[Script, Script | None, str]:
+    """A file as a report needs it (texts dropped unless ``keep_text``), from
+    the cache when the file is unchanged since it was stored (then without
+    its text)."""
     sig = cache.signature(os.stat(part.path))
     hit = cache.get(fname, sig)
     if hit is not None:
@@ -547,7 +582,7 @@ def _report_part(part: _Part, fname: str, cache: SourceCache, allow_empty: bool)
         assert up is not None
         return up, _script(part.path, down_options), digest
     up, down, digest, blank = _parse_part(part, allow_empty)
-    if part.kind != "py":
+    if part.kind != "py" and not keep_text:
         for script in (up, down):
             if script is not None:
                 script.sql, script.deferred = None, True
@@ -569,10 +604,12 @@ def _add_part(
     *,
     cache: SourceCache | None = None,
     fname: str = "",
+    keep_text: bool = False,
 ) -> None:
-    """Parse one file and file it under its version (``cache``: for a report)."""
+    """Parse one file and file it under its version (``cache``: unchanged
+    files from it)."""
     if cache is not None:
-        up, down, digest = _report_part(part, fname, cache, allow_empty)
+        up, down, digest = _report_part(part, fname, cache, allow_empty, keep_text)
     else:
         up, down, digest, _ = _parse_part(part, allow_empty)
     if part.kind == "py":

@@ -24,10 +24,13 @@ import os
 import time
 import zlib
 from pathlib import Path
-from typing import Any
 
 from migrata import _fingerprint
 from migrata._fingerprint import cache_dir
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["SourceCache"]
 

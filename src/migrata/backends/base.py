@@ -40,7 +40,6 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from migrata._lazy import pattern
@@ -53,6 +52,10 @@ from migrata.backends._sqltext import (
     split_sql,
 )
 from migrata.errors import ConfigError, DatabaseError, UsageError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, ClassVar
 
 __all__ = [
     "Backend",

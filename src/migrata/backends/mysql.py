@@ -26,7 +26,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from migrata.backends.base import (
     Backend,
@@ -39,6 +38,10 @@ from migrata.backends.base import (
     split_sql,
 )
 from migrata.errors import DatabaseError, DriverMissingError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["MySQLBackend"]
 

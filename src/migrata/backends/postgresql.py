@@ -22,7 +22,6 @@ import socket
 import time
 import zlib
 from pathlib import Path
-from typing import Any
 
 from migrata.backends.base import (
     Backend,
@@ -36,6 +35,10 @@ from migrata.backends.base import (
     split_sql,
 )
 from migrata.errors import DatabaseError, DriverMissingError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["PostgresBackend"]
 

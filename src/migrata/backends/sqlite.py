@@ -23,7 +23,6 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 from migrata.backends.base import (
     Backend,
@@ -38,6 +37,10 @@ from migrata.backends.base import (
 )
 from migrata.errors import DatabaseError, UsageError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 __all__ = ["SQLiteBackend"]
 
 _TX_CONTROL = {"BEGIN", "COMMIT", "END", "ROLLBACK"}
@@ -50,7 +53,7 @@ class SQLiteBackend(Backend):
     placeholder = "?"
     key_type = "VARCHAR(255)"
     text_type = "TEXT"
-    id_column = "id INTEGER PRIMARY KEY AUTOINCREMENT"
+    id_column = "id INTEGER PRIMARY KEY"  # the rowid: no sqlite_sequence page to update per event
     begin_sql = "BEGIN IMMEDIATE"
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:

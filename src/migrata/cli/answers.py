@@ -56,24 +56,13 @@ _ENV_PREFIXES = ("MIGRATA_", "DB_")
 _ENV_NAMES = ("DATABASE_URL",)
 
 
-def _sha256(data: bytes) -> str:
-    try:  # the builtin module: hashlib would load OpenSSL first
-        from _sha256 import sha256  # type: ignore[import-not-found]  # Python 3.11
-    except ImportError:
-        try:
-            from _sha2 import sha256  # type: ignore[import-not-found]  # Python 3.12+
-        except ImportError:
-            from hashlib import sha256
-    return str(sha256(data).hexdigest())
-
-
 def _entry_path(folder: str, args: list[str]) -> str:
     from migrata import __version__
 
     environ = os.environ
     env = sorted((k, v) for k, v in environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES)
     key = repr((FORMAT, __version__, sys.version, sys.executable, os.getcwd(), args, env))
-    return os.path.join(folder, "answers", _sha256(key.encode("utf-8", "surrogatepass"))[:40] + ".bin")
+    return os.path.join(folder, "answers", _fingerprint.sha256_hex(key.encode("utf-8", "surrogatepass"))[:40] + ".bin")
 
 
 def lookup(args: list[str]) -> tuple[str, int] | None:

@@ -13,7 +13,7 @@ from migrata.cli.argv import load_from_options
 from migrata.cli.logs import setup
 from migrata.cli.options import collected, common_options, overrides
 from migrata.cli.output import echo, print_json, table
-from migrata.cli.reports import exit_if_invalid, problem_lines, show_check, show_current, show_status
+from migrata.cli.reports import exit_if_invalid, problem_lines, show_check, show_current, show_migrated, show_status
 from migrata.config import Settings
 from migrata.errors import NotConfirmedError, ValidationError
 
@@ -133,43 +133,6 @@ def new_cmd(ctx: click.Context, name: str, kind: str, as_json: bool) -> None:
 # --- migrating ---------------------------------------------------------------------------
 
 
-def _print_plan(res: Any, verb: str) -> None:
-    if not res.planned:
-        echo(f"Nothing to {verb}: {res.database} is at {res.before or 'base'}.")
-        return
-    echo(f"Would {verb} {len(res.planned)} migration(s) on {res.database} (now at {res.before or 'base'}):")
-    table(
-        ["Version", "Name", "Kind", "Why", "File"],
-        [[m.version, m.name, m.kind, m.state, _relative(m.path)] for m in res.planned],
-    )
-
-
-def _relative(path: str | None) -> str | None:
-    """A path as the user would type it from the working directory."""
-    if not path:
-        return path
-    try:
-        return os.path.relpath(path)
-    except ValueError:
-        return path
-
-
-def _print_migrated(ctx: click.Context, res: Any, verb: str, past: str) -> None:
-    if quiet(ctx):
-        return
-    if not res.steps:
-        echo(f"Nothing to {verb}: {res.database} is at {res.before or 'base'}.")
-        return
-    if res.backup:
-        echo(f"Backup before the run: {res.backup['path']} (verified).")
-    echo(
-        f"{past} {len(res.steps)} migration(s) on {res.database} in {res.duration_ms / 1000:.2f}s: "
-        f"now at {res.after or 'base'}."
-    )
-    if res.checks:
-        echo(f"Verified: {len(res.checks)} check(s) passed.")
-
-
 def _migrate_options(f: Any) -> Any:
     f = click.option("--sql", "sql", is_flag=True, help="Print the exact SQL (bookkeeping included); write nothing.")(f)
     f = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")(f)
@@ -191,14 +154,7 @@ def up_cmd(ctx: click.Context, target: str | None, steps: int | None, dry_run: b
     """
     setup_logging(ctx)
     res = api.upgrade(settings(ctx), target, steps=steps, dry_run=dry_run, sql=sql)
-    if as_json:
-        print_json(res.to_dict())
-    elif sql:
-        sys.stdout.write(res.sql or "")
-    elif dry_run:
-        _print_plan(res, "apply")
-    else:
-        _print_migrated(ctx, res, "apply", "Applied")
+    show_migrated(res, "up", as_json=as_json, sql=sql, dry_run=dry_run, quiet=quiet(ctx))
 
 
 @cli.command("down")
@@ -217,14 +173,7 @@ def down_cmd(
     """
     setup_logging(ctx)
     res = api.downgrade(settings(ctx), target, steps=steps, dry_run=dry_run, sql=sql)
-    if as_json:
-        print_json(res.to_dict())
-    elif sql:
-        sys.stdout.write(res.sql or "")
-    elif dry_run:
-        _print_plan(res, "roll back")
-    else:
-        _print_migrated(ctx, res, "roll back", "Rolled back")
+    show_migrated(res, "down", as_json=as_json, sql=sql, dry_run=dry_run, quiet=quiet(ctx))
 
 
 # --- reporting ------------------------------------------------------------------------------

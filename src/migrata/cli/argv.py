@@ -2,20 +2,23 @@
 reporting commands that answer without loading click.
 
 ``migrata status``, ``check`` and ``current`` are what readiness probes and
-CI scripts run many times a day; starting click and building every command
-would cost more than the answer. :func:`parse_reporting` understands exactly
-those commands with the shared options below (the same table click builds
-its options from, in :mod:`migrata.cli.options`) and ``--json``; anything
-else (help, a typo, another command) returns None and goes to click.
+CI scripts run many times a day, and ``up`` what every deploy and test run
+starts with; starting click and building every command would cost more than
+the answer. :func:`parse_fast` understands exactly those commands (and
+``down``) with the shared options below (the same table click builds its
+options from, in :mod:`migrata.cli.options`) and their own few options;
+anything else (help, a typo, another command) returns None and goes to click.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from migrata.config import KEYS, Settings, load_settings
 
-__all__ = ["OPTIONS", "REPORTING", "SETTING_KEYS", "load_from_options", "parse_reporting"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["MIGRATING", "OPTIONS", "REPORTING", "SETTING_KEYS", "load_from_options", "parse_fast", "parse_reporting"]
 
 #: (flags, setting key or control name, click keyword arguments; ``choices``
 #: and ``case_sensitive`` make a click.Choice)
@@ -118,6 +121,16 @@ SETTING_KEYS = tuple(KEYS)
 
 #: Commands (and aliases) the fast path answers.
 REPORTING = {"status": "status", "check": "check", "current": "current", "version": "current"}
+MIGRATING = {
+    "up": "up",
+    "migrate": "up",
+    "upgrade": "up",
+    "down": "down",
+    "rollback": "down",
+    "downgrade": "down",
+}
+#: flags of the commands themselves -> their key in the parsed extras
+_COMMAND_FLAGS = {"--json": "json", "--dry-run": "dry_run", "--sql": "sql"}
 
 
 def _index() -> dict[str, tuple[str, Any, dict[str, Any]]]:
@@ -140,24 +153,49 @@ def parse_reporting(args: list[str]) -> tuple[str, dict[str, Any], bool] | None:
 
     As with click: a value given after the command wins over one given
     before it; -v and -q count across both."""
+    parsed = parse_fast(args)
+    if parsed is None or parsed[0] not in REPORTING.values():
+        return None
+    command, opts, extra = parsed
+    return command, opts, extra["json"]
+
+
+def parse_fast(args: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """``[options] COMMAND [options]`` for a command the fast path answers ->
+    (command, collected options, the command's own options: ``json``, and for
+    ``up``/``down`` ``target``, ``steps``, ``dry_run``, ``sql``), or None when
+    click must parse ``args``."""
     index = _index()
     before: dict[str, Any] = {}
     after: dict[str, Any] = {}
     counts = {"verbose": 0, "quiet": 0}
     command = None
-    as_json = False
+    extra: dict[str, Any] = {"json": False}
     i = 0
     while i < len(args):
         token = args[i]
         i += 1
         store = before if command is None else after
         if not token.startswith("-"):
-            if command is not None or token not in REPORTING:
-                return None
-            command = REPORTING[token]
+            if command is None:
+                command = REPORTING.get(token) or MIGRATING.get(token)
+                if command is None:
+                    return None
+                if command in MIGRATING.values():
+                    extra.update(target=None, steps=None, dry_run=False, sql=False)
+                continue
+            if "target" not in extra or extra["target"] is not None:
+                return None  # an argument reporting commands do not take, or a second target
+            extra["target"] = token
             continue
-        if token == "--json" and command is not None:
-            as_json = True
+        if command is not None and token in _COMMAND_FLAGS and _COMMAND_FLAGS[token] in extra:
+            extra[_COMMAND_FLAGS[token]] = True
+            continue
+        if command is not None and token == "--steps" and "steps" in extra:
+            if i >= len(args) or not args[i].isdigit() or int(args[i]) < 1:
+                return None  # click says what is wrong with it
+            extra["steps"] = int(args[i])
+            i += 1
             continue
         if len(token) > 1 and not token.startswith("--") and set(token[1:]) <= {"v", "q"}:
             for ch in token[1:]:
@@ -197,7 +235,7 @@ def parse_reporting(args: list[str]) -> tuple[str, dict[str, Any], bool] | None:
     if command is None:
         return None
     collected = {**before, **after, **{k: n for k, n in counts.items() if n}}
-    return command, collected, as_json
+    return command, collected, extra
 
 
 def load_from_options(opts: dict[str, Any]) -> Settings:

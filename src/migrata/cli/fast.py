@@ -1,7 +1,7 @@
-"""``status``, ``check`` and ``current`` without click.
+"""``status``, ``check``, ``current``, ``up`` and ``down`` without click.
 
-The commands readiness probes and CI scripts run most often answer through
-the same library calls and printing functions as the click commands
+The commands readiness probes, deploys and CI scripts run most often answer
+through the same library calls and printing functions as the click commands
 (:mod:`migrata.cli.reports`); only the parsing differs, and anything the small
 parser in :mod:`migrata.cli.argv` does not understand goes to click. An
 answer that can be kept is (:mod:`migrata.cli.answers`).
@@ -12,24 +12,28 @@ from __future__ import annotations
 import io
 import sys
 from collections.abc import Callable
-from typing import Any
 
 from migrata import _lazy
 from migrata.cli import answers
-from migrata.cli.argv import load_from_options, parse_reporting
+from migrata.cli.argv import load_from_options, parse_fast
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
 
 __all__ = ["run"]
 
 
 def run(args: list[str]) -> int | None:
-    """Run a reporting command and return its exit code; None: not one."""
-    parsed = parse_reporting(args)
+    """Run a command of the fast path and return its exit code; None: not one."""
+    parsed = parse_fast(args)
     if parsed is None:
         return None
-    command, opts, as_json = parsed
+    command, opts, extra = parsed
+    as_json = extra["json"]
     from migrata import api
     from migrata.cli.logs import setup
-    from migrata.cli.reports import show_check, show_current, show_status
+    from migrata.cli.reports import show_check, show_current, show_migrated, show_status
     from migrata.config import Settings
 
     loaded: list[Settings] = []
@@ -40,6 +44,11 @@ def run(args: list[str]) -> int | None:
         return loaded[0]
 
     setup(opts, settings)
+    if command in ("up", "down"):
+        migrate = api.upgrade if command == "up" else api.downgrade
+        res = migrate(settings(), extra["target"], steps=extra["steps"], dry_run=extra["dry_run"], sql=extra["sql"])
+        quiet = bool(opts.get("quiet"))
+        return show_migrated(res, command, as_json=as_json, sql=extra["sql"], dry_run=extra["dry_run"], quiet=quiet)
     logged = _lazy.uses()
     if command == "status":
         result: Any = api.status(settings())

@@ -61,7 +61,7 @@ def setup(opts: Mapping[str, Any], settings: Callable[[], Settings]) -> None:
     path = Path(log_file) if log_file else None
     if fmt == "text" and path is None:
         _ACTIVE["format"], _ACTIVE["file"] = fmt, False
-        _lazy.on_first_use(lambda: configure(level, fmt, None))
+        _lazy.on_first_use(lambda: configure(level, fmt, None), level)
     else:
         configure(level, fmt, path)
 

@@ -1,15 +1,21 @@
-"""What the reporting commands print, without click: the ``status``,
-``check`` and ``current`` commands and the fast path of :mod:`migrata.cli.fast`
-share these functions. Each returns the command's exit code."""
+"""What the reporting and migrating commands print, without click: the
+click commands (:mod:`migrata.cli.app`) and the fast path of
+:mod:`migrata.cli.fast` share these functions. The ``show_*`` functions
+return the command's exit code."""
 
 from __future__ import annotations
 
-from typing import Any
+import os
+import sys
 
-from migrata.cli.output import echo, print_json
+from migrata.cli.output import echo, print_json, table
 from migrata.errors import PendingMigrationsError, ValidationError
 
-__all__ = ["exit_if_invalid", "problem_lines", "show_check", "show_current", "show_status"]
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+__all__ = ["exit_if_invalid", "problem_lines", "show_check", "show_current", "show_migrated", "show_status"]
 
 
 def problem_lines(problems: Any) -> None:
@@ -78,3 +84,55 @@ def show_current(res: Any, as_json: bool) -> int:
     else:
         echo(f"{res.current} {res.name}" if res.current else "base")
     return 0
+
+
+_VERBS = {"up": ("apply", "Applied"), "down": ("roll back", "Rolled back")}
+
+
+def show_migrated(res: Any, command: str, *, as_json: bool, sql: bool, dry_run: bool, quiet: bool) -> int:
+    """What ``up``/``down`` print: JSON, the SQL, the plan, or one line."""
+    verb, past = _VERBS[command]
+    if as_json:
+        print_json(res.to_dict())
+    elif sql:
+        sys.stdout.write(res.sql or "")
+    elif dry_run:
+        _print_plan(res, verb)
+    elif not quiet:
+        _print_migrated(res, verb, past)
+    return 0
+
+
+def _print_plan(res: Any, verb: str) -> None:
+    if not res.planned:
+        echo(f"Nothing to {verb}: {res.database} is at {res.before or 'base'}.")
+        return
+    echo(f"Would {verb} {len(res.planned)} migration(s) on {res.database} (now at {res.before or 'base'}):")
+    table(
+        ["Version", "Name", "Kind", "Why", "File"],
+        [[m.version, m.name, m.kind, m.state, _relative(m.path)] for m in res.planned],
+    )
+
+
+def _relative(path: str | None) -> str | None:
+    """A path as the user would type it from the working directory."""
+    if not path:
+        return path
+    try:
+        return os.path.relpath(path)
+    except ValueError:
+        return path
+
+
+def _print_migrated(res: Any, verb: str, past: str) -> None:
+    if not res.steps:
+        echo(f"Nothing to {verb}: {res.database} is at {res.before or 'base'}.")
+        return
+    if res.backup:
+        echo(f"Backup before the run: {res.backup['path']} (verified).")
+    echo(
+        f"{past} {len(res.steps)} migration(s) on {res.database} in {res.duration_ms / 1000:.2f}s: "
+        f"now at {res.after or 'base'}."
+    )
+    if res.checks:
+        echo(f"Verified: {len(res.checks)} check(s) passed.")

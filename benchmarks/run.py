@@ -14,7 +14,7 @@ run rewrites the generated section of ``docs/performance.md`` and
 ``docs/performance.json``; ``--smoke`` (N = 20, one repetition) writes
 nothing unless ``--json``/``--markdown`` say where.
 
-Options: ``--n 100,1000,5000`` (N above ``--server-max-n``, 1,000 by
+Options: ``--n 100,300,1000,5000`` (N above ``--server-max-n``, 1,000 by
 default, run on SQLite only), ``--reps 5``, ``--databases
 sqlite,postgresql,mysql``, ``--library-n 200``, ``--tools``, ``--smoke``,
 ``--json PATH``, ``--markdown PATH``, ``--no-write``, ``--workdir DIR``,
@@ -55,7 +55,9 @@ DROP_ENV = ("PYTHONDONTWRITEBYTECODE", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--n", default="100,1000,5000", help="migration counts, comma-separated (default 100,1000,5000)")
+    p.add_argument(
+        "--n", default="100,300,1000,5000", help="migration counts, comma-separated (default 100,300,1000,5000)"
+    )
     p.add_argument("--reps", type=int, default=5, help="repetitions of every measurement (default 5)")
     p.add_argument("--databases", default="sqlite,postgresql,mysql", help="comma-separated (default: all three)")
     p.add_argument("--server-max-n", type=int, default=1000, help="larger N run on SQLite only (default 1000)")

@@ -225,6 +225,23 @@ def targets(
 ) -> list[Target]:
     out: list[Target] = []
     for db in dbs:
+        if db == "sqlite":
+            continue
+        # the independent check: 300 migrations on each server
+        row300 = find(rows, db, 300, "migrata", "apply")
+        if row300 is not None or _missing(rows, db, 300, "migrata", "apply"):
+            out.append(
+                _target(
+                    "apply all ≤ 1.25× floor (b)",
+                    db,
+                    300,
+                    _ratio(row300, find(rows, db, 300, "client-b", "apply")),
+                    1.25,
+                    "× floor (b)",
+                    _missing(rows, db, 300, "migrata", "apply"),
+                )
+            )
+    for db in dbs:
         mig = find(rows, db, target_n, "migrata", "apply")
         peer = best_peer(rows, db, target_n, "apply")
         out.append(

@@ -6,6 +6,7 @@ Private to ``migrata.backends``; concrete backends reach these through
 
 from __future__ import annotations
 
+import functools
 import re
 
 from migrata._lazy import pattern
@@ -45,6 +46,21 @@ def is_blank(sql: str, *, hash_comments: bool = False, nested: bool = True) -> b
 
 def leading_keywords(sql: str, count: int = 3, *, hash_comments: bool = False) -> list[str]:
     """The first ``count`` words of a statement, upper-cased, comments skipped."""
+    if count <= _KEPT_WORDS:
+        return list(_first_words(sql, hash_comments)[:count])
+    return _words(sql, count, hash_comments)
+
+
+_KEPT_WORDS = 3
+
+
+@functools.lru_cache(maxsize=1024)
+def _first_words(sql: str, hash_comments: bool) -> tuple[str, ...]:
+    """The first three words: preparing a step asks several questions of each statement."""
+    return tuple(_words(sql, _KEPT_WORDS, hash_comments))
+
+
+def _words(sql: str, count: int, hash_comments: bool) -> list[str]:
     words: list[str] = []
     pos = skip_space_and_comments(sql, 0, hash_comments=hash_comments)
     while len(words) < count:
@@ -89,9 +105,20 @@ class SplitDialect:
         self.begin_atomic = begin_atomic
         specials = "'\";\n-/" + ("#" if hash_comments else "") + ("$" if dollar_quotes else "")
         specials += "`" if backticks else ""
-        if compound_blocks or begin_atomic:
-            specials += "a-zA-Z_"
-        self.scan = re.compile("[" + re.escape(specials).replace(r"a\-zA\-Z_", "a-zA-Z_") + "]")
+        # words matter only inside a routine body (BEGIN ... END): elsewhere the
+        # scanner skips them in one regex search instead of word by word
+        self.specials = specials
+        self.scan_plain = re.compile("[" + re.escape(specials) + "]")
+        self.scan = re.compile("[" + re.escape(specials) + "a-zA-Z_]") if compound_blocks or begin_atomic else None
+        self._delimited: dict[str, re.Pattern[str]] = {}
+
+    def scan_delimited(self, delimiter: str) -> re.Pattern[str]:
+        """The scanner under a ``DELIMITER``: it also stops where one may start."""
+        found = self._delimited.get(delimiter)
+        if found is None:
+            found = re.compile("[" + re.escape(self.specials + delimiter[0]) + "]")
+            self._delimited[delimiter] = found
+        return found
 
 
 _DOLLAR_RE = pattern(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
@@ -104,22 +131,19 @@ _ROUTINE_RE = pattern(
 _END_FOLLOWERS = ("IF", "LOOP", "WHILE", "REPEAT", "FOR")
 
 
+_STRINGS: dict[tuple[str, bool], re.Pattern[str]] = {}
+
+
 def _skip_string(sql: str, pos: int, quote: str, backslash: bool) -> int:
-    """Index just past the string/identifier opened at ``pos``."""
-    n = len(sql)
-    i = pos + 1
-    while i < n:
-        ch = sql[i]
-        if backslash and ch == "\\":
-            i += 2
-            continue
-        if ch == quote:
-            if i + 1 < n and sql[i + 1] == quote:
-                i += 2
-                continue
-            return i + 1
-        i += 1
-    return n
+    """Index just past the string/identifier opened at ``pos`` (a doubled
+    quote stays inside; with ``backslash`` so does an escaped character)."""
+    rx = _STRINGS.get((quote, backslash))
+    if rx is None:
+        q = re.escape(quote)
+        body = rf"(?:[^{q}\\]|\\.|{q}{q})*" if backslash else rf"(?:[^{q}]|{q}{q})*"
+        rx = _STRINGS[(quote, backslash)] = re.compile(q + body + q, re.S)
+    m = rx.match(sql, pos)
+    return m.end() if m else len(sql)
 
 
 def _skip_block_comment(sql: str, pos: int, nested: bool) -> int:
@@ -170,16 +194,33 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
             if m and is_blank(sql[start:pos], hash_comments=d.hash_comments, nested=d.nested_comments):
                 delimiter = m.group(1)
                 start = pos = m.end()
+                routine = None
                 continue
         at_line_start = False
         if delimiter != ";" and sql.startswith(delimiter, pos):
             emit(pos, pos + len(delimiter))
             pos += len(delimiter)
             continue
-        m = d.scan.search(sql, pos)
+        if routine is None and d.scan is not None and delimiter == ";":
+            first = skip(start)
+            if first < n and sql[first] != "\n":
+                head = sql[first:]
+                routine = bool(
+                    (d.compound_blocks and _ROUTINE_RE.match(head))
+                    or (d.begin_atomic and re.match(r"CREATE\b", head, re.I))
+                )
+        if delimiter != ";":
+            scan = d.scan_delimited(delimiter)
+        elif routine and d.scan is not None:
+            scan = d.scan
+        else:
+            scan = d.scan_plain
+        m = scan.search(sql, pos)
         if m is None:
             break
         pos = m.start()
+        if delimiter != ";" and sql.startswith(delimiter, pos):
+            continue  # the delimiter: emitted at the top of the loop
         ch = sql[pos]
         if ch == "\n":
             pos += 1
@@ -213,15 +254,7 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
             assert wm is not None
             word = wm.group(0).upper()
             pos = wm.end()
-            if delimiter != ";" or word not in ("BEGIN", "CASE", "END"):
-                continue
-            if routine is None:
-                head = sql[skip(start) :]
-                routine = bool(
-                    (d.compound_blocks and _ROUTINE_RE.match(head))
-                    or (d.begin_atomic and re.match(r"CREATE\b", head, re.I))
-                )
-            if not routine:
+            if delimiter != ";" or word not in ("BEGIN", "CASE", "END") or not routine:
                 continue
             nxt = _WORD_RE.match(sql, skip(pos))
             following = nxt.group(0).upper() if nxt else ""

@@ -58,17 +58,17 @@ class Version:
             text = text[1:]
         return bool(_VERSION_RE.match(text))
 
-    @property
+    @cached_property
     def key(self) -> tuple[int, ...]:
         parts = self.parts
         while len(parts) > 1 and parts[-1] == 0:
             parts = parts[:-1]
         return parts
 
-    @property
+    @cached_property
     def canonical(self) -> str:
         """The form stored in history: parts without padding, joined by dots."""
-        return ".".join(str(p) for p in self.parts)
+        return ".".join(map(str, self.parts))
 
     def __str__(self) -> str:
         return self.canonical
@@ -92,7 +92,7 @@ class Version:
         return hash(self.key)
 
 
-@dataclass
+@dataclass(slots=True)  # one per migration: no __dict__ each
 class Script:
     """One direction of a migration: SQL text (or a Python callable) and its options."""
 
@@ -105,7 +105,7 @@ class Script:
     deferred: bool = False  # text not kept (status/check: a report needs the checksum and that it exists)
 
 
-@dataclass
+@dataclass(slots=True)  # one per migration: no __dict__ each
 class Migration:
     """A versioned or repeatable migration as found in the migrations folder."""
 
@@ -230,7 +230,7 @@ class Problem:
         return asdict(self)
 
 
-@dataclass
+@dataclass(slots=True)  # one per migration: no __dict__ each
 class MigrationState:
     """One line of ``info``: a migration file and/or its history row."""
 

@@ -137,7 +137,7 @@ def _builtin() -> list[tuple[re.Pattern[str], str]]:
     return _BUILTIN
 
 
-@dataclass
+@dataclass(slots=True)
 class _Part:
     path: Path
     kind: str  # "sql", "py", "repeatable", "single"

@@ -54,9 +54,24 @@ def leading_keywords(sql: str, count: int = 3, *, hash_comments: bool = False) -
 _KEPT_WORDS = 3
 
 
+_FIRST_WORDS_RE = re.compile(
+    r"\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_]*))?(?:\s+([A-Za-z_][A-Za-z0-9_]*))?"
+)
+
+
 @functools.lru_cache(maxsize=1024)
 def _first_words(sql: str, hash_comments: bool) -> tuple[str, ...]:
-    """The first three words: preparing a step asks several questions of each statement."""
+    """The first three words: preparing a step asks several questions of each
+    statement. Words separated by whitespace only are read by one regular
+    expression; a comment among them takes the long way."""
+    m = _FIRST_WORDS_RE.match(sql)
+    if m is not None:
+        words = tuple(w.upper() for w in m.groups() if w is not None)
+        if len(words) == _KEPT_WORDS:
+            return words
+        rest = sql[m.end() :].lstrip()
+        if not rest.startswith(("--", "/*")) and not (hash_comments and rest.startswith("#")):
+            return words
     return tuple(_words(sql, _KEPT_WORDS, hash_comments))
 
 

@@ -101,3 +101,18 @@ def test_every_tool_did_the_work(smoke: dict[str, Any], db: str) -> None:
     rows = {(r["tool"], r["op"]): r for r in smoke["summary"] if r["db"] == db and r["n"] == N}
     assert rows[("migrata", "apply")]["x_floor"] is not None
     assert rows[("migrata", "apply")]["x_best_peer"] is not None
+
+
+def test_ratios_pair_the_repetitions() -> None:
+    """A ratio is the median of per-repetition ratios, so a slow minute that
+    hits both tools of one repetition does not skew it."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from harness.report import Row, paired
+    finally:
+        sys.path.pop(0)
+    a = Row("sqlite", 10, "migrata", "apply", True, 3, seconds=2.0, by_rep={0: 1.1, 1: 2.0, 2: 4.4})
+    b = Row("sqlite", 10, "client-b", "apply", True, 3, seconds=2.0, by_rep={0: 1.0, 1: 2.0, 2: 4.0})
+    assert paired(a, b) == pytest.approx(1.1)  # the ratio of the medians would say 1.0
+    c = Row("sqlite", 10, "x", "apply", True, 1, seconds=3.0)
+    assert paired(c, b) == pytest.approx(1.5)  # no repetition in common: medians

@@ -1,7 +1,9 @@
 """Medians, ratios, the issue's targets, and the output: a printed table,
 the generated section of ``docs/performance.md`` and the raw JSON.
 
-Ratios are computed between numbers of the same run:
+Ratios are computed between numbers of the same run, each the median of
+the ratios of the single repetitions (every repetition measures all tools
+back to back, so the machine's drift between repetitions cancels out):
 
 * ``× floor``: to the floor of the operation: floor (b) (the client, one
   transaction per migration with a history row) for apply and rollback;
@@ -101,9 +103,27 @@ class Row:
     best_peer: str | None = None
     ms_per_migration: float | None = None
     samples: list[float] = field(default_factory=list)
+    by_rep: dict[int, float] = field(default_factory=dict)  # repetition -> seconds
+    call_by_rep: dict[int, float] = field(default_factory=dict)
 
     def value(self, call: bool) -> float | None:
         return self.call_seconds if call else self.seconds
+
+    def per_rep(self, call: bool) -> dict[int, float]:
+        return self.call_by_rep if call else self.by_rep
+
+
+def paired(a: Row, b: Row, call: bool = False) -> float | None:
+    """``a`` against ``b``: the median of the ratios of the repetitions both
+    measured (each repetition runs every tool back to back, so the machine's
+    drift between repetitions cancels out); the ratio of the medians when
+    they share none."""
+    mine, base = a.per_rep(call), b.per_rep(call)
+    common = [r for r in mine if r in base and base[r]]
+    if common:
+        return statistics.median(mine[r] / base[r] for r in common)
+    x, y = a.value(call), b.value(call)
+    return x / y if x is not None and y else None
 
 
 def _median(values: Iterable[float | None]) -> float | None:
@@ -122,6 +142,8 @@ def summarize(samples: Sequence[Sample]) -> list[Row]:
         row = Row(db, n, tool, op, ok, len(group), processes=max((s.processes for s in group), default=0))
         if ok:
             row.samples = [s.seconds for s in good if s.seconds is not None]
+            row.by_rep = {s.rep: s.seconds for s in good if s.seconds is not None}
+            row.call_by_rep = {s.rep: s.call_seconds for s in good if s.call_seconds is not None}
             row.seconds = _median(row.samples)
             row.min_seconds = min(row.samples) if row.samples else None
             row.call_seconds = _median(s.call_seconds for s in good)
@@ -166,15 +188,14 @@ def _ratios(rows: list[Row]) -> None:
         if not row.ok or row.seconds is None:
             continue
         floor, call = floor_of(rows, row)
-        mine = row.value(call) if call and row.call_seconds is not None else row.seconds
-        base = floor.value(call) if floor is not None else None
-        if floor is not None and floor is not row and base and mine is not None:
-            row.x_floor = mine / base
-        elif floor is row:
+        call = call and row.call_seconds is not None
+        if floor is row:
             row.x_floor = 1.0
+        elif floor is not None:
+            row.x_floor = paired(row, floor, call)
         peer = best_peer(rows, row.db, row.n, row.op)
         if peer is not None and peer.seconds and row.op != "start":
-            row.x_best_peer = row.seconds / peer.seconds
+            row.x_best_peer = paired(row, peer)
             row.best_peer = peer.tool
         per = {"apply": row.n, "library": row.n, "rollback": row.n + 1, "apply1": 1}.get(row.op)
         basis = row.call_seconds if row.op == "library" and row.call_seconds is not None else row.seconds
@@ -209,8 +230,7 @@ def _target(
 def _ratio(a: Row | None, b: Row | None, call: bool = False) -> float | None:
     if a is None or b is None:
         return None
-    x, y = a.value(call), b.value(call)
-    return x / y if x is not None and y else None
+    return paired(a, b, call)
 
 
 def _missing(rows: Sequence[Row], db: str, n: int, tool: str, op: str) -> str:

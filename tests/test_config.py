@@ -186,3 +186,22 @@ def test_server_urls_and_masking() -> None:
         DatabaseURL.parse("app.db")
     with pytest.raises(ConfigError, match="bad port"):
         DatabaseURL.parse("mysql://h:notaport/x")
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("mysql://root@127.0.0.1:3306/app", True),
+        ("mysql://root@localhost/app", True),
+        ("mysql://root@db.internal/app", None),  # PyMySQL's default: TLS when the server offers it
+        ("mysql://root@127.0.0.1/app?ssl=true", False),
+        ("mysql://root@db.internal/app?ssl=false", True),
+        ("mysql://root@127.0.0.1/app?ssl_ca=/ca.pem", None),
+    ],
+)
+def test_mysql_tls_is_left_out_on_loopback_only(url: str, expected: bool | None) -> None:
+    from migrata.backends import create_backend
+
+    kwargs = create_backend(DatabaseURL.parse(url))._connect_kwargs("app")  # type: ignore[attr-defined]
+    assert kwargs.get("ssl_disabled") is expected
+    assert ("ssl" in kwargs) == ("ssl_ca" in url)

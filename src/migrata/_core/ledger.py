@@ -316,6 +316,15 @@ class Ledger:
             (status, version),
         )
 
+    def restore_applied(self, row: AppliedMigration) -> Op:
+        """Put back an applied row that a run opened (``start_run``) but never started."""
+        p = self.ph
+        return Op(
+            f"UPDATE {self.table} SET status = 'applied', progress = {p}, statements = {p}, direction = {p}, "
+            f"error = NULL WHERE version = {p}",
+            (row.progress, row.statements, row.direction, row.version),
+        )
+
     def set_checksum(self, version: str, checksum: str) -> Op:
         return Op(f"UPDATE {self.table} SET checksum = {self.ph} WHERE version = {self.ph}", (checksum, version))
 

@@ -143,6 +143,10 @@ class Runner:
     on_step: Callable[[StepResult], None] | None = None
     results: list[StepResult] = field(default_factory=list)
     _timed: bool = field(default=False, init=False, repr=False)  # a timeout is armed for the current step
+    # the next step whose `running` row the previous step's closing packet
+    # committed already, with the op that takes that row back if it never runs
+    _opened: tuple[Prepared, Op] | None = field(default=None, init=False, repr=False)
+    _rows_before: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     # --- preparing -------------------------------------------------------------------
     def prepare(self, step: Step) -> Prepared:
@@ -190,15 +194,27 @@ class Runner:
             for n, item in enumerate(prepared):
                 if self.deadline is not None and time.monotonic() >= self.deadline:
                     raise self._run_timeout(len(prepared) - n)
-                result = self.run_one(item, reset=False)
+                # without a deadline nothing but a crash stops the run between two
+                # steps: the next step's opening row may ride on this one's commit
+                following = prepared[n + 1] if n + 1 < len(prepared) and self.deadline is None else None
+                result = self.run_one(item, reset=False, following=following)
                 self.results.append(result)
                 if self.on_step:
                     self.on_step(result)
         finally:
+            self._take_back_opening()
             self.backend.apply_timeout(None)
         return self.results
 
-    def run_one(self, item: Prepared, *, start: int = 0, resume: bool = False, reset: bool = True) -> StepResult:
+    def run_one(
+        self,
+        item: Prepared,
+        *,
+        start: int = 0,
+        resume: bool = False,
+        reset: bool = True,
+        following: Prepared | None = None,
+    ) -> StepResult:
         """Run one prepared step; ``resume`` continues a dirty run from ``start``."""
         m = item.migration
         verb = "applying" if item.step.direction == "up" else "reverting"
@@ -213,7 +229,7 @@ class Runner:
         try:
             if item.mode == TRANSACTION:
                 return self._run_transaction(item)
-            return self._run_journal(item, start, resume)
+            return self._run_journal(item, start, resume, following)
         except MigrationFailedError as exc:
             if self.deadline is not None and time.monotonic() >= self.deadline - 0.05:
                 exc.message = f"the run's timeout of {self.run_timeout:g}s expired: {exc.message}"
@@ -276,20 +292,26 @@ class Runner:
             raise
         return self._result(item, _ms(t0))
 
-    def _run_journal(self, item: Prepared, start: int, resume: bool = False) -> StepResult:
+    def _run_journal(
+        self, item: Prepared, start: int, resume: bool = False, following: Prepared | None = None
+    ) -> StepResult:
         m, led = item.migration, self.ledger
         count = len(item.statements) if item.statements is not None else None
         t0 = time.perf_counter()
-        kind = "repeatable" if m.repeatable else m.kind
-        exists = resume or item.step.direction == "down" or (m.repeatable and self._has_row(m.id))
-        opening = led.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists)
+        opening: Op | None = None
+        if self._opened is not None and self._opened[0] is item:
+            self._opened = None  # its running row is committed already
+        else:
+            opening = self._opening(item, exists=resume)
         batch = self._batchable(item, start)
+        carried = self._carried_opening(following) if batch else None
         with self.backend.deferred_commits():
             try:
                 if batch:
-                    self._run_journal_batch(item, opening)
+                    self._run_journal_batch(item, opening, carried[0] if carried else None)
                 else:
-                    led.run(opening)
+                    if opening is not None:
+                        led.run(opening)
                     if start:
                         led.run(led.progress(m.id, start))
                     self.execute_body(item, start, journal=True)
@@ -318,7 +340,53 @@ class Runner:
             ms = _ms(t0)
             if not batch:
                 led.run(*self._journal_closing(item, ms))
+        if carried is not None:
+            self._opened = (following, carried[1])  # type: ignore[assignment]
         return self._result(item, ms)
+
+    def _opening(self, item: Prepared, *, exists: bool = False) -> Op:
+        """The ``running`` row that opens a journaled run of ``item``."""
+        m = item.migration
+        count = len(item.statements) if item.statements is not None else None
+        kind = "repeatable" if m.repeatable else m.kind
+        exists = exists or item.step.direction == "down" or (m.repeatable and self._has_row(m.id))
+        return self.ledger.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists)
+
+    def _carried_opening(self, following: Prepared | None) -> tuple[Op, Op] | None:
+        """(opening, take-back) of the step after this one when its running row
+        can ride in this step's closing packet. Where journal writes wait for
+        the next commit (MySQL/MariaDB), a journaled step otherwise commits its
+        running row on its own, by the implicit commit of its first DDL
+        statement; written at the end of the step before, the row costs no
+        commit. After a crash in between, the record reads as before: the step
+        is running, none of its statements completed, the first in doubt."""
+        if following is None or following.mode != JOURNAL or not self.backend.defers_journal_commits:
+            return None
+        timeout = following.step.script.timeout or self.statement_timeout
+        if timeout or not self._batchable(following, 0, timed=False):
+            return None
+        m, led = following.migration, self.ledger
+        opening = self._opening(following)
+        if not opening.sql.startswith("UPDATE"):
+            return opening, led.delete(m.id)
+        if self._rows_before is None:  # read once: a step changes only its own row
+            self._rows_before = {r.version: r for r in led.read()}
+        row = self._rows_before.get(m.id)
+        if row is None or row.status != "applied":
+            return None
+        return opening, led.restore_applied(row)
+
+    def _take_back_opening(self) -> None:
+        """A step opened ahead that never ran (the run stopped before it):
+        its row goes back to what it was."""
+        if self._opened is None:
+            return
+        _, undo = self._opened
+        self._opened = None
+        try:
+            self.ledger.run(undo)
+        except Exception as exc:  # noqa: BLE001 - the error that stopped the run matters more
+            log.warning("could not take back the running row of a migration that did not start: %s", exc)
 
     def _journal_closing(self, item: Prepared, ms: int | Raw) -> list[Op]:
         """The rows that end a journaled run that succeeded."""
@@ -330,31 +398,34 @@ class Runner:
             first = led.finish_run(m.id, m.checksum, ms, count)  # type: ignore[arg-type]
         return [first, self._event(item, "ok", ms)]  # type: ignore[arg-type]
 
-    def _batchable(self, item: Prepared, start: int) -> bool:
+    def _batchable(self, item: Prepared, start: int, *, timed: bool | None = None) -> bool:
         """Whether a journaled step can go to the server in one round trip:
         plain statements from the first, no timeout to attribute, none that
         returns several results (CALL) or manages its own transaction."""
         backend = self.backend
-        if not backend.journal_in_one_call or item.statements is None or start or self._timed:
+        timed = self._timed if timed is None else timed
+        if not backend.journal_in_one_call or item.statements is None or start or timed:
             return False
         if item.self_managed or not item.statements:
             return False
         return not any(backend.returns_several_results(stmt) for stmt in item.statements)
 
-    def _run_journal_batch(self, item: Prepared, opening: Op) -> None:
+    def _run_journal_batch(self, item: Prepared, opening: Op | None, carried: Op | None = None) -> None:
         """The journal as the sequential path writes it, sent in one packet:
-        the running row, then before each statement after the first its
-        progress mark, then the closing rows. Where DDL commits implicitly,
-        each mark is committed by the statement it precedes, exactly as when
-        sent one by one; the server stops at the first failure, and the
-        results before it say which statement that was."""
+        the running row (unless the step before committed it), then before
+        each statement after the first its progress mark, then the closing
+        rows (and ``carried``: the next step's running row). Where DDL commits
+        implicitly, each mark is committed by the statement it precedes,
+        exactly as when sent one by one; the server stops at the first
+        failure, and the results before it say which statement that was."""
         backend, led, m = self.backend, self.ledger, item.migration
         assert item.statements
         pieces: list[str] = []
         timer = backend.batch_timer_sql()
         if timer:
             pieces.append(timer)
-        pieces.append(render_literal(opening, led.ph))
+        if opening is not None:
+            pieces.append(render_literal(opening, led.ph))
         which: dict[int, Statement] = {}
         for stmt in item.statements:
             if self._marked(stmt):
@@ -363,6 +434,8 @@ class Runner:
             pieces.append(stmt.sql)
         elapsed = Raw(backend.elapsed_ms_sql(utcnow()))
         pieces.extend(render_literal(op, led.ph) for op in self._journal_closing(item, elapsed))
+        if carried is not None:
+            pieces.append(render_literal(carried, led.ph))
         try:
             backend.run_batch(pieces)
         except StatementError as exc:

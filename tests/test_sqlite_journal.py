@@ -1,7 +1,9 @@
 """While it migrates, migrata keeps SQLite's rollback journal file between
 transactions (journal_mode PERSIST on its own connection) and restores the
 default afterwards; a database in WAL mode, or one a migration switches to
-WAL, is left as it is."""
+WAL, is left as it is. Transactional migrations run with SQLite's lock in
+exclusive mode; journaled and Python ones, and everything after the run, in
+normal mode."""
 
 from __future__ import annotations
 
@@ -36,6 +38,41 @@ def test_default_mode_is_restored_and_no_journal_file_is_left(project) -> None:
     assert not project.db.with_name(project.db.name + "-journal").exists()
     assert project.run("down", "base").exit_code == 0
     assert not project.db.with_name(project.db.name + "-journal").exists()
+
+
+def test_python_and_journaled_migrations_run_without_the_exclusive_lock(project) -> None:
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    project.write(
+        "2_seen.py",
+        """
+        import sqlite3
+
+        def up(ctx):
+            mode = ctx.query("PRAGMA locking_mode")[0][0]
+            ctx.execute("CREATE TABLE seen (mode TEXT)")
+            ctx.execute("INSERT INTO seen VALUES (?)", (mode,))
+        """,
+    )
+    project.pair("3", "three", "CREATE TABLE three (id INTEGER);", "DROP TABLE three;")
+    project.write("4_nt.sql", "-- migrata:no-transaction\nCREATE TABLE four (id INTEGER);\n")
+    assert project.run("up").exit_code == 0
+    assert project.sql("SELECT mode FROM seen") == [("normal",)]
+    assert project.tables() == {"one", "seen", "three", "four"}
+
+
+def test_the_lock_is_let_go_after_the_run(project) -> None:
+    """After `up` (in process: the connection is closed by then either way,
+    so check from a second connection that can write at once)."""
+    for v in range(1, 4):
+        project.pair(str(v), f"t{v}", f"CREATE TABLE t{v} (id INTEGER);", f"DROP TABLE t{v};")
+    assert project.run("up").exit_code == 0
+    conn = sqlite3.connect(project.db, timeout=0)
+    try:
+        conn.execute("CREATE TABLE other (id INTEGER)")
+        conn.commit()
+        assert conn.execute("PRAGMA locking_mode").fetchone()[0] == "normal"
+    finally:
+        conn.close()
 
 
 def test_a_wal_database_stays_wal(project) -> None:

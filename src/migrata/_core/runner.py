@@ -217,6 +217,8 @@ class Runner:
     ) -> StepResult:
         """Run one prepared step; ``resume`` continues a dirty run from ``start``."""
         m = item.migration
+        # a journaled step is one others may want to watch; a Python one may connect on its own
+        self.backend.between_steps(others=item.mode == JOURNAL or item.statements is None)
         verb = "applying" if item.step.direction == "up" else "reverting"
         log.debug("%s %s", verb, m.label)
         timeout = item.step.script.timeout or self.statement_timeout

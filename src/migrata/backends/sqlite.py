@@ -61,6 +61,8 @@ class SQLiteBackend(Backend):
         self._conn: sqlite3.Connection | None = None
         self._lock_fd: int | None = None
         self._persisting = False  # journal_mode switched to PERSIST for a run
+        self._exclusive_runs = False  # transactional steps run in exclusive locking mode (rollback journal)
+        self._exclusive = False  # locking_mode is EXCLUSIVE now
         self._deadline: float | None = None
         self._timeout: float | None = None
 
@@ -355,14 +357,45 @@ class SQLiteBackend(Backend):
         and deleting it for every migration: as safe, and a tenth or more
         faster per migration. Only a database in the default DELETE mode is
         touched (never WAL, which would change the file for good);
-        :meth:`_restore_journal_mode` puts DELETE back and removes the file."""
+        :meth:`_restore_journal_mode` puts DELETE back and removes the file.
+
+        In any rollback-journal mode, transactional migrations also run with
+        SQLite's lock held in exclusive mode (``locking_mode = EXCLUSIVE``)
+        from one to the next: the journal stays open, so a commit syncs four
+        times instead of five, and SQLite skips the lock and hot-journal
+        checks of every transaction, a fifth less time per migration at the
+        same durability. Readers wait until the run ends, as they already
+        wait in normal mode for each commit, which takes most of a quick
+        migration's time (a reader polling beside a run of quick migrations
+        rarely got in there either). A journaled migration (whose progress
+        others may watch) and a Python one (which may open connections of
+        its own) run in normal mode (see :meth:`between_steps`)."""
         with contextlib.suppress(sqlite3.Error):
             row = self.connection.execute("PRAGMA journal_mode").fetchone()
-            if row and str(row[0]).lower() == "delete":
+            mode = str(row[0]).lower() if row else ""
+            if mode == "delete":
                 row = self.connection.execute("PRAGMA journal_mode = PERSIST").fetchone()
                 self._persisting = bool(row) and str(row[0]).lower() == "persist"
+            self._exclusive_runs = mode in ("delete", "truncate", "persist")
+
+    def _set_exclusive(self, on: bool) -> None:
+        """Enter or leave exclusive locking mode; leaving, the next access
+        drops the lock."""
+        if self._exclusive == on or self._conn is None:
+            return
+        self._exclusive = on
+        with contextlib.suppress(sqlite3.Error):
+            self._conn.execute(f"PRAGMA locking_mode = {'EXCLUSIVE' if on else 'NORMAL'}")
+            if not on:
+                self._conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()
+
+    def between_steps(self, *, others: bool = False) -> None:
+        if self._exclusive_runs:
+            self._set_exclusive(not others)
 
     def _restore_journal_mode(self) -> None:
+        self._set_exclusive(False)
+        self._exclusive_runs = False
         if not self._persisting or self._conn is None:
             return
         self._persisting = False

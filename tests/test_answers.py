@@ -49,13 +49,56 @@ def _twice(project, *args: str):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(
-    "args", [("status",), ("check",), ("current",), ("status", "--json"), ("check", "--json"), ("-q", "status")]
+    ("args", "after_up"),
+    [
+        (("status",), True),
+        (("check",), True),
+        (("status", "--json"), True),
+        (("check", "--json"), True),
+        (("current",), False),
+        (("-q", "status"), False),
+    ],
 )
-def test_the_same_question_again_is_answered_from_the_kept_answer(project, kept, args) -> None:  # type: ignore[no-untyped-def]
+def test_the_same_question_again_is_answered_from_the_kept_answer(project, kept, args, after_up) -> None:  # type: ignore[no-untyped-def]
+    """The first time in full (unless `up` kept the answer: status and check,
+    plain and JSON, as asked with up's settings), then from the kept answer."""
     _applied(project)
     kept.clear()
     _twice(project, *args)
-    assert kept == [False, True]
+    assert kept == [after_up, True]
+
+
+@pytest.mark.parametrize("command", [("up",), ("down",), ("up", "--steps", "1")])
+def test_up_and_down_keep_the_answers_of_status_and_check(project, kept, command, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """What `up`/`down` keep is exactly what `status`/`check` print in full."""
+    _applied(project)
+    project.pair("3", "three", "CREATE TABLE three (id INTEGER);", "DROP TABLE three;")
+    project.pair("4", "four", "CREATE TABLE four (id INTEGER);", "DROP TABLE four;")
+    assert project.run(*command).exit_code == 0
+    kept.clear()
+    answered = [project.run(*args) for args in (("status",), ("check",), ("status", "--json"), ("check", "--json"))]
+    assert kept == [True] * 4
+    monkeypatch.setenv("MIGRATA_NO_CACHE", "1")
+    full = [project.run(*args) for args in (("status",), ("check",), ("status", "--json"), ("check", "--json"))]
+    assert [(r.exit_code, r.stdout) for r in answered] == [(r.exit_code, r.stdout) for r in full]
+
+
+def test_settings_options_count_wherever_they_are_written(project, kept, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    other = tmp_path / "other.db"
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    assert project.run("up", "--url", f"sqlite:///{other}").exit_code == 0
+    kept.clear()
+    res = project.run("--url", f"sqlite:///{other}", "status")
+    assert kept == [True] and "Applied:  1" in res.stdout
+    assert "Applied:  0" in project.run("status").stdout  # the project's own database: another question
+    assert kept == [True, False]
+
+
+def test_nothing_is_kept_for_a_failed_run_or_a_dry_run(project, kept) -> None:  # type: ignore[no-untyped-def]
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    _nothing_kept(project, "up", "--dry-run")
+    project.pair("2", "two", "CREATE TABLE two (id INTEGER;", "DROP TABLE two;")  # a syntax error
+    _nothing_kept(project, "up")
 
 
 def test_exit_codes_are_kept_too(project, kept) -> None:  # type: ignore[no-untyped-def]

@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from migrata import _lazy
 from migrata._core import planner
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, MigrationState, Plan, Problem, Step, Version
 from migrata._core.report import guard
@@ -112,6 +113,7 @@ def _migrate(
     *,
     dry_run: bool,
     sql: bool,
+    report: bool = False,
 ) -> MigrateResult:
     t0 = time.perf_counter()
     deadline = time.monotonic() + ws.settings.timeout if ws.settings.timeout else None
@@ -141,9 +143,10 @@ def _migrate(
             duration_ms=int((time.perf_counter() - t0) * 1000),
         )
     if not plan and not any(r.status == RUNNING for r in rows):
-        return MigrateResult(
+        done = MigrateResult(
             direction, ws.database, plan.current, plan.current, duration_ms=int((time.perf_counter() - t0) * 1000)
         )
+        return _with_report(ws, done) if report else done
     ready = {(id(p.migration), p.step.direction): p for p in prepared}
 
     def apply(before_run: Any = None) -> tuple[Plan, Runner, str | None]:
@@ -175,7 +178,7 @@ def _migrate(
     else:
         plan, runner, after = apply()
         steps_done = runner.results
-    return MigrateResult(
+    result = MigrateResult(
         direction,
         ws.database,
         plan.current,
@@ -187,6 +190,22 @@ def _migrate(
         backup=extra.get("backup"),
         checks=extra.get("checks", []),
     )
+    return _with_report(ws, result) if report else result
+
+
+def _with_report(ws: Workspace, result: MigrateResult) -> MigrateResult:
+    """``result`` with the status of the database after the run
+    (``result._report``), from the files this run already checked and a
+    fresh read of the history: what the command line keeps for ``status``
+    and ``check``. Only where the database can tell whether it changed since
+    (see :meth:`Workspace.report_inputs`)."""
+    before = ws.state_token()
+    if before is not None:
+        logged = _lazy.uses()
+        report = _status_of(ws, before)
+        if _lazy.uses() == logged:  # a kept answer could not repeat a log line
+            result._report = report
+    return result
 
 
 def _fill(source: Source, plan: Plan) -> None:
@@ -219,6 +238,7 @@ def upgrade(
     out_of_order: bool | None = None,
     dry_run: bool = False,
     sql: bool = False,
+    _report: bool = False,
     **overrides: Any,
 ) -> MigrateResult:
     """Apply pending migrations up to ``target`` (default: all).
@@ -237,7 +257,7 @@ def upgrade(
                 raise UnknownTargetError(f"no migration file has version {target}")
             return planner.plan_up(source, rows, target=resolved, steps=steps, out_of_order=policy)
 
-        return _migrate(ws, "up", make_plan, dry_run=dry_run, sql=sql)
+        return _migrate(ws, "up", make_plan, dry_run=dry_run, sql=sql, report=_report)
 
 
 def downgrade(
@@ -247,6 +267,7 @@ def downgrade(
     steps: int | None = None,
     dry_run: bool = False,
     sql: bool = False,
+    _report: bool = False,
     **overrides: Any,
 ) -> MigrateResult:
     """Roll back: one migration by default, ``steps`` of them, down to
@@ -261,7 +282,7 @@ def downgrade(
             source.load_python(m for r in chosen if (m := source.get(r.version)) is not None and m.kind == "py")
             return planner.plan_down(source, rows, target=resolved, steps=steps)
 
-        return _migrate(ws, "down", make_plan, dry_run=dry_run, sql=sql)
+        return _migrate(ws, "down", make_plan, dry_run=dry_run, sql=sql, report=_report)
 
 
 # --- reporting ------------------------------------------------------------------------
@@ -271,38 +292,43 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
     """Where the database stands: current version, pending migrations, problems."""
     with workspace(config, **overrides) as ws:
         ws.reporting = True
-        before = ws.state_token()
-        exists = ws.database_exists()
-        rows = ws.rows()
-        file_problems: list[Problem] = []
-        try:
-            # only pending Python migrations are imported: applied ones never run
-            # again, and importing every revision is what makes Alembic slow
-            ws.source.load_python(m for m in planner.pending(ws.source, rows) if m.kind == "py")
-        except ValidationError as exc:
-            # report a broken or unfinished file (e.g. a fresh `migrata new` template)
-            # instead of failing: status must still say where the database stands
-            file_problems.append(Problem("file", exc.message, hint=exc.hint))
-            ws.use_source(Source(ws.settings.migrations))
-        states, problems = ws.report(rows)
-        problems = file_problems + _in_progress(ws, problems)
-        pending = [s for s in states if s.state in ("pending", "outdated", "out-of-order")]
-        result = StatusResult(
-            database=ws.database,
-            dialect=ws.unconnected_backend().dialect,
-            current=planner.current_version(rows),
-            applied=len(planner.applied_versions(rows)),
-            pending=pending,
-            migrations=states,
-            problems=problems,
-            database_exists=exists,
-        )
-        # an answer that depends on more than files and the database is never kept:
-        # a broken file, a live migrator (the lock), an imported Python migration
-        if not file_problems and not any(p.code in (RUNNING, "in-progress") for p in problems):
-            if not any(s.kind == "py" for s in pending):
-                result._inputs = ws.report_inputs(before)
-        return result
+        return _status_of(ws, ws.state_token())
+
+
+def _status_of(ws: Workspace, before: Any) -> StatusResult:
+    """The status of an open workspace; ``before``: the database probe's value
+    before anything was read (see :meth:`Workspace.report_inputs`)."""
+    exists = ws.database_exists()
+    rows = ws.rows()
+    file_problems: list[Problem] = []
+    try:
+        # only pending Python migrations are imported: applied ones never run
+        # again, and importing every revision is what makes Alembic slow
+        ws.source.load_python(m for m in planner.pending(ws.source, rows) if m.kind == "py")
+    except ValidationError as exc:
+        # report a broken or unfinished file (e.g. a fresh `migrata new` template)
+        # instead of failing: status must still say where the database stands
+        file_problems.append(Problem("file", exc.message, hint=exc.hint))
+        ws.use_source(Source(ws.settings.migrations))
+    states, problems = ws.report(rows)
+    problems = file_problems + _in_progress(ws, problems)
+    pending = [s for s in states if s.state in ("pending", "outdated", "out-of-order")]
+    result = StatusResult(
+        database=ws.database,
+        dialect=ws.unconnected_backend().dialect,
+        current=planner.current_version(rows),
+        applied=len(planner.applied_versions(rows)),
+        pending=pending,
+        migrations=states,
+        problems=problems,
+        database_exists=exists,
+    )
+    # an answer that depends on more than files and the database is never kept:
+    # a broken file, a live migrator (the lock), an imported Python migration
+    if not file_problems and not any(p.code in (RUNNING, "in-progress") for p in problems):
+        if not any(s.kind == "py" for s in pending):
+            result._inputs = ws.report_inputs(before)
+    return result
 
 
 def _in_progress(ws: Workspace, problems: list[Problem]) -> list[Problem]:
@@ -357,6 +383,11 @@ def check(config: ConfigLike = None, **overrides: Any) -> CheckResult:
         if exc.exit_code != 3:
             raise
         return CheckResult("invalid", None, [], [Problem("file", exc.message, hint=exc.hint)])
+    return check_of(st)
+
+
+def check_of(st: StatusResult) -> CheckResult:
+    """The answer of :func:`check` for a status."""
     errors = [p for p in st.problems if p.severity == "error"]
     pending = [m.version for m in st.pending] + [p.version or "" for p in st.problems if p.code == "in-progress"]
     state = "invalid" if errors else ("pending" if pending else "up-to-date")

@@ -59,6 +59,8 @@ class _Result:
     #: what a report depended on (files, database probe), for the command
     #: line's answer cache (:mod:`migrata.cli.answers`); not part of the result
     _inputs: dict[str, Any] | None = None
+    #: up/down asked for it: the status right after the run (same purpose)
+    _report: StatusResult | None = None
 
 
 @dataclass(repr=False, eq=False)

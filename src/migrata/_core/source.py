@@ -475,8 +475,9 @@ def load_source(
     :mod:`~migrata._core.sourcecache` without being read.
 
     ``cached`` (up, down): every file is checked, unchanged ones from the same
-    cache; their texts are left out (scripts marked ``deferred``) until
-    :meth:`Source.fill` reads those of the steps that will run."""
+    cache, separate down files only for existence; their texts are left out
+    (scripts marked ``deferred``) until :meth:`Source.fill` reads those of
+    the steps that will run."""
     if not directory.is_dir():
         if must_exist:
             raise MigrationFileError(
@@ -497,7 +498,7 @@ def load_source(
                 path=str(path),
                 hint=f"accepted names: {_ACCEPTED_FORMS}; set file_pattern for other schemes",
             )
-        if part.direction == "down" and for_report:
+        if part.direction == "down" and (for_report or cached):  # read when a step runs it
             _add_down(part, downs, Script(path=part.path, deferred=True))
             continue
         _add_part(part, ups, downs, repeatables, allow_empty, cache=cache, fname=fname, keep_text=not for_report)

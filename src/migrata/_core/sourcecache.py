@@ -10,19 +10,20 @@ misses the cache and is read again. A file changed in the last two seconds
 is never stored: on file systems whose clock ticks coarsely, two writes in
 one tick can share a change time (git's "racy" case).
 
-Only reports use it; ``up``, ``down``, ``validate`` and the rest always read
-the files. The cache lives in ``$XDG_CACHE_HOME/migrata`` (``~/.cache``),
-one small JSON file per migrations folder; ``MIGRATA_CACHE_DIR`` moves it and
-``MIGRATA_NO_CACHE=1`` turns it off. Unreadable, corrupt or unwritable caches
-are ignored.
+Reports, ``up`` and ``down`` use it (``up``/``down`` read again the files of
+the steps they run); ``validate`` and the rest always read the files. The
+cache lives in ``$XDG_CACHE_HOME/migrata`` (``~/.cache``), one small
+:mod:`marshal` file per migrations folder (a tenth of the time JSON takes to
+write or read, for a cache only this version of migrata reads);
+``MIGRATA_CACHE_DIR`` moves it and ``MIGRATA_NO_CACHE=1`` turns it off.
+Unreadable, corrupt or unwritable caches are ignored.
 """
 
 from __future__ import annotations
 
-import json
+import marshal
 import os
 import time
-import zlib
 from pathlib import Path
 
 from migrata import _fingerprint
@@ -34,7 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["SourceCache"]
 
-FORMAT = 1
+FORMAT = 2
 
 
 def _cache_dir() -> Path | None:
@@ -58,36 +59,31 @@ class SourceCache:
         if folder is None:
             return
         self.folder = f"{__version__} {os.path.realpath(directory)}"
-        self.path = folder / f"source-{zlib.crc32(self.folder.encode()):08x}.json"
+        self.path = folder / f"source-{_fingerprint.sha256_hex(self.folder.encode())[:16]}.bin"
         try:
-            data = json.loads(self.path.read_bytes())
-            if (
-                isinstance(data, dict)
-                and data.get("format") == FORMAT
-                and data.get("folder") == self.folder
-                and isinstance(data.get("files"), dict)
-            ):
-                self.entries = data["files"]
-        except (OSError, ValueError):
+            with open(self.path, "rb", buffering=0) as fh:
+                data = marshal.loads(fh.readall())
+            if isinstance(data, tuple) and len(data) == 3 and data[:2] == (FORMAT, self.folder):
+                if isinstance(data[2], dict):
+                    self.entries = data[2]
+        except (OSError, ValueError, EOFError, TypeError):
             pass
 
-    @staticmethod
-    def signature(st: os.stat_result) -> list[int]:
-        return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino]
+    signature = staticmethod(_fingerprint.signature)
 
-    def get(self, name: str, sig: list[int]) -> Any:
+    def get(self, name: str, sig: tuple[int, int, int, int]) -> Any:
         entry = self.entries.get(name)
-        if isinstance(entry, list) and len(entry) == 2 and entry[0] == sig:
+        if isinstance(entry, tuple) and len(entry) == 2 and entry[0] == sig:
             self.seen[name] = entry
             return entry[1]
         return None
 
-    def put(self, name: str, sig: list[int], data: Any) -> None:
+    def put(self, name: str, sig: tuple[int, int, int, int], data: Any) -> None:
         if self.path is None:
             return
         if max(sig[1], sig[2]) > self.now_ns - _fingerprint.RACY_NS:
             return  # too fresh to trust its times (see the module's docstring)
-        self.seen[name] = [sig, data]
+        self.seen[name] = (sig, data)
         self.changed = True
 
     def save(self) -> None:
@@ -98,8 +94,8 @@ class SourceCache:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
             fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump({"format": FORMAT, "folder": self.folder, "files": self.seen}, fh, separators=(",", ":"))
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(marshal.dumps((FORMAT, self.folder, self.seen)))
             os.replace(tmp, self.path)
-        except OSError:
+        except (OSError, ValueError):
             pass

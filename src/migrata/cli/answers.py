@@ -10,9 +10,12 @@ migrata, a database driver or the database.
 
 What an answer depends on:
 
-* the command line, the working directory and every environment variable
-  the settings may be read from (``MIGRATA_*``, ``DATABASE_URL``, ``DB_*``):
-  these make the key, hashed, so a kept answer never holds a password;
+* the command line as parsed (the command, its options and the settings
+  options wherever they were written: ``migrata --url U status`` and
+  ``migrata status --url U`` ask the same), the working directory and every
+  environment variable the settings may be read from (``MIGRATA_*``,
+  ``DATABASE_URL``, ``DB_*``): these make the key, hashed, so a kept answer
+  never holds a password;
 * every file the settings were looked up in, whether it exists or not
   (``migrata.toml`` and ``pyproject.toml`` in each folder up to the root,
   ``.env``, ``--config``), by its signature (:mod:`migrata._fingerprint`);
@@ -33,7 +36,13 @@ migration (importing it may depend on anything), a broken file, an
 turns kept answers off; they live in ``answers/`` of the cache folder
 (``MIGRATA_CACHE_DIR``), at most :data:`MAX_ENTRIES` of them.
 
-This module imports only :mod:`os`, :mod:`sys` and :mod:`marshal`.
+An ``up`` or ``down`` that ran keeps the answers ``status`` and ``check``
+(plain and ``--json``) would give with the same settings right after it,
+from what the run already read and checked (:func:`keep_after_run`): the
+readiness probe or CI step that follows a deploy finds them.
+
+This module imports only :mod:`os`, :mod:`sys`, :mod:`marshal` and the
+command line's own small parser.
 """
 
 from __future__ import annotations
@@ -43,26 +52,34 @@ import os
 import sys
 
 from migrata import _fingerprint
+from migrata.cli.argv import REPORTING, parse_fast
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["MAX_ENTRIES", "keep", "lookup"]
+__all__ = ["MAX_ENTRIES", "enabled", "keep", "keep_after_run", "lookup"]
 
-FORMAT = 1
+FORMAT = 2
 MAX_ENTRIES = 256
 _ENV_PREFIXES = ("MIGRATA_", "DB_")
 _ENV_NAMES = ("DATABASE_URL",)
+_ANSWERED = frozenset(REPORTING.values())
 
 
-def _entry_path(folder: str, args: list[str]) -> str:
+def _entry_path(folder: str, command: str, opts: dict[str, Any], extra: dict[str, Any]) -> str:
     from migrata import __version__
 
     environ = os.environ
     env = sorted((k, v) for k, v in environ.items() if k.startswith(_ENV_PREFIXES) or k in _ENV_NAMES)
-    key = repr((FORMAT, __version__, sys.version, sys.executable, os.getcwd(), args, env))
+    asked = (command, sorted(opts.items()), sorted(extra.items()))
+    key = repr((FORMAT, __version__, sys.version, sys.executable, os.getcwd(), asked, env))
     return os.path.join(folder, "answers", _fingerprint.sha256_hex(key.encode("utf-8", "surrogatepass"))[:40] + ".bin")
+
+
+def enabled() -> bool:
+    """Whether answers are kept at all (``MIGRATA_NO_CACHE`` unset)."""
+    return _fingerprint.cache_dir() is not None
 
 
 def lookup(args: list[str]) -> tuple[str, int] | None:
@@ -71,8 +88,11 @@ def lookup(args: list[str]) -> tuple[str, int] | None:
     folder = _fingerprint.cache_dir()
     if folder is None:
         return None
+    parsed = parse_fast(args)
+    if parsed is None or parsed[0] not in _ANSWERED:
+        return None
     try:
-        path = _entry_path(folder, args)
+        path = _entry_path(folder, *parsed)
         with open(path, "rb", buffering=0) as fh:
             data = fh.readall()  # marshal.load(fh) would read it in many small calls
         fmt, files, folders, probes, out, code = marshal.loads(data)
@@ -105,9 +125,12 @@ def _unchanged(files: Any, folders: Any, probes: Any) -> bool:
     return True
 
 
-def keep(args: list[str], out: str, code: int, inputs: dict[str, Any] | None) -> bool:
-    """Keep the answer of ``migrata ARGS`` (see the module docstring); False
-    when it cannot be kept. Never raises for a cache it cannot write."""
+def keep(
+    command: str, opts: dict[str, Any], extra: dict[str, Any], out: str, code: int, inputs: dict[str, Any] | None
+) -> bool:
+    """Keep the answer of the parsed command line ``(command, opts, extra)``
+    (see the module docstring); False when it cannot be kept. Never raises
+    for a cache it cannot write."""
     folder = _fingerprint.cache_dir()
     if folder is None or inputs is None:
         return False
@@ -118,7 +141,7 @@ def keep(args: list[str], out: str, code: int, inputs: dict[str, Any] | None) ->
     if entry is None:
         return False
     try:
-        path = _entry_path(folder, args)
+        path = _entry_path(folder, command, opts, extra)
         os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         tmp = f"{path}.{os.getpid()}.tmp"
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -129,6 +152,15 @@ def keep(args: list[str], out: str, code: int, inputs: dict[str, Any] | None) ->
     except (OSError, ValueError):
         return False
     return True
+
+
+def keep_after_run(opts: dict[str, Any], answers: list[tuple[str, bool, str, int]], inputs: dict[str, Any]) -> None:
+    """After an ``up``/``down`` with settings ``opts``: keep each ``(command,
+    as_json, printed text, exit code)`` as the answer of that command asked
+    with the same settings options (its -q/-v left out)."""
+    settings = {k: v for k, v in opts.items() if k not in ("quiet", "verbose")}
+    for command, as_json, out, code in answers:
+        keep(command, settings, {"json": as_json}, out, code, inputs)
 
 
 def _entry(inputs: dict[str, Any], now: int) -> tuple[Any, Any, Any] | None:

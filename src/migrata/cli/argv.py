@@ -8,17 +8,20 @@ the answer. :func:`parse_fast` understands exactly those commands (and
 ``down``) with the shared options below (the same table click builds its
 options from, in :mod:`migrata.cli.options`) and their own few options;
 anything else (help, a typo, another command) returns None and goes to click.
+Only the standard library's builtins are used here: the command line parses
+its arguments with it before it knows whether a kept answer will do
+(:mod:`migrata.cli.answers`).
 """
 
 from __future__ import annotations
-
-from migrata.config import KEYS, Settings, load_settings
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["MIGRATING", "OPTIONS", "REPORTING", "SETTING_KEYS", "load_from_options", "parse_fast", "parse_reporting"]
+    from migrata.config import Settings
+
+__all__ = ["MIGRATING", "OPTIONS", "REPORTING", "load_from_options", "parse_fast", "parse_reporting"]
 
 #: (flags, setting key or control name, click keyword arguments; ``choices``
 #: and ``case_sensitive`` make a click.Choice)
@@ -114,10 +117,6 @@ OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
     ),
     (("--debug",), "debug", {"is_flag": True, "default": None, "help": "Show tracebacks and debug logs."}),
 ]
-
-
-#: Every setting has a flag of the same name (config.KEYS).
-SETTING_KEYS = tuple(KEYS)
 
 #: Commands (and aliases) the fast path answers.
 REPORTING = {"status": "status", "check": "check", "current": "current", "version": "current"}
@@ -241,9 +240,11 @@ def parse_fast(args: list[str]) -> tuple[str, dict[str, Any], dict[str, Any]] | 
 def load_from_options(opts: dict[str, Any]) -> Settings:
     """The settings for collected command-line options (-C, --config, --env and
     every setting flag)."""
+    from migrata.config import KEYS, load_settings  # every setting has a flag of the same name
+
     return load_settings(
         opts.get("config"),
         directory=opts.get("directory"),
         env=opts.get("env"),
-        **{k: opts[k] for k in SETTING_KEYS if k in opts},
+        **{k: opts[k] for k in KEYS if k in opts},
     )

@@ -46,9 +46,20 @@ def run(args: list[str]) -> int | None:
     setup(opts, settings)
     if command in ("up", "down"):
         migrate = api.upgrade if command == "up" else api.downgrade
-        res = migrate(settings(), extra["target"], steps=extra["steps"], dry_run=extra["dry_run"], sql=extra["sql"])
+        res = migrate(
+            settings(),
+            extra["target"],
+            steps=extra["steps"],
+            dry_run=extra["dry_run"],
+            sql=extra["sql"],
+            _report=answers.enabled(),
+        )
         quiet = bool(opts.get("quiet"))
-        return show_migrated(res, command, as_json=as_json, sql=extra["sql"], dry_run=extra["dry_run"], quiet=quiet)
+        code = show_migrated(res, command, as_json=as_json, sql=extra["sql"], dry_run=extra["dry_run"], quiet=quiet)
+        report = res._report
+        if report is not None and report._inputs is not None:
+            _keep_reports(opts, report)
+        return code
     logged = _lazy.uses()
     if command == "status":
         result: Any = api.status(settings())
@@ -59,8 +70,37 @@ def run(args: list[str]) -> int | None:
         result, show = api.current(settings()), show_current
     out, code = _printed(show, result, as_json)
     if result._inputs is not None and _lazy.uses() == logged:  # a kept answer repeats no log line
-        answers.keep(args, out, code, result._inputs)
+        answers.keep(command, opts, extra, out, code, result._inputs)
     return code
+
+
+def _keep_reports(opts: dict[str, Any], report: Any) -> None:
+    """What ``status`` and ``check`` would print right after this run, kept
+    for them (:func:`migrata.cli.answers.keep_after_run`)."""
+    from migrata.api import check_of
+    from migrata.cli.reports import show_check, show_status
+
+    checked = check_of(report)
+    kept = []
+    for command, show, result in (("status", show_status, report), ("check", show_check, checked)):
+        for as_json in (False, True):
+            try:
+                out, code = _rendered(show, result, as_json)
+            except Exception:  # noqa: BLE001 - an answer that raises (a broken file) is never kept
+                return
+            kept.append((command, as_json, out, code))
+    answers.keep_after_run(opts, kept, report._inputs)
+
+
+def _rendered(show: Callable[[Any, bool], int], result: Any, as_json: bool) -> tuple[str, int]:
+    """What ``show`` would print, and its exit code, printing nothing."""
+    real, buffer = sys.stdout, io.StringIO()
+    sys.stdout = buffer
+    try:
+        code = show(result, as_json)
+    finally:
+        sys.stdout = real
+    return buffer.getvalue(), code
 
 
 def _printed(show: Callable[[Any, bool], int], result: Any, as_json: bool) -> tuple[str, int]:

@@ -12,7 +12,8 @@ from typing import Any, TypeVar
 
 import click
 
-from migrata.cli.argv import OPTIONS, SETTING_KEYS
+from migrata.cli.argv import OPTIONS
+from migrata.config import KEYS
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -89,4 +90,4 @@ def collected(ctx: click.Context) -> dict[str, Any]:
 def overrides(ctx: click.Context) -> dict[str, Any]:
     """Setting overrides given on the command line."""
     values = collected(ctx)
-    return {k: values[k] for k in SETTING_KEYS if k in values}
+    return {k: values[k] for k in KEYS if k in values}

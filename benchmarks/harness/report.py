@@ -29,7 +29,19 @@ from .bench import Sample
 BEGIN = "<!-- benchmark:begin -->"
 END = "<!-- benchmark:end -->"
 DB_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
-OP_ORDER = ("start", "apply", "status", "status2", "check", "check2", "apply1", "rollback", "library")
+OP_ORDER = (
+    "start",
+    "apply",
+    "status",
+    "status2",
+    "status0",
+    "check",
+    "check2",
+    "check0",
+    "apply1",
+    "rollback",
+    "library",
+)
 OP_TITLES = {
     "start": "interpreter start (floor of status, check, apply 1)",
     "apply": "apply all N to an empty database (× floor: floor (b))",
@@ -37,6 +49,8 @@ OP_TITLES = {
     "status2": "status asked again, nothing changed (× floor: python -c pass)",
     "check": "check: anything pending? N applied (× floor: python -c pass)",
     "check2": "check asked again, nothing changed (× floor: python -c pass)",
+    "status0": "migrata status with its caches off: the full answer (× floor: python -c pass)",
+    "check0": "migrata check with its caches off: the full answer (× floor: python -c pass)",
     "apply1": "apply 1 new migration on top of N (× floor: python -c pass)",
     "rollback": "roll back all N + 1 (× floor: floor (b) running the downs)",
     "library": "library API in a fresh python -c (× floor on SQLite: call time against floor (b) in Python's sqlite3)",
@@ -57,6 +71,8 @@ COMMANDS = {
     ("migrata", "check"): "migrata check",
     ("migrata", "status2"): "migrata status, again",
     ("migrata", "check2"): "migrata check, again",
+    ("migrata", "status0"): "migrata status, caches off (full answer)",
+    ("migrata", "check0"): "migrata check, caches off (full answer)",
     ("migrata", "apply1"): "migrata up",
     ("migrata", "rollback"): "migrata down base",
     ("migrata-lib", "library"): "migrata.upgrade(url, migrations=...)",
@@ -167,7 +183,7 @@ def floor_of(rows: Sequence[Row], row: Row) -> tuple[Row | None, bool]:
     """The floor row of ``row``'s operation, and whether call times are compared."""
     if row.op in ("apply", "rollback"):
         return find(rows, row.db, row.n, "client-b", row.op), False
-    if row.op in ("status", "status2", "check", "check2", "apply1"):
+    if row.op in ("status", "status2", "status0", "check", "check2", "check0", "apply1"):
         return find(rows, row.db, row.n, "python", "start"), False
     if row.op == "library":
         py = find(rows, row.db, row.n, "py-sqlite3", "library")
@@ -177,8 +193,12 @@ def floor_of(rows: Sequence[Row], row: Row) -> tuple[Row | None, bool]:
     return None, False
 
 
+#: a migrata-only operation -> the peers' operation it is compared with
+PEER_OP = {"library": "apply", "status0": "status", "check0": "check"}
+
+
 def best_peer(rows: Sequence[Row], db: str, n: int, op: str) -> Row | None:
-    op = "apply" if op == "library" else op
+    op = PEER_OP.get(op, op)
     peers = [r for r in (find(rows, db, n, p, op) for p in PEERS) if r is not None and r.seconds is not None]
     return min(peers, key=lambda r: r.seconds or 0.0) if peers else None
 
@@ -289,8 +309,10 @@ def targets(
     questions = (
         ("status2", "migrata status", "asked again"),
         ("status", "migrata status", "first after apply"),
+        ("status0", "migrata status", "caches off: full answer"),
         ("check2", "migrata check", "asked again"),
         ("check", "migrata check", "first after apply"),
+        ("check0", "migrata check", "caches off: full answer"),
     )
     for op, cmd, when in questions:
         for db in dbs:
@@ -307,7 +329,7 @@ def targets(
                     _missing(rows, db, target_n, "migrata", op),
                 )
             )
-            alembic = find(rows, db, target_n, "alembic", op)
+            alembic = find(rows, db, target_n, "alembic", PEER_OP.get(op, op))
             what = "alembic current" if op.startswith("status") else "alembic current --check-heads"
             out.append(
                 _target(

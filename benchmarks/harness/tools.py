@@ -7,6 +7,9 @@ Operations:
 * ``check``: the tool's "anything pending?" command with all N applied;
 * ``status2``, ``check2``: the same commands asked again at once, nothing
   changed in between (what a readiness probe or a second CI step sees);
+* ``status0``, ``check0`` (migrata only): the same with its caches off
+  (``MIGRATA_NO_CACHE=1``), the full answer: no kept answer (``up`` keeps
+  those of ``status`` and ``check``) and no cached file checksums;
 * ``apply1``: one new migration (N + 1) on top of N applied;
 * ``rollback``: every migration (N + 1 of them) rolled back;
 * ``library``: migrata's ``migrata.upgrade()`` in a fresh ``python -c``
@@ -31,9 +34,11 @@ from .peers import Peers
 from .servers import Database
 from .workload import Workload
 
-OPS = ("apply", "status", "status2", "check", "check2", "apply1", "rollback", "library", "start")
+OPS = ("apply", "status", "status2", "status0", "check", "check2", "check0", "apply1", "rollback", "library", "start")
 #: operations that ask an earlier one's question again
 AGAIN = {"status2": "status", "check2": "check"}
+#: migrata with its caches (kept answers, file checksums) off
+NO_CACHE = {"MIGRATA_NO_CACHE": "1"}
 
 LIBRARY_CODE = """\
 import json, sys, time
@@ -123,7 +128,7 @@ class Tool:
 
 class Migrata(Tool):
     name, label, kind, files = "migrata", "migrata", "migrata", "migrata"
-    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
+    ops = ("apply", "status", "status2", "status0", "check", "check2", "check0", "apply1", "rollback")
 
     def exe(self) -> list[str]:
         script = self.python.parent / "migrata"
@@ -136,6 +141,8 @@ class Migrata(Tool):
                 "apply": Invocation([*base, "up", "-q"]),
                 "status": Invocation([*base, "status"], check=_expect(r"\b{n}\b")),
                 "check": Invocation([*base, "check"]),
+                "status0": Invocation([*base, "status"], check=_expect(r"\b{n}\b"), env=NO_CACHE),
+                "check0": Invocation([*base, "check"], env=NO_CACHE),
                 "apply1": Invocation([*base, "up", "-q"]),
                 "rollback": Invocation([*base, "down", "base", "-q"]),
             }[op]

@@ -36,8 +36,13 @@ _COLUMNS = (
 
 def utcnow() -> str:
     """Current UTC time as ISO-8601 with milliseconds and a Z."""
-    ns = time.time_ns()
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 1_000_000_000)) + f".{ns // 1_000_000 % 1000:03d}Z"
+    ms = time.time_ns() // 1_000_000
+    if ms != _last[0]:  # a step asks several times within the same millisecond
+        _last[:] = [ms, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"]
+    return _last[1]  # type: ignore[return-value]
+
+
+_last: list[int | str] = [-1, ""]
 
 
 @lru_cache(maxsize=1)
@@ -67,15 +72,24 @@ class Op:
 
 
 def render_literal(op: Op, placeholder: str) -> str:
-    """The statement with parameters inlined as SQL literals (for ``--sql``)."""
-    parts = op.sql.split(placeholder)
-    if len(parts) != len(op.params) + 1:
+    """The statement with parameters inlined as SQL literals (for ``--sql``,
+    and for a step sent to the database in one call)."""
+    parts = _pieces.get((op.sql, placeholder))
+    if parts is None:
+        parts = _pieces[(op.sql, placeholder)] = op.sql.split(placeholder)  # a few distinct statements per run
+    params = op.params
+    if len(parts) != len(params) + 1:
         raise ValueError("parameter count does not match placeholders")
     out = [parts[0]]
-    for value, tail in zip(op.params, parts[1:], strict=True):
-        out.append(_literal(value))
-        out.append(tail)
+    for i, value in enumerate(params, 1):
+        out.append(
+            "'" + value.replace("'", "''") + "'" if type(value) is str else "NULL" if value is None else _literal(value)
+        )
+        out.append(parts[i])
     return "".join(out)
+
+
+_pieces: dict[tuple[str, str], list[str]] = {}
 
 
 class Raw(str):
@@ -93,6 +107,17 @@ def _literal(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return "'" + str(value).replace("'", "''") + "'"
+
+
+def _encode(detail: dict[str, Any]) -> str:
+    """An event's detail as JSON (keys sorted, anything else as text), with
+    one encoder kept: ``json.dumps`` with options builds one per call."""
+    if not _encoder:
+        _encoder.append(json.JSONEncoder(sort_keys=True, default=str))
+    return _encoder[0].encode(detail)
+
+
+_encoder: list[json.JSONEncoder] = []
 
 
 @dataclass
@@ -351,7 +376,7 @@ class Ledger:
                 outcome,
                 duration_ms,
                 actor(),
-                json.dumps(detail, sort_keys=True, default=str) if detail else None,
+                _encode(detail) if detail else None,
             ),
         )
 

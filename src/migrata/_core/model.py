@@ -251,4 +251,5 @@ class MigrationState:
     direction: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # every field is a plain value: no deep copy (dataclasses.asdict) needed
+        return {name: getattr(self, name) for name in self.__slots__}

@@ -36,8 +36,8 @@ migration (importing it may depend on anything), a broken file, an
 turns kept answers off; they live in ``answers/`` of the cache folder
 (``MIGRATA_CACHE_DIR``), at most :data:`MAX_ENTRIES` of them.
 
-An ``up`` or ``down`` that ran keeps the answers ``status`` and ``check``
-(plain and ``--json``) would give with the same settings right after it,
+An ``up`` or ``down`` that ran keeps the answers ``status``, ``check`` and
+``check --json`` would give with the same settings right after it,
 from what the run already read and checked (:func:`keep_after_run`): the
 readiness probe or CI step that follows a deploy finds them.
 
@@ -131,27 +131,7 @@ def keep(
     """Keep the answer of the parsed command line ``(command, opts, extra)``
     (see the module docstring); False when it cannot be kept. Never raises
     for a cache it cannot write."""
-    folder = _fingerprint.cache_dir()
-    if folder is None or inputs is None:
-        return False
-    import time
-
-    now = time.time_ns()
-    entry = _entry(inputs, now)
-    if entry is None:
-        return False
-    try:
-        path = _entry_path(folder, command, opts, extra)
-        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
-        tmp = f"{path}.{os.getpid()}.tmp"
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(marshal.dumps((FORMAT, *entry, out, code)))
-        os.replace(tmp, path)
-        _trim(os.path.dirname(path))
-    except (OSError, ValueError):
-        return False
-    return True
+    return _keep_all([(command, opts, extra, out, code)], inputs)
 
 
 def keep_after_run(opts: dict[str, Any], answers: list[tuple[str, bool, str, int]], inputs: dict[str, Any]) -> None:
@@ -159,8 +139,34 @@ def keep_after_run(opts: dict[str, Any], answers: list[tuple[str, bool, str, int
     as_json, printed text, exit code)`` as the answer of that command asked
     with the same settings options (its -q/-v left out)."""
     settings = {k: v for k, v in opts.items() if k not in ("quiet", "verbose")}
-    for command, as_json, out, code in answers:
-        keep(command, settings, {"json": as_json}, out, code, inputs)
+    _keep_all([(command, settings, {"json": as_json}, out, code) for command, as_json, out, code in answers], inputs)
+
+
+def _keep_all(
+    answers: list[tuple[str, dict[str, Any], dict[str, Any], str, int]], inputs: dict[str, Any] | None
+) -> bool:
+    """Keep answers that depend on the same ``inputs`` (signatures taken once)."""
+    folder = _fingerprint.cache_dir()
+    if folder is None or inputs is None:
+        return False
+    import time
+
+    entry = _entry(inputs, time.time_ns())
+    if entry is None:
+        return False
+    try:
+        for command, opts, extra, out, code in answers:
+            path = _entry_path(folder, command, opts, extra)
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            tmp = f"{path}.{os.getpid()}.tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(marshal.dumps((FORMAT, *entry, out, code)))
+            os.replace(tmp, path)
+        _trim(os.path.join(folder, "answers"))
+    except (OSError, ValueError):
+        return False
+    return True
 
 
 def _entry(inputs: dict[str, Any], now: int) -> tuple[Any, Any, Any] | None:

@@ -82,13 +82,18 @@ def _keep_reports(opts: dict[str, Any], report: Any) -> None:
 
     checked = check_of(report)
     kept = []
-    for command, show, result in (("status", show_status, report), ("check", show_check, checked)):
-        for as_json in (False, True):
-            try:
-                out, code = _rendered(show, result, as_json)
-            except Exception:  # noqa: BLE001 - an answer that raises (a broken file) is never kept
-                return
-            kept.append((command, as_json, out, code))
+    # `status --json` lists every migration: rendering it would cost a deploy
+    # more than a status asked later saves
+    for command, show, result, as_json in (
+        ("status", show_status, report, False),
+        ("check", show_check, checked, False),
+        ("check", show_check, checked, True),
+    ):
+        try:
+            out, code = _rendered(show, result, as_json)
+        except Exception:  # noqa: BLE001 - an answer that raises (a broken file) is never kept
+            return
+        kept.append((command, as_json, out, code))
     answers.keep_after_run(opts, kept, report._inputs)
 
 

@@ -11,7 +11,6 @@ result object from :mod:`migrata.results` and raises a
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import os
 import time
 from collections.abc import Callable
@@ -616,6 +615,8 @@ def cleanup(config: ConfigLike = None, *, keep_days: int, dry_run: bool = False,
     """Delete events older than ``keep_days`` days. Never touches the history."""
     if keep_days < 0:
         raise UsageError("--keep-days must be 0 or more")
+    import datetime as _dt
+
     cutoff = (_dt.datetime.now(_dt.UTC) - _dt.timedelta(days=keep_days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with workspace(config, **overrides) as ws:
         if not ws.database_exists():

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import quote
 
 from migrata._core.ledger import events_table_name
 from migrata._core.source import parse_duration
 from migrata._lazy import pattern
+from migrata._record import field, record, replace
 from migrata.backends.base import DatabaseURL, mask_url
 from migrata.errors import ConfigError
 
@@ -183,7 +183,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
 PATH_KEYS = ("migrations", "backup_dir", "metrics_file", "log_file")
 
 
-@dataclass
+@record
 class Settings:
     """Resolved settings of one project. Build with :func:`load_settings`."""
 

@@ -5,11 +5,10 @@ Every result has ``to_dict()`` (what ``--json`` prints) and plain attributes.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
-
 from migrata._core.ledger import Event
 from migrata._core.model import MigrationState, Problem
 from migrata._core.runner import StepResult
+from migrata._record import asdict, field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -40,21 +39,8 @@ __all__ = [
 
 
 class _Result:
-    """``__repr__`` and ``__eq__`` as dataclasses write them, written once:
-    generating them for every result class is most of what importing this
-    module would cost (and every command imports it)."""
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in fields(self) if f.repr)  # type: ignore[arg-type]
-        return f"{type(self).__qualname__}({shown})"
-
-    def __eq__(self, other: object) -> bool:
-        if other.__class__ is not self.__class__:
-            return NotImplemented
-        names = [f.name for f in fields(self) if f.compare]  # type: ignore[arg-type]
-        return all(getattr(self, n) == getattr(other, n) for n in names)
-
-    __hash__ = None  # type: ignore[assignment]  # as for dataclasses with eq
+    """What every result shares (``__repr__`` and ``__eq__`` come from
+    :func:`~migrata._record.record`, over the declared fields only)."""
 
     #: what a report depended on (files, database probe), for the command
     #: line's answer cache (:mod:`migrata.cli.answers`); not part of the result
@@ -63,7 +49,7 @@ class _Result:
     _report: StatusResult | None = None
 
 
-@dataclass(repr=False, eq=False)
+@record
 class StatusResult(_Result):
     database: str
     dialect: str
@@ -96,7 +82,7 @@ class StatusResult(_Result):
         }
 
 
-@dataclass(repr=False, eq=False)
+@record
 class MigrateResult(_Result):
     """What ``up``/``down`` did (or would do, with dry_run/sql)."""
 
@@ -130,7 +116,7 @@ class MigrateResult(_Result):
         }
 
 
-@dataclass(repr=False, eq=False)
+@record
 class CurrentResult(_Result):
     database: str
     current: str | None
@@ -141,7 +127,7 @@ class CurrentResult(_Result):
         return asdict(self)
 
 
-@dataclass(repr=False, eq=False)
+@record
 class HistoryResult(_Result):
     database: str
     events: list[Event]
@@ -150,7 +136,7 @@ class HistoryResult(_Result):
         return {"database": self.database, "events": [e.to_dict() for e in self.events]}
 
 
-@dataclass(repr=False, eq=False)
+@record
 class ValidateResult(_Result):
     problems: list[Problem]
     checked: int
@@ -169,7 +155,7 @@ class ValidateResult(_Result):
         }
 
 
-@dataclass(repr=False, eq=False)
+@record
 class CheckResult(_Result):
     state: str  # "up-to-date", "pending", "invalid"
     current: str | None
@@ -185,7 +171,7 @@ class CheckResult(_Result):
         }
 
 
-@dataclass(repr=False, eq=False)
+@record
 class RepairResult(_Result):
     problems: list[Problem]
     actions: list[str]
@@ -203,7 +189,7 @@ class RepairResult(_Result):
         }
 
 
-@dataclass(repr=False, eq=False)
+@record
 class StampResult(_Result):
     version: str
     added: list[str]
@@ -213,7 +199,7 @@ class StampResult(_Result):
         return asdict(self)
 
 
-@dataclass(repr=False, eq=False)
+@record
 class CleanupResult(_Result):
     keep_days: int
     deleted: int
@@ -223,7 +209,7 @@ class CleanupResult(_Result):
         return asdict(self)
 
 
-@dataclass(repr=False, eq=False)
+@record
 class LockResult(_Result):
     database: str
     held: bool
@@ -234,7 +220,7 @@ class LockResult(_Result):
         return asdict(self)
 
 
-@dataclass(repr=False, eq=False)
+@record
 class NewResult(_Result):
     version: str
     files: list[str]
@@ -243,7 +229,7 @@ class NewResult(_Result):
         return asdict(self)
 
 
-@dataclass(repr=False, eq=False)
+@record
 class InitResult(_Result):
     config_file: str
     migrations: str
@@ -253,7 +239,7 @@ class InitResult(_Result):
         return asdict(self)
 
 
-@dataclass(repr=False, eq=False)
+@record
 class DatabaseResult(_Result):
     """What ``db create``/``db drop`` did."""
 
@@ -268,7 +254,7 @@ class DatabaseResult(_Result):
         return {"database": self.database, "action": self.action, "changed": self.changed}
 
 
-@dataclass(repr=False, eq=False)
+@record
 class BackupResult(_Result):
     """``backup`` (one new backup) and ``backups`` (all of them, newest first)."""
 
@@ -279,7 +265,7 @@ class BackupResult(_Result):
         return asdict(self)
 
 
-@dataclass(repr=False, eq=False)
+@record
 class RestoreResult(_Result):
     database: str
     backup: dict[str, Any]
@@ -290,7 +276,7 @@ class RestoreResult(_Result):
         return asdict(self)
 
 
-@dataclass(repr=False, eq=False)
+@record
 class VerifyResult(_Result):
     database: str
     checks: list[dict[str, Any]]
@@ -303,7 +289,7 @@ class VerifyResult(_Result):
         return {"database": self.database, "ok": self.ok, "checks": self.checks}
 
 
-@dataclass(repr=False, eq=False)
+@record
 class DoctorResult(_Result):
     database: str
     checks: list[dict[str, Any]]

@@ -11,14 +11,13 @@ runner can execute it inside a migration's transaction or print it for
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from functools import lru_cache
 
 from migrata._core.model import AppliedMigration
+from migrata._record import record
 from migrata.backends.base import Backend
 
 TYPE_CHECKING = False
@@ -63,7 +62,7 @@ def actor() -> str:
     return f"{user}@{host}"
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Op:
     """One statement of migrata's bookkeeping with its parameters."""
 
@@ -113,14 +112,16 @@ def _encode(detail: dict[str, Any]) -> str:
     """An event's detail as JSON (keys sorted, anything else as text), with
     one encoder kept: ``json.dumps`` with options builds one per call."""
     if not _encoder:
+        import json
+
         _encoder.append(json.JSONEncoder(sort_keys=True, default=str))
     return _encoder[0].encode(detail)
 
 
-_encoder: list[json.JSONEncoder] = []
+_encoder: list[Any] = []
 
 
-@dataclass
+@record
 class Event:
     """One row of the event log."""
 
@@ -396,6 +397,8 @@ class Ledger:
             if self.events_table not in self.backend.table_names():
                 return []
             raise
+        import json
+
         return [Event(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]) if r[8] else {}) for r in raw]
 
     def trim_events(self, before: str) -> Op:

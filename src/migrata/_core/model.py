@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+
+from migrata._record import asdict, field, record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,17 +23,38 @@ _VERSION_RE = re.compile(r"^\d+(?:[._]\d+)*$")
 _PARTS_RE = re.compile(r"[._]")
 
 
-@dataclass(frozen=True)
 class Version:
     """A migration version: one or more integer parts compared as numbers.
 
     ``2`` sorts before ``10``, zero padding is optional (``000002 == 2``) and
     multi-part versions (``2.4.1``, ``2_4_1``) compare part by part, trailing
-    zero parts ignored (``1.0 == 1``).
+    zero parts ignored (``1.0 == 1``). Immutable; ``key`` (the parts compared)
+    and ``canonical`` (the form stored in history) are worked out once, when
+    it is made: a command compares and prints every migration's version.
     """
+
+    __slots__ = ("canonical", "key", "parts", "text")
 
     parts: tuple[int, ...]
     text: str  # as written (file name or command line)
+    key: tuple[int, ...]
+    canonical: str  # parts without padding, joined by dots
+
+    def __init__(self, parts: tuple[int, ...], text: str) -> None:
+        key = parts
+        while len(key) > 1 and key[-1] == 0:
+            key = key[:-1]
+        setattr_ = object.__setattr__
+        setattr_(self, "parts", parts)
+        setattr_(self, "text", text)
+        setattr_(self, "key", key)
+        setattr_(self, "canonical", str(parts[0]) if len(parts) == 1 else ".".join(map(str, parts)))
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"cannot assign to {name!r}: a Version does not change")
+
+    def __repr__(self) -> str:
+        return f"Version(parts={self.parts!r}, text={self.text!r})"
 
     @classmethod
     def parse(cls, text: str) -> Version:
@@ -58,18 +80,6 @@ class Version:
             text = text[1:]
         return bool(_VERSION_RE.match(text))
 
-    @cached_property
-    def key(self) -> tuple[int, ...]:
-        parts = self.parts
-        while len(parts) > 1 and parts[-1] == 0:
-            parts = parts[:-1]
-        return parts
-
-    @cached_property
-    def canonical(self) -> str:
-        """The form stored in history: parts without padding, joined by dots."""
-        return ".".join(map(str, self.parts))
-
     def __str__(self) -> str:
         return self.canonical
 
@@ -92,7 +102,7 @@ class Version:
         return hash(self.key)
 
 
-@dataclass(slots=True)  # one per migration: no __dict__ each
+@record(slots=True)  # one per migration: no __dict__ each
 class Script:
     """One direction of a migration: SQL text (or a Python callable) and its options."""
 
@@ -105,7 +115,7 @@ class Script:
     deferred: bool = False  # text not kept (status/check: a report needs the checksum and that it exists)
 
 
-@dataclass(slots=True)  # one per migration: no __dict__ each
+@record(slots=True)  # one per migration: no __dict__ each
 class Migration:
     """A versioned or repeatable migration as found in the migrations folder."""
 
@@ -137,7 +147,7 @@ class Migration:
         return f"{self.id} {self.name}" if self.version else f"R__{self.name}"
 
 
-@dataclass
+@record
 class AppliedMigration:
     """One row of the history table."""
 
@@ -184,7 +194,7 @@ class AppliedMigration:
         }
 
 
-@dataclass
+@record
 class Step:
     """One migration to run in one direction."""
 
@@ -200,7 +210,7 @@ class Step:
         return self.migration.down
 
 
-@dataclass
+@record
 class Plan:
     """What a command would do, in order."""
 
@@ -216,7 +226,7 @@ class Plan:
         return len(self.steps)
 
 
-@dataclass
+@record
 class Problem:
     """Something wrong with the files or the history."""
 
@@ -230,7 +240,7 @@ class Problem:
         return asdict(self)
 
 
-@dataclass(slots=True)  # one per migration: no __dict__ each
+@record(slots=True)  # one per migration: no __dict__ each
 class MigrationState:
     """One line of ``info``: a migration file and/or its history row."""
 
@@ -251,5 +261,5 @@ class MigrationState:
     direction: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        # every field is a plain value: no deep copy (dataclasses.asdict) needed
+        # every field is a plain value: no deep copy (asdict) needed
         return {name: getattr(self, name) for name in self.__slots__}

@@ -22,7 +22,6 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from migrata import _lazy
@@ -30,6 +29,7 @@ from migrata._core.ledger import Ledger, Op, Raw, render_literal, utcnow
 from migrata._core.model import Migration, Plan, Step
 from migrata._core.source import load_python
 from migrata._lazy import LazyLogger
+from migrata._record import field, record
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.errors import DatabaseError, LockTimeoutError, MigrationFailedError, MigrationFileError, one_line
 
@@ -98,7 +98,7 @@ class MigrationContext:
         return len(statements)
 
 
-@dataclass
+@record
 class Prepared:
     """A step ready to run: its statements (None for Python) and how it runs."""
 
@@ -113,7 +113,7 @@ class Prepared:
         return self.step.migration
 
 
-@dataclass
+@record
 class StepResult:
     version: str
     name: str
@@ -129,7 +129,7 @@ class StepResult:
         return dict(self.__dict__)
 
 
-@dataclass
+@record
 class Runner:
     """Runs prepared steps against one backend and its ledger."""
 

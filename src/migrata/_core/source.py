@@ -21,7 +21,6 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 
@@ -29,6 +28,7 @@ from migrata._core.model import Migration, Script, Version
 from migrata._core.sourcecache import SourceCache
 from migrata._fingerprint import sha256_hex
 from migrata._lazy import pattern
+from migrata._record import field, record
 from migrata.errors import ConfigError, MigrationFileError
 
 TYPE_CHECKING = False
@@ -137,7 +137,7 @@ def _builtin() -> list[tuple[re.Pattern[str], str]]:
     return _BUILTIN
 
 
-@dataclass(slots=True)
+@record(slots=True)
 class _Part:
     path: Path
     kind: str  # "sql", "py", "repeatable", "single"
@@ -403,7 +403,7 @@ def _apply_python_flags(migration: Migration, module: ModuleType) -> None:
 # --- the whole set ------------------------------------------------------------
 
 
-@dataclass
+@record
 class Source:
     """All migrations of a project, checked as a set."""
 

@@ -38,11 +38,11 @@ import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from migrata._lazy import pattern
+from migrata._record import field, record
 from migrata.backends._sqltext import (
     SplitDialect,
     is_blank,
@@ -75,7 +75,7 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class DatabaseURL:
     """A parsed database URL in SQLAlchemy's spelling.
 
@@ -188,7 +188,7 @@ def _replace_path(raw: str, name: str) -> str:
     return parts._replace(path="/" + quote(name)).geturl()
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Statement:
     """One statement of a migration script and where it starts."""
 
@@ -217,7 +217,7 @@ class StatementError(Exception):
         self.index = index  # which statement of a batch failed (run_batch)
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class LockHolder:
     """Who holds the migration lock, as far as the database can tell."""
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import json
 import os
 import sqlite3
 import sys
@@ -346,6 +345,8 @@ class SQLiteBackend(Backend):
             "detail": mask_url(" ".join(["migrata", *sys.argv[1:]]))[:200],
         }
         os.ftruncate(fd, 0)
+        import json
+
         os.pwrite(fd, json.dumps(info).encode(), 0)
         self._lock_fd = fd
         self._keep_journal_file()
@@ -447,6 +448,8 @@ class SQLiteBackend(Backend):
     def _read_holder(fd: int) -> LockHolder | None:
         try:
             text = os.pread(fd, 4096, 0).decode().strip()
+            import json
+
             data = json.JSONDecoder().raw_decode(text)[0] if text else {}
         except (OSError, ValueError):
             return None

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from migrata import _lazy
 from migrata.errors import MigrataError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from typing import Any
+
     from migrata.config import Settings
 
 __all__ = ["configure", "report_error", "setup"]

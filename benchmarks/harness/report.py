@@ -370,13 +370,14 @@ def targets(
             )
         )
     for db in dbs:
-        for op, limit in (("status", 40.0), ("apply", 60.0)):
+        # status with its caches off: the full answer holds the most (a kept answer ~10 MB)
+        for op, limit in (("status0", 40.0), ("apply", 60.0)):
             row = find(rows, db, big_n, "migrata", op)
             if row is None and db != "sqlite" and not _missing(rows, db, big_n, "migrata", op):
                 continue  # N = 5,000 is required on SQLite only
             out.append(
                 _target(
-                    f"peak RSS of migrata {'status' if op == 'status' else 'up'} < {limit:.0f} MB",
+                    f"peak RSS of migrata {'status (full answer)' if op == 'status0' else 'up'} < {limit:.0f} MB",
                     db,
                     big_n,
                     row.rss_mb if row else None,

@@ -18,13 +18,13 @@ def _mode(project) -> str:
         conn.close()
 
 
-def test_default_mode_is_restored_and_no_journal_file_is_left(project) -> None:
-    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+def _python_seeing(project, pragma: str) -> None:  # type: ignore[no-untyped-def]
+    """Migration 2: a Python migration that records what ``PRAGMA pragma`` says while it runs."""
     project.write(
         "2_seen.py",
-        """
+        f"""
         def up(ctx):
-            mode = ctx.query("PRAGMA journal_mode")[0][0]
+            mode = ctx.query("PRAGMA {pragma}")[0][0]
             ctx.execute("CREATE TABLE seen (mode TEXT)")
             ctx.execute("INSERT INTO seen VALUES (?)", (mode,))
 
@@ -32,6 +32,11 @@ def test_default_mode_is_restored_and_no_journal_file_is_left(project) -> None:
             ctx.execute("DROP TABLE seen")
         """,
     )
+
+
+def test_default_mode_is_restored_and_no_journal_file_is_left(project) -> None:
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    _python_seeing(project, "journal_mode")
     assert project.run("up").exit_code == 0
     assert project.sql("SELECT mode FROM seen") == [("persist",)]
     assert _mode(project) == "delete"
@@ -42,21 +47,15 @@ def test_default_mode_is_restored_and_no_journal_file_is_left(project) -> None:
 
 def test_python_and_journaled_migrations_run_without_the_exclusive_lock(project) -> None:
     project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
-    project.write(
-        "2_seen.py",
-        """
-        import sqlite3
-
-        def up(ctx):
-            mode = ctx.query("PRAGMA locking_mode")[0][0]
-            ctx.execute("CREATE TABLE seen (mode TEXT)")
-            ctx.execute("INSERT INTO seen VALUES (?)", (mode,))
-        """,
-    )
+    _python_seeing(project, "locking_mode")
     project.pair("3", "three", "CREATE TABLE three (id INTEGER);", "DROP TABLE three;")
-    project.write("4_nt.sql", "-- migrata:no-transaction\nCREATE TABLE four (id INTEGER);\n")
+    project.write(
+        "4_nt.sql",
+        "-- migrata:no-transaction\nCREATE TABLE four AS SELECT locking_mode AS mode FROM pragma_locking_mode;\n",
+    )
     assert project.run("up").exit_code == 0
     assert project.sql("SELECT mode FROM seen") == [("normal",)]
+    assert project.sql("SELECT mode FROM four") == [("normal",)]
     assert project.tables() == {"one", "seen", "three", "four"}
 
 

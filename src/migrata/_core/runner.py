@@ -304,7 +304,7 @@ class Runner:
         if self._opened is not None and self._opened[0] is item:
             self._opened = None  # its running row is committed already
         else:
-            opening = self._opening(item, exists=resume)
+            opening = self._opening(item, exists=resume or self._has_history_row(item))
         batch = self._batchable(item, start)
         carried = self._carried_opening(following) if batch else None
         with self.backend.deferred_commits():
@@ -346,12 +346,17 @@ class Runner:
             self._opened = (following, carried[1])  # type: ignore[assignment]
         return self._result(item, ms)
 
-    def _opening(self, item: Prepared, *, exists: bool = False) -> Op:
+    def _has_history_row(self, item: Prepared) -> bool:
+        """Whether ``item``'s history row exists before it runs (its opening
+        updates that row instead of inserting one)."""
+        m = item.migration
+        return item.step.direction == "down" or (m.repeatable and self._has_row(m.id))
+
+    def _opening(self, item: Prepared, *, exists: bool) -> Op:
         """The ``running`` row that opens a journaled run of ``item``."""
         m = item.migration
         count = len(item.statements) if item.statements is not None else None
         kind = "repeatable" if m.repeatable else m.kind
-        exists = exists or item.step.direction == "down" or (m.repeatable and self._has_row(m.id))
         return self.ledger.start_run(m.id, m.name, kind, m.checksum, count, item.step.direction, exists=exists)
 
     def _carried_opening(self, following: Prepared | None) -> tuple[Op, Op] | None:
@@ -368,8 +373,9 @@ class Runner:
         if timeout or not self._batchable(following, 0, timed=False):
             return None
         m, led = following.migration, self.ledger
-        opening = self._opening(following)
-        if not opening.sql.startswith("UPDATE"):
+        exists = self._has_history_row(following)
+        opening = self._opening(following, exists=exists)
+        if not exists:
             return opening, led.delete(m.id)
         if self._rows_before is None:  # read once: a step changes only its own row
             self._rows_before = {r.version: r for r in led.read()}

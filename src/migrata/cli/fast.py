@@ -68,7 +68,7 @@ def run(args: list[str]) -> int | None:
         result, show = api.check(settings()), show_check
     else:
         result, show = api.current(settings()), show_current
-    out, code = _printed(show, result, as_json)
+    out, code = _rendered(show, result, as_json, echo=True)
     if result._inputs is not None and _lazy.uses() == logged:  # a kept answer repeats no log line
         answers.keep(command, opts, extra, out, code, result._inputs)
     return code
@@ -97,25 +97,15 @@ def _keep_reports(opts: dict[str, Any], report: Any) -> None:
     answers.keep_after_run(opts, kept, report._inputs)
 
 
-def _rendered(show: Callable[[Any, bool], int], result: Any, as_json: bool) -> tuple[str, int]:
-    """What ``show`` would print, and its exit code, printing nothing."""
+def _rendered(show: Callable[[Any, bool], int], result: Any, as_json: bool, *, echo: bool = False) -> tuple[str, int]:
+    """What ``show`` prints and its exit code (what the answer cache keeps);
+    ``echo``: print it too, even when ``show`` raises."""
     real, buffer = sys.stdout, io.StringIO()
     sys.stdout = buffer
     try:
         code = show(result, as_json)
     finally:
         sys.stdout = real
-    return buffer.getvalue(), code
-
-
-def _printed(show: Callable[[Any, bool], int], result: Any, as_json: bool) -> tuple[str, int]:
-    """Print the answer and return it with the exit code (what the answer
-    cache keeps); the answer is printed even when ``show`` raises."""
-    real, buffer = sys.stdout, io.StringIO()
-    sys.stdout = buffer
-    try:
-        code = show(result, as_json)
-    finally:
-        sys.stdout = real
-        real.write(buffer.getvalue())
+        if echo:
+            real.write(buffer.getvalue())
     return buffer.getvalue(), code

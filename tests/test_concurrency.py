@@ -122,13 +122,15 @@ def test_eight_migrators_at_once(project: Any, tmp_path: Path, already: int) -> 
     ups = Counter((int(v), outcome) for action, v, outcome, _ in events if action == "up")
     assert ups == Counter({(v, "ok"): 1 for v in range(1, N + 1)}), f"`up` events: {ups}"
 
-    # the waits show: in the log of the waiters, and as lock-wait events
-    waiting = [err for _, err in outs if "waiting for the migration lock" in err]
-    assert waiting, "no migrator said it was waiting for the lock"
+    # the waits show: in the log of the waiters (at the migration lock, or reading
+    # the database the run holds), and as lock-wait events
+    waiting = [err for _, err in outs if "waiting for the migration lock" in err or "in use by a migration run" in err]
+    assert len(waiting) == PROCS - 1, f"not every waiter said it was waiting: {[err for _, err in outs]}"
     named = {int(m) for err in waiting for m in re.findall(r"held by pid (\d+)", err)}
     assert named and named <= pids, f"waiters named holders {named}, migrators were {pids}"
+    # a waiter that waited at the lock records it (a reader that waited for the run
+    # and then found nothing to do writes nothing; the test with a holding Python migration checks the event)
     lock_waits = [d for action, _, _, d in events if action == "lock-wait"]
-    assert lock_waits, f"no lock-wait event: {events}"
     assert len(lock_waits) <= PROCS - 1
     assert all(d is not None and d >= 50 for d in lock_waits), lock_waits
 

@@ -1,13 +1,20 @@
-"""While it migrates, migrata keeps SQLite's rollback journal file between
-transactions (journal_mode PERSIST on its own connection) and restores the
-default afterwards; a database in WAL mode, or one a migration switches to
-WAL, is left as it is. Transactional migrations run with SQLite's lock in
-exclusive mode; journaled and Python ones, and everything after the run, in
-normal mode."""
+"""While it migrates, migrata runs transactional migrations with the
+database in WAL mode and SQLite's lock in exclusive mode (one sync per
+commit instead of four), and puts the database's own rollback-journal mode
+back afterwards. A database already in WAL mode, or one a migration switches
+to another mode, is left as it is. Journaled and Python migrations, and
+everything after the run, see the database's own mode and normal locking. A
+run that is killed leaves WAL mode behind, recorded in the lock file: the next
+run switches it back.
+"""
 
 from __future__ import annotations
 
+import json
 import sqlite3
+import subprocess
+import sys
+import time
 
 
 def _mode(project) -> str:
@@ -34,15 +41,41 @@ def _python_seeing(project, pragma: str) -> None:  # type: ignore[no-untyped-def
     )
 
 
-def test_default_mode_is_restored_and_no_journal_file_is_left(project) -> None:
+def _files(project) -> set[str]:
+    return {p.name for p in project.db.parent.iterdir() if p.name.startswith(project.db.name + "-")} - {
+        project.db.name + "-migrata.lock"
+    }
+
+
+def test_transactional_migrations_run_in_wal_and_the_own_mode_is_restored(project) -> None:
+    project.pair(
+        "1",
+        "one",
+        "CREATE TABLE one AS SELECT journal_mode AS mode FROM pragma_journal_mode;",
+        "DROP TABLE one;",
+    )
+    _python_seeing(project, "journal_mode")
+    assert project.run("up").exit_code == 0
+    assert project.sql("SELECT mode FROM one") == [("wal",)]
+    assert project.sql("SELECT mode FROM seen") == [("delete",)]
+    assert _mode(project) == "delete"
+    assert _files(project) == set()  # no -wal, -shm or -journal left
+    assert project.run("down", "base").exit_code == 0
+    assert _mode(project) == "delete"
+    assert _files(project) == set()
+
+
+def test_a_truncate_database_gets_truncate_back(project) -> None:
+    conn = sqlite3.connect(project.db)
+    conn.execute("PRAGMA journal_mode = TRUNCATE")
+    conn.close()
+    # journal_mode TRUNCATE is not kept in the file: SQLite's own default comes back on
+    # the next open, so check the mode the run's connection returns to, from a Python step
     project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
     _python_seeing(project, "journal_mode")
     assert project.run("up").exit_code == 0
-    assert project.sql("SELECT mode FROM seen") == [("persist",)]
-    assert _mode(project) == "delete"
-    assert not project.db.with_name(project.db.name + "-journal").exists()
-    assert project.run("down", "base").exit_code == 0
-    assert not project.db.with_name(project.db.name + "-journal").exists()
+    assert project.sql("SELECT mode FROM seen") == [("delete",)]
+    assert _files(project) == set()
 
 
 def test_python_and_journaled_migrations_run_without_the_exclusive_lock(project) -> None:
@@ -89,3 +122,96 @@ def test_a_migration_that_chooses_wal_keeps_it(project) -> None:
     res = project.run("up")
     assert res.exit_code == 0, res.output
     assert _mode(project) == "wal"
+
+
+def test_a_migration_that_chooses_truncate_keeps_its_own_connection_mode(project) -> None:
+    """journal_mode TRUNCATE lasts for a connection only: what matters is that
+    the run stops managing the mode, so WAL is not entered after it and
+    nothing is left in WAL."""
+    project.write("1_tr.sql", "-- migrata:no-transaction\nPRAGMA journal_mode = TRUNCATE;\n")
+    project.pair("2", "two", "CREATE TABLE two AS SELECT journal_mode AS mode FROM pragma_journal_mode;")
+    res = project.run("up")
+    assert res.exit_code == 0, res.output
+    assert project.sql("SELECT mode FROM two") == [("truncate",)]
+    assert _mode(project) == "delete"
+    assert _files(project) <= {project.db.name + "-journal"}  # TRUNCATE's empty journal, no -wal or -shm
+
+
+def _slow_project(project, quick: int) -> None:
+    for v in range(1, quick + 1):
+        project.pair(str(v), f"t{v}", f"CREATE TABLE t{v} (id INTEGER);", f"DROP TABLE t{v};")
+    project.pair(
+        str(quick + 1),
+        "slow",
+        "CREATE TABLE slow AS WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 200000000)"
+        " SELECT count(*) AS n FROM c;",
+        "DROP TABLE slow;",
+    )
+
+
+def _kill_in_wal(project) -> None:
+    """Start `up`, SIGKILL it while the slow last migration runs in WAL mode."""
+    lock = project.db.with_name(project.db.name + "-migrata.lock")
+    wal = project.db.with_name(project.db.name + "-wal")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "migrata", "-C", str(project.root), "up"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # quick migrations print `applied N ...` as each commits
+            if line.startswith("applied 3 "):
+                break
+        deadline = time.monotonic() + 20
+        while not (wal.exists() and '"journal"' in lock.read_text()):
+            assert time.monotonic() < deadline, "the run never entered WAL mode"
+            time.sleep(0.01)
+        time.sleep(0.2)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_killed_run_leaves_wal_and_the_next_run_restores_the_mode(project) -> None:
+    _slow_project(project, 3)
+    _kill_in_wal(project)
+    lock = project.db.with_name(project.db.name + "-migrata.lock")
+    assert json.loads(lock.read_text())["journal"] == "delete"
+    with project.db.open("rb") as fh:
+        assert fh.read(20)[18] == 2  # the file says WAL
+    st = project.run("status", "--json")  # reads the WAL: the three committed migrations
+    assert st.exit_code == 0, st.output
+    assert json.loads(st.stdout)["applied"] == 3
+    project.pair("4", "slow", "CREATE TABLE slow (n INTEGER);", "DROP TABLE slow;")
+    assert project.run("up").exit_code == 0
+    assert _mode(project) == "delete"
+    assert _files(project) == set()
+    assert project.tables() == {"t1", "t2", "t3", "slow"}
+    assert lock.read_text() == ""
+
+
+def test_wal_left_open_by_another_connection_is_restored_by_a_later_run(project) -> None:
+    _slow_project(project, 3)
+    _kill_in_wal(project)
+    lock = project.db.with_name(project.db.name + "-migrata.lock")
+    other = sqlite3.connect(project.db)  # an application that keeps the database open, in WAL
+    try:
+        assert other.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert other.execute("SELECT count(*) FROM t1").fetchone() == (0,)
+        project.pair("4", "slow", "CREATE TABLE slow (n INTEGER);", "DROP TABLE slow;")
+        (project.root / "migrata.toml").write_text(
+            f'url = "{project.url}"\nmigrations = "migrations"\nlock_timeout = 0.5\n', encoding="utf-8"
+        )
+        res = project.run("up")
+        assert res.exit_code == 0, res.output
+        assert _mode(project) == "wal"  # could not switch back while the application has it open
+        assert json.loads(lock.read_text()) == {"journal": "delete"}
+    finally:
+        other.close()
+    project.pair("5", "five", "CREATE TABLE five (id INTEGER);", "DROP TABLE five;")
+    assert project.run("up").exit_code == 0  # the next run that takes the lock puts the mode back
+    assert _mode(project) == "delete"
+    assert _files(project) == set()
+    assert lock.read_text() == ""

@@ -47,20 +47,41 @@ def _files(project) -> set[str]:
     }
 
 
-def test_transactional_migrations_run_in_wal_and_the_own_mode_is_restored(project) -> None:
+def _probe(project, version: str, name: str) -> None:
+    """A transactional migration that records the journal and locking modes it ran in."""
     project.pair(
-        "1",
-        "one",
-        "CREATE TABLE one AS SELECT journal_mode AS mode FROM pragma_journal_mode;",
-        "DROP TABLE one;",
+        version,
+        name,
+        f"CREATE TABLE {name} AS SELECT j.journal_mode AS journal, l.locking_mode AS locking"
+        " FROM pragma_journal_mode AS j, pragma_locking_mode AS l;",
+        f"DROP TABLE {name};",
     )
+
+
+def test_transactional_migrations_run_in_wal_and_the_own_mode_is_restored(project) -> None:
+    _probe(project, "1", "one")
     _python_seeing(project, "journal_mode")
+    for v in range(3, 7):
+        project.pair(str(v), f"t{v}", f"CREATE TABLE t{v} (id INTEGER);", f"DROP TABLE t{v};")
+    _probe(project, "7", "seven")
     assert project.run("up").exit_code == 0
-    assert project.sql("SELECT mode FROM one") == [("wal",)]
+    assert project.sql("SELECT journal, locking FROM one") == [("wal", "exclusive")]
     assert project.sql("SELECT mode FROM seen") == [("delete",)]
+    assert project.sql("SELECT journal, locking FROM seven") == [("wal", "exclusive")]  # WAL again after it
     assert _mode(project) == "delete"
     assert _files(project) == set()  # no -wal, -shm or -journal left
     assert project.run("down", "base").exit_code == 0
+    assert _mode(project) == "delete"
+    assert _files(project) == set()
+
+
+def test_a_short_run_stays_in_the_own_mode(project) -> None:
+    """Switching to WAL and back costs about what it saves over four
+    migrations: fewer run with the exclusive lock in the database's own mode."""
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    _probe(project, "2", "two")
+    assert project.run("up").exit_code == 0
+    assert project.sql("SELECT journal, locking FROM two") == [("delete", "exclusive")]
     assert _mode(project) == "delete"
     assert _files(project) == set()
 

@@ -197,7 +197,7 @@ class Runner:
                 # without a deadline nothing but a crash stops the run between two
                 # steps: the next step's opening row may ride on this one's commit
                 following = prepared[n + 1] if n + 1 < len(prepared) and self.deadline is None else None
-                result = self.run_one(item, reset=False, following=following)
+                result = self.run_one(item, reset=False, following=following, ahead=len(prepared) - n)
                 self.results.append(result)
                 if self.on_step:
                     self.on_step(result)
@@ -214,11 +214,13 @@ class Runner:
         resume: bool = False,
         reset: bool = True,
         following: Prepared | None = None,
+        ahead: int = 1,
     ) -> StepResult:
-        """Run one prepared step; ``resume`` continues a dirty run from ``start``."""
+        """Run one prepared step; ``resume`` continues a dirty run from ``start``;
+        ``ahead``: the steps left in the run, this one included."""
         m = item.migration
         # a journaled step is one others may want to watch; a Python one may connect on its own
-        self.backend.between_steps(others=item.mode == JOURNAL or item.statements is None)
+        self.backend.between_steps(others=item.mode == JOURNAL or item.statements is None, ahead=ahead)
         verb = "applying" if item.step.direction == "up" else "reverting"
         log.debug("%s %s", verb, m.label)
         timeout = item.step.script.timeout or self.statement_timeout

@@ -387,11 +387,11 @@ class Backend(ABC):
         """Whether ``stmt`` may yield more than one result (a procedure call)."""
         return False
 
-    def between_steps(self, *, others: bool = False) -> None:  # noqa: B027 - optional hook
+    def between_steps(self, *, others: bool = False, ahead: int = 1) -> None:  # noqa: B027 - optional hook
         """Called between two steps of a run: a backend holding something for
         more than one step may let others in here (``others``: the next step
         is one other sessions must be able to watch or join, a journaled or a
-        Python migration)."""
+        Python migration; ``ahead``: the steps left, the next one included)."""
 
     def batch_timer_sql(self) -> str | None:
         """A statement that starts the clock ``elapsed_ms_sql`` reads in a batch."""

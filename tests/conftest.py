@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import subprocess
+import sys
 import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -46,6 +49,15 @@ class Project:
 
     def run(self, *args: str) -> CliResult:
         return run_cli(["-C", str(self.root), *args])
+
+    def popen(self, *args: str, stdout: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
+        """``migrata ARGS`` as a process of its own (its log on ``stderr``)."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "migrata", "-C", str(self.root), *args],
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
 
     def sql(self, query: str) -> list[tuple]:
         import sqlite3

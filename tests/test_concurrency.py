@@ -165,12 +165,7 @@ def migrata(project: Any, *args: str, timeout: float = 60) -> subprocess.Complet
 def test_lock_timeout_names_holder_and_lock_dies_with_it(project: Any) -> None:
     project.write("001_first.up.sql", "CREATE TABLE first (x INTEGER);\n")
     project.write("002_hold.py", HOLDER)
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "migrata", "-C", str(project.root), "up"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    holder = project.popen("up")
     try:
         started = project.root / "holder-started"
         wait_for(lambda: started.exists() or holder.poll() is not None, 60, "the holder to take the lock")
@@ -228,21 +223,11 @@ def test_lock_timeout_names_holder_and_lock_dies_with_it(project: Any) -> None:
 def test_waiter_proceeds_when_holder_finishes(project: Any) -> None:
     """A second migrator with a generous timeout waits, then finds nothing left to do."""
     project.write("001_hold.py", HOLDER)
-    holder = subprocess.Popen(
-        [sys.executable, "-m", "migrata", "-C", str(project.root), "up"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    holder = project.popen("up")
     try:
         wait_for(lambda: (project.root / "holder-started").exists() or holder.poll() is not None, 60, "the holder")
         assert holder.poll() is None
-        waiter = subprocess.Popen(
-            [sys.executable, "-m", "migrata", "-C", str(project.root), "up", "--lock-timeout", "30s"],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        waiter = project.popen("up", "--lock-timeout", "30s", stdout=subprocess.PIPE)
         assert waiter.stderr is not None
         line = waiter.stderr.readline()
         assert "waiting for the migration lock" in line and f"pid {holder.pid}" in line, line

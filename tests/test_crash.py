@@ -59,15 +59,6 @@ def write_table_migration(project: Any, version: int, rows: int) -> None:
     )
 
 
-def start_up(root: Path) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "migrata", "-C", str(root), "up"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-
-
 def watchdog(proc: subprocess.Popen[str], seconds: float = 60.0) -> threading.Timer:
     """Kill a child that hangs, so a bug cannot hang the test run."""
 
@@ -192,7 +183,7 @@ def test_sigkill_during_up_never_half_applies(project: Any) -> None:
     for trial in range(TRIALS):
         fresh_db(project.db)
         ctx = f"seed {SEED} trial {trial}"
-        proc = start_up(project.root)
+        proc = project.popen("up")
         timer = watchdog(proc)
         if trial % 2 == 0:
             # anywhere from process start to a little past the end of the run
@@ -316,7 +307,7 @@ def test_sigkill_during_journaled_migration(project: Any) -> None:
     seen: Counter[str] = Counter()
     for trial in range(J_TRIALS):
         fresh_db(project.db)
-        proc = start_up(project.root)
+        proc = project.popen("up")
         timer = watchdog(proc)
         ctx = f"seed {SEED + 1} trial {trial}"
         if trial < J_TRIALS - 2:
@@ -420,7 +411,7 @@ def test_resume_after_kill_in_first_statement(project: Any) -> None:
         "SELECT x FROM c;\n"
         "CREATE TABLE small (x INTEGER);\n",
     )
-    proc = start_up(project.root)
+    proc = project.popen("up")
     timer = watchdog(proc)
     assert wait_for_applied(proc, 1)
     deadline = time.monotonic() + 30

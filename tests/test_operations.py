@@ -1169,12 +1169,7 @@ def up(ctx):
 def lock_held(project: Any) -> Iterator[subprocess.Popen[str]]:
     """Another process running `migrata up`, inside a migration, holding the lock."""
     project.write("000003_hold.py", HOLDER)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "migrata", "-C", str(project.root), "up"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = project.popen("up")
     try:
         deadline = time.monotonic() + 30
         while not (project.root / "holder-started").exists():

@@ -5,15 +5,13 @@ back afterwards. A database already in WAL mode, or one a migration switches
 to another mode, is left as it is. Journaled and Python migrations, and
 everything after the run, see the database's own mode and normal locking. A
 run that is killed leaves WAL mode behind, recorded in the lock file: the next
-run switches it back.
+migrata command to open the database switches it back.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-import subprocess
-import sys
 import time
 
 
@@ -174,12 +172,7 @@ def _kill_in_wal(project) -> None:
     """Start `up`, SIGKILL it while the slow last migration runs in WAL mode."""
     lock = project.db.with_name(project.db.name + "-migrata.lock")
     wal = project.db.with_name(project.db.name + "-wal")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "migrata", "-C", str(project.root), "up"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = project.popen("up")
     try:
         assert proc.stderr is not None
         for line in proc.stderr:  # quick migrations print `applied N ...` as each commits
@@ -195,16 +188,21 @@ def _kill_in_wal(project) -> None:
         proc.wait()
 
 
-def test_a_killed_run_leaves_wal_and_the_next_run_restores_the_mode(project) -> None:
+def test_a_killed_run_leaves_wal_and_the_next_command_restores_the_mode(project) -> None:
     _slow_project(project, 3)
     _kill_in_wal(project)
     lock = project.db.with_name(project.db.name + "-migrata.lock")
     assert json.loads(lock.read_text())["journal"] == "delete"
     with project.db.open("rb") as fh:
         assert fh.read(20)[18] == 2  # the file says WAL
-    st = project.run("status", "--json")  # reads the WAL: the three committed migrations
+    st = project.run("status", "--json")  # the three committed migrations, read from the WAL
     assert st.exit_code == 0, st.output
     assert json.loads(st.stdout)["applied"] == 3
+    # the first command to open the database put its own mode back (an `up` with
+    # nothing to do, after a kill that landed after the last commit, does the same)
+    assert _mode(project) == "delete"
+    assert _files(project) == set()
+    assert lock.read_text() == ""
     project.pair("4", "slow", "CREATE TABLE slow (n INTEGER);", "DROP TABLE slow;")
     assert project.run("up").exit_code == 0
     assert _mode(project) == "delete"
@@ -232,7 +230,7 @@ def test_wal_left_open_by_another_connection_is_restored_by_a_later_run(project)
     finally:
         other.close()
     project.pair("5", "five", "CREATE TABLE five (id INTEGER);", "DROP TABLE five;")
-    assert project.run("up").exit_code == 0  # the next run that takes the lock puts the mode back
+    assert project.run("up").exit_code == 0  # the application is gone: the mode comes back
     assert _mode(project) == "delete"
     assert _files(project) == set()
     assert lock.read_text() == ""

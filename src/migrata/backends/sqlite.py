@@ -69,7 +69,8 @@ class SQLiteBackend(Backend):
         self._busy = 5.0  # seconds to wait for SQLite's lock (the lock timeout)
         self._patient = True  # waits all of _busy now (see _wait_on)
         self._lock_fd: int | None = None
-        self._lock_info: dict[str, Any] = {}  # what the lock file says about this holder
+        self._lock_info: dict[str, Any] = {}  # this holder's details in the lock file
+        self._restore: str | None = None  # the journal mode the lock file asks a later holder to put back
         self._run_started = False  # between_steps was called since the lock was taken
         self._run_journal: str | None = None  # the database's own journal mode, while a run manages it
         self._wal = False  # switched to WAL for the run now
@@ -110,6 +111,23 @@ class SQLiteBackend(Backend):
             raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
         conn.set_progress_handler(self._progress, 2000)
         self._conn = conn
+        if not self.in_memory and mode not in ("ro", "memory"):
+            self._put_back_left_journal()
+
+    def _put_back_left_journal(self) -> None:
+        """A run that was killed left the database in WAL mode, and its lock
+        file says which mode to put back: the first migrata command to open
+        the database while no run holds the lock puts it back (taking the
+        lock for that moment, see :meth:`_undo_left_wal`). Otherwise the lock
+        file is empty or names a holder: one ``stat`` tells."""
+        try:
+            if os.stat(self.lock_path).st_size == 0:
+                return
+        except OSError:
+            return
+        with contextlib.suppress(DatabaseError):
+            if self.acquire_lock(0):
+                self.release_lock()
 
     def close(self) -> None:
         self.release_lock()
@@ -253,30 +271,28 @@ class SQLiteBackend(Backend):
         self._be_patient()
         return True
 
-    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+    def _own_cursor(self, sql: str, params: tuple[Any, ...] | list[Any], what: str = "query") -> sqlite3.Cursor:
+        """A statement or query of migrata's own, tried again once SQLite's lock
+        was waited for (see :meth:`_wait_on`)."""
         try:
-            self._own.execute(sql, params)
+            return self._own.execute(sql, params)
         except sqlite3.Error as exc:
             if self._wait_on(exc):
-                return self.execute(sql, params)
-            raise DatabaseError(f"SQLite error in migrata's own statement: {exc}") from exc
+                return self._own_cursor(sql, params, what)
+            raise DatabaseError(f"SQLite error in migrata's own {what}: {exc}") from exc
+
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+        self._own_cursor(sql, params, "statement")
 
     def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
+        cur = self._own_cursor(sql, params)
         try:
-            return self._own.execute(sql, params).fetchall()
+            return cur.fetchall()
         except sqlite3.Error as exc:
-            if self._wait_on(exc):
-                return self.query(sql, params)
             raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
 
     def query_rows(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        try:
-            cur = self._own.execute(sql, params)
-        except sqlite3.Error as exc:
-            if not self._wait_on(exc):
-                raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
-            yield from self.query_rows(sql, params)
-            return
+        cur = self._own_cursor(sql, params)
         try:
             yield from cur
         except sqlite3.Error as exc:
@@ -405,21 +421,28 @@ class SQLiteBackend(Backend):
             "since": _utc_iso(),
             "detail": mask_url(" ".join(["migrata", *sys.argv[1:]]))[:200],
         }
-        self._write_lock_info()
+        self._restore = None
+        self._write_lock_file()
         left = previous.get("journal")
         if left in _ROLLBACK_JOURNALS:
             self._undo_left_wal(str(left))
         return True
 
-    def _write_lock_info(self, info: dict[str, Any] | None = None) -> None:
-        import json
-
+    def _write_lock_file(self, *, holder: bool = True) -> None:
+        """The lock file: this holder's details (unless ``holder`` is False, as
+        it lets go) and the journal mode to put back, if any."""
         fd = self._lock_fd
         if fd is None:
             return
+        data = dict(self._lock_info) if holder else {}
+        if self._restore:
+            data["journal"] = self._restore
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-            os.pwrite(fd, json.dumps(self._lock_info if info is None else info).encode(), 0)
+            if data:
+                import json
+
+                os.pwrite(fd, json.dumps(data).encode(), 0)
 
     def _journal_mode(self, change: str | None = None) -> str:
         sql = "PRAGMA journal_mode" if change is None else f"PRAGMA journal_mode = {change}"
@@ -435,15 +458,16 @@ class SQLiteBackend(Backend):
     # migration. In exclusive locking mode no -shm file is made and no other
     # connection gets in, as SQLite's exclusive lock already kept them out.
     # The lock file records the database's own mode while the run has it in
-    # WAL: after a run that was killed, the next holder switches it back.
+    # WAL: after a run that was killed, the next command to open the database
+    # while no run holds the lock switches it back (_put_back_left_journal).
 
     def _start_run(self) -> None:
         self._run_started = True
         with contextlib.suppress(sqlite3.Error):
             mode = self._journal_mode()
             if mode in _ROLLBACK_JOURNALS:
-                self._run_journal = mode
-                self._write_lock_info({**self._lock_info, "journal": mode})
+                self._run_journal = self._restore = mode
+                self._write_lock_file()
 
     def _run_mode(self, on: bool, ahead: int = _WAL_FROM) -> None:
         """Enter (exclusive lock, and WAL when ``ahead`` steps are left to
@@ -455,8 +479,8 @@ class SQLiteBackend(Backend):
         with contextlib.suppress(sqlite3.Error):
             if on:
                 if self._journal_mode() != self._run_journal:  # a migration chose another mode: keep it
-                    self._run_journal = None
-                    self._write_lock_info()
+                    self._run_journal = self._restore = None
+                    self._write_lock_file()
                     return
                 conn.execute("PRAGMA locking_mode = EXCLUSIVE")
                 self._exclusive = True
@@ -478,40 +502,43 @@ class SQLiteBackend(Backend):
             self._start_run()
         self._run_mode(not others, ahead)
 
-    def _end_run(self) -> str | None:
-        """Leave the run's mode; the journal mode still to restore, if WAL
-        could not be left."""
+    def _end_run(self) -> None:
+        """Leave the run's mode (the mode to put back stays recorded if WAL
+        could not be left)."""
         self._run_mode(False)
-        left = self._run_journal if self._wal else None
+        if self._run_journal is not None and not self._wal:
+            self._restore = None
         self._run_journal = None
         self._run_started = False
-        return left
 
     def _undo_left_wal(self, mode: str) -> None:
         """A run that did not end left the database in WAL mode: switch it
         back to its own ``mode`` (left for the next holder while other
         connections keep it open in WAL)."""
+        conn = self.connection
         try:
+            conn.execute("PRAGMA busy_timeout = 0")  # others that have it open stay: no use waiting
             still = self._journal_mode() == "wal" and self._journal_mode(mode) == "wal"
         except sqlite3.Error:  # "database is locked": others have it open in WAL
             still = True
+        finally:
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
         if still:
-            self._lock_info["journal"] = mode
-            self._write_lock_info()
+            self._restore = mode
+            self._write_lock_file()
 
     def release_lock(self) -> None:
         fd = self._lock_fd
         if fd is None:
             return
-        left = self._end_run() or self._lock_info.get("journal")
+        self._end_run()
+        # erase our details before letting go: a reader that finds the lock held
+        # but no holder in the file waits for the next holder to write its own
+        # (a journal mode still to put back stays for the next holder)
+        self._write_lock_file(holder=False)
         self._lock_fd = None
         with contextlib.suppress(OSError):
-            # erase our details before letting go: a reader that finds the lock
-            # held but the file empty waits for the next holder to write its own
-            # (a journal mode still to restore stays for the next holder)
-            os.ftruncate(fd, 0)
-            if left:
-                os.pwrite(fd, b'{"journal": "%s"}' % str(left).encode(), 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
         with contextlib.suppress(OSError):
             os.close(fd)

@@ -125,9 +125,11 @@ class SQLiteBackend(Backend):
                 return
         except OSError:
             return
+        patient = self._patient
         with contextlib.suppress(DatabaseError):
             if self.acquire_lock(0):
                 self.release_lock()
+        self._be_patient(patient)  # holding the lock for a moment changed nothing for what follows
 
     def close(self) -> None:
         self.release_lock()
@@ -245,14 +247,16 @@ class SQLiteBackend(Backend):
         return self._conn is not None and self._conn.in_transaction
 
     # --- statements ----------------------------------------------------------------
-    def _be_patient(self) -> None:
-        """From now on wait all of the lock timeout for SQLite's lock."""
-        if self._patient:
+    def _be_patient(self, patient: bool = True) -> None:
+        """From now on wait all of the lock timeout for SQLite's lock (or, not
+        ``patient``, the first short wait of :meth:`_wait_on`)."""
+        if self._patient == patient:
             return
-        self._patient = True
+        self._patient = patient
         if self._conn is not None:
+            wait = self._busy if patient else _FIRST_WAIT
             with contextlib.suppress(sqlite3.Error):
-                self._conn.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
+                self._conn.execute(f"PRAGMA busy_timeout = {int(wait * 1000)}")
 
     def _wait_on(self, exc: sqlite3.Error) -> bool:
         """True when a query of migrata's own, outside the migration lock, found
@@ -609,19 +613,19 @@ class SQLiteBackend(Backend):
 
     # --- introspection ------------------------------------------------------------------
     def table_names(self) -> list[str]:
-        rows = self.connection.execute(
+        rows = self.query(
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
-        ).fetchall()
+        )
         return [r[0] for r in rows]
 
     def schema_snapshot(self) -> dict[str, Any]:
-        rows = self.connection.execute(
+        rows = self.query(
             "SELECT type, name, tbl_name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY type, name"
-        ).fetchall()
+        )
         objects = {f"{t}:{n}": {"table": tbl, "sql": " ".join((sql or "").split())} for t, n, tbl, sql in rows}
         columns = {}
         for name in self.table_names():
-            info = self.connection.execute(f"PRAGMA table_info({self.quote_ident(name)})").fetchall()
+            info = self.query(f"PRAGMA table_info({self.quote_ident(name)})")
             columns[name] = [tuple(c[1:]) for c in info]
         return {"objects": objects, "columns": columns}
 

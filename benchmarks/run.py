@@ -182,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
             log(f"[{name}] dropped leftovers of earlier runs: {', '.join(dropped)}")
         servers[name] = server
 
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
     workdir = Path(tempfile.mkdtemp(prefix="migrata-bench-", dir=args.workdir))
     env = measured_env(workdir / "pycache")
     tools = all_tools(peers, Path(sys.executable))

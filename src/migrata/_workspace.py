@@ -66,6 +66,7 @@ class Workspace:
         self._spare: Backend | None = None  # created, maybe connected by database_exists()
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
+        self._last_read: tuple[Any, list[AppliedMigration]] | None = None  # (change marker, rows) of rows()
         self.reporting = False  # only reports: file texts need not be kept, down files not read
         self.cached_texts = False  # up/down: unchanged files from the cache, texts read for the steps run
 
@@ -134,11 +135,24 @@ class Workspace:
     def database_exists(self) -> bool:
         return self.unconnected_backend().database_exists()
 
-    def rows(self) -> list[AppliedMigration]:
-        """History rows; an absent database or table reads as empty, creating nothing."""
+    def rows(self, *, reuse: bool = False) -> list[AppliedMigration]:
+        """History rows; an absent database or table reads as empty, creating nothing.
+
+        ``reuse``: the rows of this workspace's last read when the database
+        tells that no other connection committed since (see
+        :meth:`~migrata.backends.base.Backend.change_marker`). Only for a
+        caller that wrote no history since that read."""
         if not self.database_exists():
+            self._last_read = None
             return []
-        return self.ledger.read()
+        backend = self.backend
+        marker = backend.change_marker()
+        last = self._last_read
+        if reuse and last is not None and marker is not None and last[0] == marker:
+            return last[1]
+        rows = self.ledger.read()
+        self._last_read = None if marker is None else (marker, rows)
+        return rows
 
     def state_token(self) -> Any:
         """The database's probe value now (None: it cannot tell, see
@@ -164,7 +178,14 @@ class Workspace:
             if os.path.dirname(path) != folder:
                 return None
             names.add(os.path.basename(path))
-        return {"config": list(self.settings.inputs), "folder": folder, "files": sorted(names), "probe": (spec, before)}
+        known = source.signatures
+        return {
+            "config": list(self.settings.inputs),
+            "folder": folder,
+            "files": sorted(names),
+            "signatures": {name: known[name] for name in names if name in known},
+            "probe": (spec, before),
+        }
 
     def use_source(self, source: Source) -> None:
         self._source = source

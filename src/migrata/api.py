@@ -145,12 +145,12 @@ def _migrate(
         done = MigrateResult(
             direction, ws.database, plan.current, plan.current, duration_ms=int((time.perf_counter() - t0) * 1000)
         )
-        return _with_report(ws, done) if report else done
+        return _with_report(ws, done, reuse=True) if report else done
     ready = {(id(p.migration), p.step.direction): p for p in prepared}
 
     def apply(before_run: Any = None) -> tuple[Plan, Runner, str | None]:
         with ws.locked(deadline):
-            locked_rows = ws.ledger.read()  # state may have moved while we waited for the lock
+            locked_rows = ws.rows(reuse=True)  # state may have moved while we waited for the lock
             if locked_rows == rows and not any(r.status == RUNNING for r in rows):
                 locked_plan = plan  # nothing moved: the plan made before stands
             else:
@@ -162,13 +162,15 @@ def _migrate(
                 before_run(locked_plan)
             runner = ws.runner()
             runner.deadline, runner.run_timeout = deadline, ws.settings.timeout
+            runner.rows_before = locked_rows
             steps = [ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in locked_plan.steps]
             runner.run(steps)
-            after = planner.current_version(ws.ledger.read()) if steps else locked_plan.current
+            after = planner.current_version(ws.rows()) if steps else locked_plan.current
         return locked_plan, runner, after
 
     extra: dict[str, Any] = {}
-    if _needs_operations(ws, direction):
+    operated = _needs_operations(ws, direction)
+    if operated:
         from migrata.ops.run import describe, operated_run
 
         op = operated_run(ws, direction, plan, apply)
@@ -189,19 +191,21 @@ def _migrate(
         backup=extra.get("backup"),
         checks=extra.get("checks", []),
     )
-    return _with_report(ws, result) if report else result
+    # hooks ran after the run's last read of the history: read it again
+    return _with_report(ws, result, reuse=not operated) if report else result
 
 
-def _with_report(ws: Workspace, result: MigrateResult) -> MigrateResult:
+def _with_report(ws: Workspace, result: MigrateResult, *, reuse: bool) -> MigrateResult:
     """``result`` with the status of the database after the run
-    (``result._report``), from the files this run already checked and a
-    fresh read of the history: what the command line keeps for ``status``
-    and ``check``. Only where the database can tell whether it changed since
-    (see :meth:`Workspace.report_inputs`)."""
+    (``result._report``), from the files this run already checked and the
+    history as the run read it last (``reuse``, unless another connection
+    committed since) or read again: what the command line keeps for
+    ``status`` and ``check``. Only where the database can tell whether it
+    changed since (see :meth:`Workspace.report_inputs`)."""
     before = ws.state_token()
     if before is not None:
         logged = _lazy.uses()
-        report = _status_of(ws, before)
+        report = _status_of(ws, before, reuse=reuse)
         if _lazy.uses() == logged:  # a kept answer could not repeat a log line
             result._report = report
     return result
@@ -294,11 +298,13 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
         return _status_of(ws, ws.state_token())
 
 
-def _status_of(ws: Workspace, before: Any) -> StatusResult:
+def _status_of(ws: Workspace, before: Any, *, reuse: bool = False) -> StatusResult:
     """The status of an open workspace; ``before``: the database probe's value
-    before anything was read (see :meth:`Workspace.report_inputs`)."""
+    before anything was read (see :meth:`Workspace.report_inputs`); ``reuse``:
+    the history the workspace read last stands unless the database changed
+    since (after a run, which read it last)."""
     exists = ws.database_exists()
-    rows = ws.rows()
+    rows = ws.rows(reuse=reuse)
     file_problems: list[Problem] = []
     try:
         # only pending Python migrations are imported: applied ones never run

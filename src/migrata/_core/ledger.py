@@ -18,7 +18,7 @@ from functools import lru_cache
 
 from migrata._core.model import AppliedMigration
 from migrata._record import record
-from migrata.backends.base import Backend
+from migrata.backends.base import Backend, hostname
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -53,13 +53,7 @@ def actor() -> str:
         user = getpass.getuser()
     except Exception:  # noqa: BLE001 - no user name in some containers
         user = str(os.getuid()) if hasattr(os, "getuid") else "unknown"
-    if hasattr(os, "uname"):
-        host = os.uname().nodename  # what socket.gethostname() returns, without loading socket
-    else:
-        import socket
-
-        host = socket.gethostname()
-    return f"{user}@{host}"
+    return f"{user}@{hostname()}"
 
 
 @record(frozen=True)

@@ -146,6 +146,7 @@ class Runner:
     # the next step whose `running` row the previous step's closing packet
     # committed already, with the op that takes that row back if it never runs
     _opened: tuple[Prepared, Op] | None = field(default=None, init=False, repr=False)
+    rows_before: list[Any] | None = None  # the history as the run found it, if its caller read it
     _rows_before: dict[str, Any] | None = field(default=None, init=False, repr=False)
 
     # --- preparing -------------------------------------------------------------------
@@ -380,7 +381,8 @@ class Runner:
         if not exists:
             return opening, led.delete(m.id)
         if self._rows_before is None:  # read once: a step changes only its own row
-            self._rows_before = {r.version: r for r in led.read()}
+            rows = self.rows_before if self.rows_before is not None else led.read()
+            self._rows_before = {r.version: r for r in rows}
         row = self._rows_before.get(m.id)
         if row is None or row.status != "applied":
             return None

@@ -412,6 +412,9 @@ class Source:
     repeatables: list[Migration] = field(default_factory=list)  # by name
     custom: list[re.Pattern[str]] = field(default_factory=list, repr=False)  # file_pattern, compiled
     allow_empty: bool = False
+    # file name -> stat signature, as the files were when read or found in the
+    # source cache (only settled ones: see sourcecache); a kept answer's inputs
+    signatures: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._by_key = {m.version.key: m for m in self.versioned if m.version}
@@ -522,9 +525,11 @@ def load_source(
         )
     versioned.sort(key=lambda m: m.version.key if m.version else ())
     repeatables.sort(key=lambda m: m.name)
+    signatures = {}
     if cache is not None:
         cache.save()
-    return Source(directory, versioned, repeatables, custom, allow_empty)
+        signatures = {name: entry[0] for name, entry in cache.seen.items()}
+    return Source(directory, versioned, repeatables, custom, allow_empty, signatures)
 
 
 _Up = tuple[_Part, Script, Script | None, str]  # part, up, down, checksum

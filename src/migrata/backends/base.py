@@ -61,6 +61,7 @@ __all__ = [
     "Backend",
     "DatabaseURL",
     "LockHolder",
+    "hostname",
     "SplitDialect",
     "Statement",
     "StatementError",
@@ -72,6 +73,7 @@ __all__ = [
     "run_tool",
     "skip_space_and_comments",
     "split_sql",
+    "utc_iso",
 ]
 
 
@@ -242,6 +244,23 @@ class LockHolder:
         return {"pid": self.pid, "host": self.host, "since": self.since, "detail": self.detail}
 
 
+def hostname() -> str:
+    """This machine's name, as ``socket.gethostname()`` gives it, without
+    loading :mod:`socket` where ``os.uname`` exists."""
+    import os
+
+    if hasattr(os, "uname"):
+        return os.uname().nodename
+    import socket
+
+    return socket.gethostname()
+
+
+def utc_iso() -> str:
+    """Now in UTC, to the second: ``2026-12-06T21:46:10Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
 def poll(attempt: Callable[[], bool], timeout: float, *, first: float = 0.005, most: float = 0.2) -> bool:
     """Call ``attempt`` until it returns True or ``timeout`` seconds pass,
     sleeping with exponential backoff in between. Returns the last result."""
@@ -316,6 +335,14 @@ class Backend(ABC):
         ``status`` and ``check`` while it stays the same (see
         :mod:`migrata._fingerprint`). None (the default): this database cannot
         tell, its answers are never kept."""
+        return None
+
+    def change_marker(self) -> Any:
+        """A value of the connected database that stays the same for as long
+        as no other connection commits a change to it (this connection's own
+        changes may or may not move it); None (the default) when the backend
+        cannot tell. Taken before a read of the history and again later, an
+        unchanged value lets the read stand instead of being made again."""
         return None
 
     def database_exists(self) -> bool:

@@ -18,8 +18,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import socket
-import time
 import zlib
 from pathlib import Path
 
@@ -29,10 +27,12 @@ from migrata.backends.base import (
     SplitDialect,
     Statement,
     StatementError,
+    hostname,
     leading_keywords,
     poll,
     run_tool,
     split_sql,
+    utc_iso,
 )
 from migrata.errors import DatabaseError, DriverMissingError
 
@@ -172,6 +172,12 @@ class PostgresBackend(Backend):
         v = self.connection.info.server_version
         return f"{v // 10000}.{v % 10000}"
 
+    def change_marker(self) -> Any:
+        # the snapshot (xmin:xmax:ids in progress) moves whenever a transaction
+        # that wrote ends: its id leaves the in-progress list or raises xmax,
+        # one past the newest ended id. The same text later: nothing committed
+        return self.query("SELECT txid_current_snapshot()::text")[0][0]
+
     def in_transaction(self) -> bool:
         if self._conn is None:
             return False
@@ -276,7 +282,7 @@ class PostgresBackend(Backend):
         if not poll(lambda: bool(self.query("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, key))[0][0]), timeout):
             return False
         self._locked = True
-        tag = f"migrata pid={os.getpid()} host={socket.gethostname()} since={_utc_iso()}"
+        tag = f"migrata pid={os.getpid()} host={hostname()} since={utc_iso()}"
         self.execute("SELECT set_config('application_name', %s, false)", (tag[:63],))
         return True
 
@@ -453,7 +459,3 @@ def _message(exc: Any) -> str:
 
 def _strip_prefix(text: str) -> str:
     return re.sub(r"^connection failed: (connection to server at \S+ \(\S+\), port \d+ failed: )?", "", text)
-
-
-def _utc_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())

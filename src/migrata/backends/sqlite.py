@@ -29,11 +29,13 @@ from migrata.backends.base import (
     LockHolder,
     Statement,
     StatementError,
+    hostname,
     is_blank,
     leading_keywords,
     mask_url,
     poll,
     skip_space_and_comments,
+    utc_iso,
 )
 from migrata.errors import DatabaseError, UsageError
 
@@ -166,6 +168,11 @@ class SQLiteBackend(Backend):
         if self.in_memory or self.url.query.get("mode") == "memory":
             return None
         return ("migrata.backends._sqlitestate", "state", (os.path.abspath(self.path),))
+
+    def change_marker(self) -> Any:
+        # SQLite's own counter of commits by other connections (this one's
+        # never move it); reading it needs no lock
+        return self._own_cursor("PRAGMA data_version", ()).fetchone()[0]
 
     def create(self) -> bool:
         if self.in_memory or os.path.exists(self.path):
@@ -421,8 +428,8 @@ class SQLiteBackend(Backend):
         self._be_patient()  # the run's own statements wait all of the lock timeout
         self._lock_info = {
             "pid": os.getpid(),
-            "host": _hostname(),
-            "since": _utc_iso(),
+            "host": hostname(),
+            "since": utc_iso(),
             "detail": mask_url(" ".join(["migrata", *sys.argv[1:]]))[:200],
         }
         self._restore = None
@@ -597,7 +604,7 @@ class SQLiteBackend(Backend):
         """SIGTERM the holding process (same host only), SIGKILL after 10 s."""
         import signal
 
-        if holder.pid is None or holder.host != _hostname():
+        if holder.pid is None or holder.host != hostname():
             raise UsageError(
                 f"the lock is held by {holder.describe()}, which is not a process on this host",
                 hint="stop that process on its own host",
@@ -630,20 +637,10 @@ class SQLiteBackend(Backend):
         return {"objects": objects, "columns": columns}
 
 
-def _hostname() -> str:
-    import socket  # only the lock needs it: reports stay off its import cost
-
-    return socket.gethostname()
-
-
-def _utc_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
-
-
 def _alive(holder: LockHolder) -> bool:
     """False when the recorded holder is a process of this host that is gone
     (its details are left over from an earlier holder)."""
-    if holder.pid is None or holder.host != _hostname():
+    if holder.pid is None or holder.host != hostname():
         return True
     try:
         os.kill(holder.pid, 0)

@@ -25,6 +25,7 @@ from migrata.backends import create_backend
 from migrata.backends.base import Backend, DatabaseURL, StatementError
 
 __all__ = [
+    "test_change_marker_moves_when_another_connection_commits",
     "test_connect_and_introspect",
     "test_ddl_rollback_matches_capability",
     "test_failed_migration_changes_nothing_recorded_wrongly",
@@ -67,6 +68,37 @@ def test_connect_and_introspect(migrata_url: str) -> None:
         assert b.query("SELECT COUNT(*) FROM suite_t") == [(0,)]
     finally:
         b.close()
+
+
+def test_change_marker_moves_when_another_connection_commits(migrata_url: str, tmp_path: Path) -> None:
+    """A backend that gives a change marker keeps it while nobody commits and
+    moves it when another connection does; a workspace then reads the history
+    again instead of reusing its last read."""
+    a, b = _backend(migrata_url), _backend(migrata_url)
+    try:
+        a.execute("CREATE TABLE suite_marker (id INTEGER)")
+        first = a.change_marker()
+        if first is None:  # this backend cannot tell: its callers always read again
+            assert a.change_marker() is None
+            return
+        a.query("SELECT COUNT(*) FROM suite_marker")
+        assert a.change_marker() == first, "reads move nothing"
+        b.execute("INSERT INTO suite_marker (id) VALUES (1)")
+        assert a.change_marker() != first, "another connection committed"
+    finally:
+        a.close()
+        b.close()
+    folder = tmp_path / "migrations"
+    _write(folder, "1_a.up.sql", "CREATE TABLE suite_m1 (id INTEGER);")
+    migrata.upgrade(migrata_url, migrations=folder)
+    from migrata._workspace import workspace
+
+    with workspace(migrata_url, migrations=folder) as ws:
+        rows = ws.rows()
+        assert ws.rows(reuse=True) is rows, "nothing committed since: the read stands"
+        _write(folder, "2_b.up.sql", "CREATE TABLE suite_m2 (id INTEGER);")
+        migrata.upgrade(migrata_url, migrations=folder)  # another connection applies version 2
+        assert [r.version for r in ws.rows(reuse=True)] == ["1", "2"]
 
 
 def test_split_keeps_quoted_semicolons_and_lines(migrata_url: str) -> None:

@@ -148,3 +148,26 @@ def test_run_timeout_bounds_the_whole_run(project) -> None:
     assert st.problems == []
     assert project.tables() == {f"t{v}" for v in project.history()}
     assert info.value.hint
+
+
+def test_a_run_reads_the_history_once_before_and_once_after(project, monkeypatch) -> None:
+    """Nobody committed between the read that planned the run and the lock:
+    the read under the lock is the same, so it is not made again (SQLite's
+    data_version tells). A commit in between is seen: see the backend suite's
+    change-marker test."""
+    from migrata._core.ledger import Ledger
+
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    migrata.upgrade(project.root)
+    project.pair("2", "two", "CREATE TABLE two (id INTEGER);", "DROP TABLE two;")
+    reads = []
+    real = Ledger.read
+
+    def counting(self):  # type: ignore[no-untyped-def]
+        reads.append(1)
+        return real(self)
+
+    monkeypatch.setattr(Ledger, "read", counting)
+    result = migrata.upgrade(project.root)
+    assert [s.version for s in result.steps] == ["2"] and result.after == "2"
+    assert len(reads) == 2, "planning, and the version reached; the read under the lock is reused"

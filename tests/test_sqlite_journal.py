@@ -135,6 +135,27 @@ def test_a_wal_database_stays_wal(project) -> None:
     assert _mode(project) == "wal"
 
 
+def test_in_wal_mode_a_commit_of_another_connection_moves_the_change_marker(project) -> None:
+    """The marker that lets a run reuse its read of the history
+    (``PRAGMA data_version``) sees commits that land in the -wal file too."""
+    from migrata.backends import create_backend
+    from migrata.backends.base import DatabaseURL
+
+    conn = sqlite3.connect(project.db, isolation_level=None)
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("CREATE TABLE t (id INTEGER)")
+    backend = create_backend(DatabaseURL.parse(f"sqlite:///{project.db}"))
+    backend.connect()
+    try:
+        first = backend.change_marker()
+        assert backend.change_marker() == first
+        conn.execute("INSERT INTO t VALUES (1)")
+        assert backend.change_marker() != first
+    finally:
+        backend.close()
+        conn.close()
+
+
 def test_a_migration_that_chooses_wal_keeps_it(project) -> None:
     project.write("1_wal.sql", "-- migrata:no-transaction\nPRAGMA journal_mode = WAL;\n")
     project.pair("2", "two", "CREATE TABLE two (id INTEGER);", "DROP TABLE two;")

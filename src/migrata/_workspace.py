@@ -135,18 +135,18 @@ class Workspace:
     def database_exists(self) -> bool:
         return self.unconnected_backend().database_exists()
 
-    def rows(self, *, reuse: bool = False) -> list[AppliedMigration]:
+    def rows(self, *, mark: bool = False, reuse: bool = False) -> list[AppliedMigration]:
         """History rows; an absent database or table reads as empty, creating nothing.
 
-        ``reuse``: the rows of this workspace's last read when the database
-        tells that no other connection committed since (see
-        :meth:`~migrata.backends.base.Backend.change_marker`). Only for a
-        caller that wrote no history since that read."""
+        ``mark``: remember this read with the database's change marker (see
+        :meth:`~migrata.backends.base.Backend.change_marker`), taken before
+        it. ``reuse``: the rows of the last marked read when the marker tells
+        that no other connection committed since (this read is marked then).
+        Only for a caller that wrote no history since that read."""
         if not self.database_exists():
             self._last_read = None
             return []
-        backend = self.backend
-        marker = backend.change_marker()
+        marker = self.backend.change_marker() if mark or reuse else None
         last = self._last_read
         if reuse and last is not None and marker is not None and last[0] == marker:
             return last[1]

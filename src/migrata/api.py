@@ -122,7 +122,7 @@ def _migrate(
         source.load_python(m for m in source.versioned if m.kind == "py")
     # Plan and prepare read-only first: a bad target, a broken file or nothing
     # to do returns before the lock is taken or anything is written.
-    rows = ws.rows()
+    rows = ws.rows(mark=True)
     # a `running` row may be another migrator's run in progress: judge it under the lock
     guard([p for p in ws.report(rows)[1] if p.code != RUNNING])
     plan = make_plan(source, rows)
@@ -165,7 +165,9 @@ def _migrate(
             runner.rows_before = locked_rows
             steps = [ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in locked_plan.steps]
             runner.run(steps)
-            after = planner.current_version(ws.rows()) if steps else locked_plan.current
+            # marked for the status kept after the run, where the database can tell it changed
+            keep = report and ws.unconnected_backend().state_probe() is not None
+            after = planner.current_version(ws.rows(mark=keep)) if steps else locked_plan.current
         return locked_plan, runner, after
 
     extra: dict[str, Any] = {}

@@ -84,7 +84,13 @@ def test_change_marker_moves_when_another_connection_commits(migrata_url: str, t
         a.query("SELECT COUNT(*) FROM suite_marker")
         assert a.change_marker() == first, "reads move nothing"
         b.execute("INSERT INTO suite_marker (id) VALUES (1)")
-        assert a.change_marker() != first, "another connection committed"
+        second = a.change_marker()
+        assert second != first, "another connection committed"
+        b.begin()  # a transaction that wrote before the marker was taken and commits after it
+        b.execute("INSERT INTO suite_marker (id) VALUES (2)")
+        third = a.change_marker()
+        b.commit()
+        assert a.change_marker() != third, "a transaction open at the first marker committed since"
     finally:
         a.close()
         b.close()
@@ -94,7 +100,7 @@ def test_change_marker_moves_when_another_connection_commits(migrata_url: str, t
     from migrata._workspace import workspace
 
     with workspace(migrata_url, migrations=folder) as ws:
-        rows = ws.rows()
+        rows = ws.rows(mark=True)
         assert ws.rows(reuse=True) is rows, "nothing committed since: the read stands"
         _write(folder, "2_b.up.sql", "CREATE TABLE suite_m2 (id INTEGER);")
         migrata.upgrade(migrata_url, migrations=folder)  # another connection applies version 2

@@ -8,7 +8,9 @@ fails, or leaves the schema other than expected, gets no time: the sample is
 marked failed with the reason, and the rest of that cycle is skipped.
 
 Repetitions are interleaved (rep 1 of every tool, then rep 2, ...), so a
-drift of the machine hits every tool alike.
+drift of the machine hits every tool alike, and every other repetition runs
+the tools in reverse order: a server still writing out one tool's work slows
+whichever tool comes next, so no tool always comes right after the same one.
 """
 
 from __future__ import annotations
@@ -99,7 +101,7 @@ class Bench:
         self.log(f"== {server.dialect}: N={n}, {self.reps} repetition(s)")
         w = self.workload(server, n, tools)
         for rep in range(self.reps):
-            for tool in tools:
+            for tool in tools if rep % 2 == 0 else tools[::-1]:
                 self.cycle(server, tool, w, rep)
 
     def cycle(self, server: Server, tool: Tool, w: Workload, rep: int, record: bool = True) -> None:

@@ -178,12 +178,11 @@ class Workspace:
             if os.path.dirname(path) != folder:
                 return None
             names.add(os.path.basename(path))
-        known = source.signatures
         return {
             "config": list(self.settings.inputs),
             "folder": folder,
             "files": sorted(names),
-            "signatures": {name: known[name] for name in names if name in known},
+            "signatures": source.signatures,  # as the files were read: looked up by name
             "probe": (spec, before),
         }
 

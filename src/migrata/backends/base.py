@@ -34,6 +34,7 @@ Checklist for a backend (the shared suite in ``migrata.testing`` checks it):
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from abc import ABC, abstractmethod
@@ -247,8 +248,6 @@ class LockHolder:
 def hostname() -> str:
     """This machine's name, as ``socket.gethostname()`` gives it, without
     loading :mod:`socket` where ``os.uname`` exists."""
-    import os
-
     if hasattr(os, "uname"):
         return os.uname().nodename
     import socket
@@ -592,7 +591,6 @@ def run_tool(
 ) -> str:
     """Run a database client program; return its stdout. A missing program or
     a failure raises DatabaseError naming it (secrets and URLs masked)."""
-    import os
     import shutil
     import subprocess
 

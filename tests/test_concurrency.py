@@ -27,6 +27,7 @@ pytestmark = pytest.mark.slow
 N = 20
 ROWS = 20_000
 PROCS = 8
+RUN_HOLD = 0.6
 
 # Imports migrata first (the slow part), signals ready, then waits for the
 # start file, so all processes call `migrata up` within a millisecond or two.
@@ -56,12 +57,22 @@ def wait_for(predicate: Any, timeout: float, what: str) -> None:
 
 def write_set(project: Any) -> None:
     for v in range(1, N + 1):
-        project.write(
-            f"{v:03d}_t{v}.up.sql",
-            f"CREATE TABLE t{v} (id INTEGER PRIMARY KEY, v TEXT NOT NULL);\n"
+        create = f"CREATE TABLE t{v} (id INTEGER PRIMARY KEY, v TEXT NOT NULL)"
+        fill = (
             f"INSERT INTO t{v} (id, v) WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-            f"WHERE x < {ROWS}) SELECT x, hex(randomblob(8)) FROM c;\n",
+            f"WHERE x < {ROWS}) SELECT x, hex(randomblob(8)) FROM c"
         )
+        if v < N:
+            project.write(f"{v:03d}_t{v}.up.sql", f"{create};\n{fill};\n")
+        else:
+            # the last migration, pending in every case, holds the run for RUN_HOLD seconds
+            # so that every waiter waits longer than the short first wait after which it
+            # says so (unless the scheduler starts it that much later than the others)
+            project.write(
+                f"{v:03d}_t{v}.py",
+                f"import time\n\n\ndef up(ctx):\n    ctx.execute({create!r})\n    ctx.execute({fill!r})\n"
+                f"    time.sleep({RUN_HOLD})\n",
+            )
 
 
 @pytest.mark.parametrize("already", [0, N // 2], ids=["fresh", "half-applied"])

@@ -182,6 +182,9 @@ def test_server_urls_and_masking() -> None:
     assert mask_url("see mysql://root:hunter2@h/db and postgres://u:p@x/y") == (
         "see mysql://root:***@h/db and postgres://u:***@x/y"
     )
+    # without a scheme, a password option is still masked; a line with neither is left as it is
+    assert mask_url("options ?sslmode=require&password=hunter2") == "options ?sslmode=require&password=***"
+    assert mask_url("applied 1 init (3 ms)") == "applied 1 init (3 ms)"
     with pytest.raises(ConfigError, match="no scheme"):
         DatabaseURL.parse("app.db")
     with pytest.raises(ConfigError, match="bad port"):

@@ -109,3 +109,85 @@ def test_a_death_between_steps_reads_as_nothing_completed(server: Server, monkey
     assert server.run("repair", "--resume", "2").exit_code == 0
     assert server.run("up").exit_code == 0
     assert server.tables() == {"t1", "t2", "t3"}
+
+
+def test_a_step_writes_its_line_while_the_next_step_runs(server: Server) -> None:
+    """Within a run, the line of a step is written once the next step's packet
+    is sent (the server works on it meanwhile); the lines keep their order,
+    with -v too, and the last one is written when the run ends."""
+    write_three(server)
+    up = server.run("up", "-v")
+    assert up.exit_code == 0, up.output
+    lines = [line.rsplit(" (", 1)[0] for line in up.stderr.splitlines() if line.startswith(("applying", "applied"))]
+    assert lines == [f"{verb} {v} t{v}" for v in (1, 2, 3) for verb in ("applying", "applied")], up.stderr
+    down = server.run("down", "base")
+    assert down.exit_code == 0, down.output
+    assert [line.rsplit(" (", 1)[0] for line in down.stderr.splitlines() if line.startswith("rolled back")] == [
+        f"rolled back {v} t{v}" for v in (3, 2, 1)
+    ]
+
+
+def test_the_second_step_failing_still_shows_the_first_as_applied(server: Server) -> None:
+    server.write("000001_t1.up.sql", "CREATE TABLE t1 (id INT PRIMARY KEY);\n")
+    server.write("000002_t2.up.sql", "CREATE TABLE t2 (id INT PRIMARY KEY);\nCREATE TABLE t1 (id INT);\n")
+    failed = server.run("up")
+    assert failed.exit_code != 0
+    err = failed.stderr
+    assert "applied 1 t1" in err and err.index("applied 1 t1") < err.index("t1' already exists")
+    assert server.history() == {"1": ("applied", 1, 1), "2": ("failed", 1, 2)}
+
+
+def _batch_backend(server: Server) -> Any:
+    from migrata.backends import create_backend
+    from migrata.backends.base import DatabaseURL
+
+    backend = create_backend(DatabaseURL.parse(server.url))
+    backend.connect()
+    return backend
+
+
+def test_run_batch_calls_meanwhile_while_the_server_works(server: Server) -> None:
+    """The packet is sent before ``meanwhile`` runs and its results are read
+    after: a packet that sleeps on the server has not finished when
+    ``meanwhile`` is called, and what ``meanwhile`` raises comes after the
+    results were read, the connection still usable."""
+    import time
+
+    from migrata.backends.base import StatementError
+
+    backend = _batch_backend(server)
+    try:
+        backend.execute("CREATE TABLE carry_t (id INT PRIMARY KEY)")
+        session = backend.query("SELECT CONNECTION_ID()")[0][0]
+        seen_running: list[str] = []
+
+        def look() -> None:  # from another session: the server is at work on the packet
+            deadline = time.monotonic() + 0.3
+            while time.monotonic() < deadline and not seen_running:
+                info = server.sql("SELECT info FROM information_schema.processlist WHERE id = %s", (session,))
+                if info and info[0][0] and "SLEEP" in info[0][0]:
+                    seen_running.append(info[0][0])
+                time.sleep(0.01)
+
+        t0 = time.monotonic()
+        backend.run_batch(["DO SLEEP(0.5)", "INSERT INTO carry_t VALUES (1)"], meanwhile=look)
+        assert seen_running and time.monotonic() - t0 >= 0.5
+        assert backend.query("SELECT id FROM carry_t") == [(1,)]
+
+        def interrupted() -> None:
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            backend.run_batch(["DO SLEEP(0.1)", "INSERT INTO carry_t VALUES (2)"], meanwhile=interrupted)
+        assert backend.query("SELECT id FROM carry_t ORDER BY id") == [(1,), (2,)]
+
+        seen: list[bool] = []
+        with pytest.raises(StatementError) as failed:
+            backend.run_batch(
+                ["INSERT INTO carry_t VALUES (3)", "INSERT INTO carry_t VALUES (3)", "INSERT INTO carry_t VALUES (4)"],
+                meanwhile=lambda: seen.append(True),
+            )
+        assert failed.value.index == 1 and seen == [True]
+        assert backend.query("SELECT id FROM carry_t ORDER BY id") == [(1,), (2,), (3,)]
+    finally:
+        backend.close()

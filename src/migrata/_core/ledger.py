@@ -189,12 +189,12 @@ class Ledger:
         ]
 
     def exists(self) -> bool:
-        return self.table in self.backend.table_names()
+        return bool(self.backend.tables_present([self.table]))
 
     def ensure(self) -> bool:
         """Create whichever of the tables is missing (one query when none is).
         Returns True when something was created."""
-        names = set(self.backend.table_names())
+        names = self.backend.tables_present([self.table, self.events_table])
         if self.table in names and self.events_table in names:
             return False
         ops = self.create_ops()
@@ -388,7 +388,7 @@ class Ledger:
         try:
             raw = self.backend.query(sql, params)
         except Exception:  # noqa: BLE001
-            if self.events_table not in self.backend.table_names():
+            if not self.backend.tables_present([self.events_table]):
                 return []
             raise
         import json

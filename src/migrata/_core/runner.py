@@ -107,6 +107,7 @@ class Prepared:
     mode: str  # TRANSACTION or JOURNAL
     note: str = ""
     self_managed: bool = False  # the file begins/commits its own transaction
+    several_results: bool | None = None  # a statement returns several results (CALL); the runner fills it once
 
     @property
     def migration(self) -> Migration:
@@ -148,6 +149,9 @@ class Runner:
     _opened: tuple[Prepared, Op] | None = field(default=None, init=False, repr=False)
     rows_before: list[Any] | None = None  # the history as the run found it, if its caller read it
     _rows_before: dict[str, Any] | None = field(default=None, init=False, repr=False)
+    # log lines held back until the next packet is on its way (see _say)
+    _done_line: tuple[str, str, int] | None = field(default=None, init=False, repr=False)
+    _begun_line: tuple[str, str] | None = field(default=None, init=False, repr=False)
 
     # --- preparing -------------------------------------------------------------------
     def prepare(self, step: Step) -> Prepared:
@@ -198,11 +202,14 @@ class Runner:
                 # without a deadline nothing but a crash stops the run between two
                 # steps: the next step's opening row may ride on this one's commit
                 following = prepared[n + 1] if n + 1 < len(prepared) and self.deadline is None else None
-                result = self.run_one(item, reset=False, following=following, ahead=len(prepared) - n)
+                result = self.run_one(
+                    item, reset=False, following=following, ahead=len(prepared) - n, hold_line=following is not None
+                )
                 self.results.append(result)
                 if self.on_step:
                     self.on_step(result)
         finally:
+            self._say()
             self._take_back_opening()
             self.backend.apply_timeout(None)
         return self.results
@@ -216,14 +223,15 @@ class Runner:
         reset: bool = True,
         following: Prepared | None = None,
         ahead: int = 1,
+        hold_line: bool = False,
     ) -> StepResult:
         """Run one prepared step; ``resume`` continues a dirty run from ``start``;
-        ``ahead``: the steps left in the run, this one included."""
+        ``ahead``: the steps left in the run, this one included; ``hold_line``:
+        the step's log line may wait for the next step (see :meth:`_say`)."""
         m = item.migration
         # a journaled step is one others may want to watch; a Python one may connect on its own
         self.backend.between_steps(others=item.mode == JOURNAL or item.statements is None, ahead=ahead)
-        verb = "applying" if item.step.direction == "up" else "reverting"
-        log.debug("%s %s", verb, m.label)
+        self._begun_line = ("applying" if item.step.direction == "up" else "reverting", m.label)
         timeout = item.step.script.timeout or self.statement_timeout
         if self.deadline is not None:
             # whole seconds, so the session setting changes at most once a second
@@ -233,8 +241,8 @@ class Runner:
         self._timed = bool(timeout)
         try:
             if item.mode == TRANSACTION:
-                return self._run_transaction(item)
-            return self._run_journal(item, start, resume, following)
+                return self._run_transaction(item, hold_line)
+            return self._run_journal(item, start, resume, following, hold_line)
         except MigrationFailedError as exc:
             if self.deadline is not None and time.monotonic() >= self.deadline - 0.05:
                 exc.message = f"the run's timeout of {self.run_timeout:g}s expired: {exc.message}"
@@ -275,13 +283,14 @@ class Runner:
             action, version=m.id, name=m.name, outcome=outcome, duration_ms=duration_ms, detail=detail
         )
 
-    def _run_transaction(self, item: Prepared) -> StepResult:
+    def _run_transaction(self, item: Prepared, hold_line: bool = False) -> StepResult:
         backend = self.backend
         t0 = time.perf_counter()
         # the whole step in one round trip, unless a timeout is armed: then each
         # statement goes alone, so the one that runs out of time is known
         if backend.step_in_one_call and item.statements and not self._timed:
-            return self._run_in_one_call(item, t0)
+            return self._run_in_one_call(item, t0, hold_line)
+        self._say()
         backend.begin()
         try:
             self.execute_body(item, 0, journal=False)
@@ -295,10 +304,15 @@ class Runner:
         except BaseException:
             backend.rollback()
             raise
-        return self._result(item, _ms(t0))
+        return self._result(item, _ms(t0), hold_line)
 
     def _run_journal(
-        self, item: Prepared, start: int, resume: bool = False, following: Prepared | None = None
+        self,
+        item: Prepared,
+        start: int,
+        resume: bool = False,
+        following: Prepared | None = None,
+        hold_line: bool = False,
     ) -> StepResult:
         m, led = item.migration, self.ledger
         count = len(item.statements) if item.statements is not None else None
@@ -310,6 +324,8 @@ class Runner:
             opening = self._opening(item, exists=resume or self._has_history_row(item))
         batch = self._batchable(item, start)
         carried = self._carried_opening(following) if batch else None
+        if not batch:
+            self._say()
         with self.backend.deferred_commits():
             try:
                 if batch:
@@ -347,7 +363,7 @@ class Runner:
                 led.run(*self._journal_closing(item, ms))
         if carried is not None:
             self._opened = (following, carried[1])  # type: ignore[assignment]
-        return self._result(item, ms)
+        return self._result(item, ms, hold_line)
 
     def _has_history_row(self, item: Prepared) -> bool:
         """Whether ``item``'s history row exists before it runs (its opening
@@ -420,7 +436,9 @@ class Runner:
             return False
         if item.self_managed or not item.statements:
             return False
-        return not any(backend.returns_several_results(stmt) for stmt in item.statements)
+        if item.several_results is None:
+            item.several_results = any(backend.returns_several_results(stmt) for stmt in item.statements)
+        return not item.several_results
 
     def _run_journal_batch(self, item: Prepared, opening: Op | None, carried: Op | None = None) -> None:
         """The journal as the sequential path writes it, sent in one packet:
@@ -449,7 +467,8 @@ class Runner:
         if carried is not None:
             pieces.append(render_literal(carried, led.ph))
         try:
-            backend.run_batch(pieces)
+            # the line of the step before is written while the server works on this one
+            backend.run_batch(pieces, meanwhile=self._meanwhile())
         except StatementError as exc:
             stmt_failed = which.get(exc.index) if exc.index is not None else None
             if stmt_failed is None:  # one of migrata's own rows: not the migration's fault
@@ -503,7 +522,7 @@ class Runner:
             err.statement_index = None  # type: ignore[attr-defined]
             raise err from exc
 
-    def _run_in_one_call(self, item: Prepared, t0: float) -> StepResult:
+    def _run_in_one_call(self, item: Prepared, t0: float, hold_line: bool = False) -> StepResult:
         """BEGIN; the migration; its history and event rows; COMMIT — one call.
         The durations in the rows are computed by the database meanwhile."""
         backend, led = self.backend, self.ledger
@@ -512,6 +531,7 @@ class Runner:
         tail = led.render(*self._history_ops(item, elapsed), self._event(item, "ok", elapsed))  # type: ignore[arg-type]
         head = backend.begin_sql + ";\n"
         try:
+            self._say()
             backend.run_script(head + text + "\n;\n" + ";\n".join(tail) + ";\nCOMMIT;")
         except StatementError as exc:
             backend.rollback()
@@ -528,7 +548,7 @@ class Runner:
         except BaseException:
             backend.rollback()
             raise
-        return self._result(item, _ms(t0))
+        return self._result(item, _ms(t0), hold_line)
 
     def _locate_failure(self, item: Prepared, exc: StatementError) -> MigrationFailedError:
         """The server gave no position (a dependency error, say): roll back, and
@@ -608,10 +628,12 @@ class Runner:
             )
         exc.completed = list(self.results)  # type: ignore[attr-defined]
 
-    def _result(self, item: Prepared, ms: int) -> StepResult:
+    def _result(self, item: Prepared, ms: int, hold_line: bool = False) -> StepResult:
         m = item.migration
         status = "applied" if item.step.direction == "up" else "rolled back"
-        log.info("%s %s (%d ms)", status, m.label, ms)
+        self._done_line = (status, m.label, ms)
+        if not hold_line:
+            self._say()
         return StepResult(
             version=m.id,
             name=m.name,
@@ -622,6 +644,28 @@ class Runner:
             mode=item.mode,
             reason=item.step.reason,
         )
+
+    def _meanwhile(self) -> Callable[[], None] | None:
+        """What a step gives the backend to do while the database works on it:
+        the line of the step before, if one is held back (else it says at once
+        what there is to say, and there is nothing to overlap)."""
+        if self._done_line is None:
+            self._say()
+            return None
+        return self._say
+
+    def _say(self) -> None:
+        """Write the log lines held back: that the step before ended, and that
+        this one began. Within a run a step's line waits for the next step,
+        which writes it once its packet is on its way to the server (where
+        the backend sends a step in one packet, see ``run_batch``) or before
+        it touches the database; the end of the run writes what is left."""
+        done, begun = self._done_line, self._begun_line
+        self._done_line = self._begun_line = None
+        if done is not None:
+            log.info("%s %s (%d ms)", *done)
+        if begun is not None:
+            log.debug("%s %s", *begun)
 
     # --- rendering (--sql) -----------------------------------------------------------------
     def render(self, prepared: list[Prepared]) -> str:

@@ -38,7 +38,7 @@ import os
 import re
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
@@ -182,6 +182,8 @@ _QUERY_SECRET_RE = pattern(r"(?P<head>[?&;](?:password|passwd|pwd|sslpassword)=)
 def mask_url(url: str) -> str:
     """Replace the password in every URL inside ``url`` with ``***`` (in the
     user-info part and in ``password=``-like query options)."""
+    if "://" not in url and "=" not in url:  # neither pattern can match: most log lines
+        return url
     masked = _PASSWORD_RE.sub(lambda m: f"{m.group('head')}***@", url)
     return _QUERY_SECRET_RE.sub(lambda m: f"{m.group('head')}***", masked)
 
@@ -402,11 +404,13 @@ class Backend(ABC):
         offset in ``sql``) where it reports one."""
         raise NotImplementedError
 
-    def run_batch(self, statements: list[str]) -> None:
+    def run_batch(self, statements: list[str], *, meanwhile: Callable[[], None] | None = None) -> None:
         """Run ``statements`` in order in one round trip (only where
         ``journal_in_one_call``), stopping at the first that fails: it raises
         StatementError with ``index``, its position in the list. Each statement
-        must yield exactly one result."""
+        must yield exactly one result. ``meanwhile`` is called once, while the
+        server works on them if the driver can wait apart from sending (else
+        before they are sent); the results are read even when it raises."""
         raise NotImplementedError
 
     def returns_several_results(self, stmt: Statement) -> bool:
@@ -569,9 +573,22 @@ class Backend(ABC):
             admin.close()
 
     # --- introspection -------------------------------------------------------
+    # a query of the user's table names that a name filter (``AND table_name IN
+    # (...)``) can end; None: tables_present() filters table_names() instead
+    tables_sql: str | None = None
+
     @abstractmethod
     def table_names(self) -> list[str]:
         """Tables of the user's schema (migrata's own included)."""
+
+    def tables_present(self, names: Collection[str]) -> set[str]:
+        """Which of ``names`` (exactly as spelled) are tables of the user's schema:
+        one query for those names, not a listing of a schema of many tables."""
+        wanted = set(names)
+        if self.tables_sql is None or not wanted:
+            return set(self.table_names()) & wanted
+        marks = ", ".join([self.placeholder] * len(wanted))
+        return {r[0] for r in self.query(f"{self.tables_sql} AND table_name IN ({marks})", sorted(wanted))} & wanted
 
     def schema_snapshot(self) -> dict[str, Any]:
         """A comparable description of the schema; backends refine it."""

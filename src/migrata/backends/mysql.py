@@ -24,7 +24,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from migrata.backends.base import (
@@ -64,6 +64,7 @@ _CONNECT_OPTIONS = {
 
 
 _TIMER_SQL = "SET @migrata_t0 = UTC_TIMESTAMP(6)"
+_COM_QUERY = 3  # the protocol's command byte for a query (pymysql.constants.COMMAND.COM_QUERY)
 
 
 def _pymysql() -> Any:
@@ -79,6 +80,14 @@ def _pymysql() -> Any:
 
 def _loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
+
+
+def _can_split_query(conn: Any) -> bool:
+    """Whether run_batch can send a packet and read its results apart, through
+    the two methods of PyMySQL's Connection that Connection.query() calls in a
+    row (private, but the same since PyMySQL 0.7; without them it sends and
+    reads in one call)."""
+    return all(hasattr(conn, name) for name in ("_execute_command", "_read_query_result", "next_result"))
 
 
 def _multi_statements() -> int:
@@ -107,6 +116,7 @@ class MySQLBackend(Backend):
         self._timeout: float | None = None
         self._mariadb = True
         self._drop_on_close: str | None = None
+        self._split = False  # run_batch sends and reads apart (see _can_split_query)
         # deferred_commits(): None outside; "pending" until the first write
         # switches autocommit off; "off" while it is; "done" when a batch has
         # committed and switched it back on within its own packet
@@ -155,6 +165,7 @@ class MySQLBackend(Backend):
             err.missing_database = bool(exc.args) and exc.args[0] == 1049  # type: ignore[attr-defined]
             raise err from None
         self._mariadb = "mariadb" in self._conn.get_server_info().lower()
+        self._split = _can_split_query(self._conn)
 
     def _connect_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None
@@ -249,7 +260,7 @@ class MySQLBackend(Backend):
         except pymysql.err.MySQLError as exc:
             raise self._statement_error(exc) from None
 
-    def run_batch(self, statements: list[str]) -> None:
+    def run_batch(self, statements: list[str], *, meanwhile: Callable[[], None] | None = None) -> None:
         """One multi-statement packet; the server stops at the first error, and
         the results read before it say which statement that was. A newline
         before each separator keeps a trailing ``--``/``#`` comment from
@@ -269,12 +280,29 @@ class MySQLBackend(Backend):
                 statements, offset = ["SET autocommit = 0", *statements, "SET autocommit = 1"], 1
             self._defer = "off"  # until the packet has run to its end
         done = 0
+        sql = "\n;\n".join(statements)
+        conn = self.connection
         try:
-            with self.connection.cursor() as cur:
-                cur.execute("\n;\n".join(statements))
-                done = 1
-                while cur.nextset():
-                    done += 1
+            if meanwhile is None or not self._split:
+                if meanwhile is not None:
+                    meanwhile()
+                with conn.cursor() as cur:
+                    cur.execute(sql)
+                    done = 1
+                    while cur.nextset():
+                        done += 1
+            else:
+                # PyMySQL's Connection.query() in its two halves: send, and read
+                # the results when the caller has done its work in between
+                conn._execute_command(_COM_QUERY, sql.encode(conn.encoding))
+                try:
+                    meanwhile()
+                finally:
+                    conn._read_query_result()
+                    done = 1
+                    while conn._result is not None and conn._result.has_next:
+                        conn.next_result()
+                        done += 1
         except pymysql.err.MySQLError as exc:
             raise self._statement_error(exc, index=done - offset) from None
         if framed:
@@ -545,12 +573,12 @@ class MySQLBackend(Backend):
         return copy
 
     # --- introspection ---------------------------------------------------------------------------
+    tables_sql = (
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+    )
+
     def table_names(self) -> list[str]:
-        rows = self.query(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE' ORDER BY table_name"
-        )
-        return [r[0] for r in rows]
+        return [r[0] for r in self.query(f"{self.tables_sql} ORDER BY table_name")]
 
     def schema_snapshot(self) -> dict[str, Any]:
         q = self.query

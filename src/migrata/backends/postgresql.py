@@ -399,12 +399,13 @@ class PostgresBackend(Backend):
             self.execute(f"CREATE SCHEMA IF NOT EXISTS {self._quoted_schema()}")
 
     # --- introspection ------------------------------------------------------------------------
+    tables_sql = (
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
+    )
+
     def table_names(self) -> list[str]:
-        rows = self.query(
-            "SELECT table_name FROM information_schema.tables "
-            "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE' ORDER BY table_name"
-        )
-        return [r[0] for r in rows]
+        return [r[0] for r in self.query(f"{self.tables_sql} ORDER BY table_name")]
 
     def schema_snapshot(self) -> dict[str, Any]:
         q = self.query

@@ -66,6 +66,11 @@ def test_connect_and_introspect(migrata_url: str) -> None:
         b.execute("CREATE TABLE suite_t (id INTEGER PRIMARY KEY)")
         assert "suite_t" in [t.lower() for t in b.table_names()]
         assert b.query("SELECT COUNT(*) FROM suite_t") == [(0,)]
+        # the ledger asks for its own tables by name, not by listing the schema
+        b.execute("CREATE VIEW suite_v AS SELECT id FROM suite_t")
+        assert b.tables_present(["suite_t", "suite_missing", "suite_v"]) == {"suite_t"}
+        assert b.tables_present(["suite_missing"]) == set()
+        assert b.tables_present([]) == set()
     finally:
         b.close()
 

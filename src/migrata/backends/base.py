@@ -26,7 +26,9 @@ Checklist for a backend (the shared suite in ``migrata.testing`` checks it):
 6. ``no_transaction_reason(stmt)`` names a statement that cannot run inside a
    transaction, ``manages_transaction(stmt)`` one that begins/ends one itself.
 7. ``table_names()`` and ``schema_snapshot()`` describe the user's schema (for
-   tests, drift checks and ``validate``).
+   tests, drift checks and ``validate``); ``tables_present(names)`` says which
+   of some tables exist (migrata's own), in one filtered query where the
+   backend gives ``tables_sql``.
 8. The ledger DDL types (``key_type``, ``text_type``, ``id_column``) let
    migrata create its own tables in this dialect.
 """

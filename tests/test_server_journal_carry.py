@@ -191,3 +191,37 @@ def test_run_batch_calls_meanwhile_while_the_server_works(server: Server) -> Non
         assert backend.query("SELECT id FROM carry_t ORDER BY id") == [(1,), (2,), (3,)]
     finally:
         backend.close()
+
+
+def test_an_interrupt_while_a_packet_runs_stops_the_run_after_that_step(
+    server: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ctrl-C while the line of step 1 is written during step 2's packet:
+    step 2 still ends applied and recorded, the run stops there, and the
+    row step 2's packet opened ahead for step 3 is taken back."""
+    write_three(server)
+    say, say_meanwhile = runner_module.Runner._say, runner_module.Runner._say_meanwhile
+    state = {"in_packet": False, "interrupted": False}
+
+    def interrupting_say(self: Any) -> None:
+        if state["in_packet"] and not state["interrupted"]:
+            state["interrupted"] = True
+            raise KeyboardInterrupt
+        say(self)
+
+    def marked_meanwhile(self: Any) -> None:
+        state["in_packet"] = True
+        try:
+            say_meanwhile(self)
+        finally:
+            state["in_packet"] = False
+
+    monkeypatch.setattr(runner_module.Runner, "_say", interrupting_say)
+    monkeypatch.setattr(runner_module.Runner, "_say_meanwhile", marked_meanwhile)
+    stopped = server.run("up")
+    assert stopped.exit_code == 130 and state["interrupted"], stopped.output
+    assert server.history() == {"1": ("applied", 2, 2), "2": ("applied", 2, 2)}
+    assert server.tables() == {"t1", "t2"}
+    monkeypatch.undo()
+    assert server.run("up").exit_code == 0
+    assert server.tables() == {"t1", "t2", "t3"}

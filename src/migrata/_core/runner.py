@@ -152,6 +152,7 @@ class Runner:
     # log lines held back until the next packet is on its way (see _say)
     _done_line: tuple[str, str, int] | None = field(default=None, init=False, repr=False)
     _begun_line: tuple[str, str] | None = field(default=None, init=False, repr=False)
+    _stopped: BaseException | None = field(default=None, init=False, repr=False)  # see _say_meanwhile
 
     # --- preparing -------------------------------------------------------------------
     def prepare(self, step: Step) -> Prepared:
@@ -208,10 +209,15 @@ class Runner:
                 self.results.append(result)
                 if self.on_step:
                     self.on_step(result)
+                if self._stopped is not None:  # an interrupt while the step's packet ran: stop here
+                    stopped, self._stopped = self._stopped, None
+                    raise stopped
         finally:
-            self._say()
-            self._take_back_opening()
-            self.backend.apply_timeout(None)
+            try:
+                self._say()
+            finally:
+                self._take_back_opening()
+                self.backend.apply_timeout(None)
         return self.results
 
     def run_one(
@@ -652,7 +658,16 @@ class Runner:
         if self._done_line is None:
             self._say()
             return None
-        return self._say
+        return self._say_meanwhile
+
+    def _say_meanwhile(self) -> None:
+        """:meth:`_say` while a packet runs. What interrupts it (Ctrl-C) waits
+        until the step is recorded: the run then stops between two steps, as
+        an interrupt at any other moment of writing a line does."""
+        try:
+            self._say()
+        except BaseException as exc:  # noqa: BLE001 - raised again by run() after the step
+            self._stopped = exc
 
     def _say(self) -> None:
         """Write the log lines held back: that the step before ended, and that

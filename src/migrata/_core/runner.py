@@ -247,14 +247,16 @@ class Runner:
         self._timed = bool(timeout)
         try:
             if item.mode == TRANSACTION:
-                return self._run_transaction(item, hold_line)
-            return self._run_journal(item, start, resume, following, hold_line)
+                return self._run_transaction(item)
+            return self._run_journal(item, start, resume, following)
         except MigrationFailedError as exc:
             if self.deadline is not None and time.monotonic() >= self.deadline - 0.05:
                 exc.message = f"the run's timeout of {self.run_timeout:g}s expired: {exc.message}"
                 exc.args = (exc.message,)
             raise
         finally:
+            if not hold_line:
+                self._say()
             if reset:
                 self.backend.apply_timeout(None)
 
@@ -289,13 +291,13 @@ class Runner:
             action, version=m.id, name=m.name, outcome=outcome, duration_ms=duration_ms, detail=detail
         )
 
-    def _run_transaction(self, item: Prepared, hold_line: bool = False) -> StepResult:
+    def _run_transaction(self, item: Prepared) -> StepResult:
         backend = self.backend
         t0 = time.perf_counter()
         # the whole step in one round trip, unless a timeout is armed: then each
         # statement goes alone, so the one that runs out of time is known
         if backend.step_in_one_call and item.statements and not self._timed:
-            return self._run_in_one_call(item, t0, hold_line)
+            return self._run_in_one_call(item, t0)
         self._say()
         backend.begin()
         try:
@@ -310,15 +312,10 @@ class Runner:
         except BaseException:
             backend.rollback()
             raise
-        return self._result(item, _ms(t0), hold_line)
+        return self._result(item, _ms(t0))
 
     def _run_journal(
-        self,
-        item: Prepared,
-        start: int,
-        resume: bool = False,
-        following: Prepared | None = None,
-        hold_line: bool = False,
+        self, item: Prepared, start: int, resume: bool = False, following: Prepared | None = None
     ) -> StepResult:
         m, led = item.migration, self.ledger
         count = len(item.statements) if item.statements is not None else None
@@ -369,7 +366,7 @@ class Runner:
                 led.run(*self._journal_closing(item, ms))
         if carried is not None:
             self._opened = (following, carried[1])  # type: ignore[assignment]
-        return self._result(item, ms, hold_line)
+        return self._result(item, ms)
 
     def _has_history_row(self, item: Prepared) -> bool:
         """Whether ``item``'s history row exists before it runs (its opening
@@ -528,7 +525,7 @@ class Runner:
             err.statement_index = None  # type: ignore[attr-defined]
             raise err from exc
 
-    def _run_in_one_call(self, item: Prepared, t0: float, hold_line: bool = False) -> StepResult:
+    def _run_in_one_call(self, item: Prepared, t0: float) -> StepResult:
         """BEGIN; the migration; its history and event rows; COMMIT — one call.
         The durations in the rows are computed by the database meanwhile."""
         backend, led = self.backend, self.ledger
@@ -554,7 +551,7 @@ class Runner:
         except BaseException:
             backend.rollback()
             raise
-        return self._result(item, _ms(t0), hold_line)
+        return self._result(item, _ms(t0))
 
     def _locate_failure(self, item: Prepared, exc: StatementError) -> MigrationFailedError:
         """The server gave no position (a dependency error, say): roll back, and
@@ -634,12 +631,10 @@ class Runner:
             )
         exc.completed = list(self.results)  # type: ignore[attr-defined]
 
-    def _result(self, item: Prepared, ms: int, hold_line: bool = False) -> StepResult:
+    def _result(self, item: Prepared, ms: int) -> StepResult:
         m = item.migration
         status = "applied" if item.step.direction == "up" else "rolled back"
-        self._done_line = (status, m.label, ms)
-        if not hold_line:
-            self._say()
+        self._done_line = (status, m.label, ms)  # written by _say, now or with the next step
         return StepResult(
             version=m.id,
             name=m.name,

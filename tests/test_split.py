@@ -67,6 +67,18 @@ def test_postgres_begin_atomic_bodies() -> None:
     assert out[0][0].endswith("END")
 
 
+def test_postgres_begin_atomic_only_in_functions_and_procedures() -> None:
+    sql = (
+        "CREATE OR REPLACE PROCEDURE p() LANGUAGE sql\nBEGIN ATOMIC\n  INSERT INTO t VALUES (1);\nEND;\n"
+        'create table begin_end ("begin" int, atomic int, "end" text default \'end;\');\n'
+        "CREATE INDEX ix ON begin_end (atomic);\n"
+    )
+    out = split_sql(sql, PG)
+    assert [line for _, line in out] == [1, 5, 6]
+    assert out[0][0].endswith("END")
+    assert out[1][0].startswith("create table begin_end")
+
+
 def test_mysql_delimiter_hash_comments_and_escapes() -> None:
     sql = (
         "# comment;\n"

@@ -51,17 +51,14 @@ def leading_keywords(sql: str, count: int = 3, *, hash_comments: bool = False) -
     return _words(sql, count, hash_comments)
 
 
-_KEPT_WORDS = 3
-
-
-_FIRST_WORDS_RE = re.compile(
-    r"\s*([A-Za-z_][A-Za-z0-9_]*)(?:\s+([A-Za-z_][A-Za-z0-9_]*))?(?:\s+([A-Za-z_][A-Za-z0-9_]*))?"
-)
+_KEPT_WORDS = 4
+_WORD = r"([A-Za-z_][A-Za-z0-9_]*)"
+_FIRST_WORDS_RE = re.compile(r"\s*" + _WORD + rf"(?:\s+{_WORD})?" * (_KEPT_WORDS - 1))
 
 
 @functools.lru_cache(maxsize=1024)
 def _first_words(sql: str, hash_comments: bool) -> tuple[str, ...]:
-    """The first three words: preparing a step asks several questions of each
+    """The first four words: preparing a step asks several questions of each
     statement. Words separated by whitespace only are read by one regular
     expression; a comment among them takes the long way."""
     m = _FIRST_WORDS_RE.match(sql)
@@ -143,6 +140,9 @@ _ROUTINE_RE = pattern(
     r"(?:PROCEDURE|FUNCTION|TRIGGER|EVENT|PACKAGE)\b",
     re.I,
 )
+# PostgreSQL's SQL-standard bodies (BEGIN ATOMIC ... END) belong to functions
+# and procedures only; any other statement is scanned for quotes and ends alone
+_ATOMIC_RE = pattern(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b", re.I)
 _END_FOLLOWERS = ("IF", "LOOP", "WHILE", "REPEAT", "FOR")
 
 
@@ -219,10 +219,9 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
         if routine is None and d.scan is not None and delimiter == ";":
             first = skip(start)
             if first < n and sql[first] != "\n":
-                head = sql[first:]
                 routine = bool(
-                    (d.compound_blocks and _ROUTINE_RE.match(head))
-                    or (d.begin_atomic and re.match(r"CREATE\b", head, re.I))
+                    (d.compound_blocks and _ROUTINE_RE.match(sql, first))
+                    or (d.begin_atomic and _ATOMIC_RE.match(sql, first))
                 )
         if delimiter != ";":
             scan = d.scan_delimited(delimiter)

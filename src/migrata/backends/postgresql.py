@@ -96,6 +96,9 @@ class PostgresBackend(Backend):
             "application_name": "migrata",
             "connect_timeout": 10,
             "autocommit": True,
+            # a migration's packet is sent once: psycopg need not count the
+            # texts it sees to prepare the ones that repeat
+            "prepare_threshold": None,
         }
         if u.port:
             kwargs["port"] = u.port

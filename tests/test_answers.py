@@ -84,6 +84,55 @@ def test_up_and_down_keep_the_answers_of_status_and_check(project, kept, command
     assert [(r.exit_code, r.stdout) for r in answered] == [(r.exit_code, r.stdout) for r in full]
 
 
+def test_an_up_with_nothing_to_do_is_answered_from_its_kept_answer(project, kept, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """A service that runs `migrata up` at every start-up: the first `up`
+    with nothing to do answers in full, the same `up` again from its kept
+    answer, without the library; a new file or another program's change to
+    the database is noticed and migrated."""
+    _applied(project)
+    kept.clear()
+    first = _twice(project, "up")
+    assert kept == [False, True]
+    assert first.exit_code == 0 and first.stdout.startswith("Nothing to apply:")
+    _twice(project, "-q", "up")
+    assert kept[2:] == [False, True]
+
+    real = api.upgrade
+
+    def refuse(*a, **k):  # type: ignore[no-untyped-def]
+        raise AssertionError("the library was called")
+
+    monkeypatch.setattr(api, "upgrade", refuse)
+    assert project.run("up").stdout == first.stdout
+    monkeypatch.setattr(api, "upgrade", real)
+
+    # a new migration: up runs in full and applies it
+    project.pair("3", "three", "CREATE TABLE three (id INTEGER);", "DROP TABLE three;")
+    kept.clear()
+    assert "Applied 1 migration(s)" in project.run("up").stdout
+    assert kept == [False] and "three" in project.tables()
+    _twice(project, "up")
+
+    # another program takes migration 3 back: the database's counter moved
+    project.sql_write("DROP TABLE three")
+    project.sql_write("DELETE FROM migrata_history WHERE version = '3'")
+    kept.clear()
+    assert "Applied 1 migration(s)" in project.run("up").stdout
+    assert kept == [False] and "three" in project.tables()
+
+
+@pytest.mark.parametrize("args", [("up", "--json"), ("up", "--dry-run"), ("up", "--sql"), ("up",)])
+def test_an_up_that_prints_json_a_plan_or_sql_or_imports_python_is_never_kept(project, kept, args) -> None:  # type: ignore[no-untyped-def]
+    _applied(project)
+    if args == ("up",):  # an applied Python migration: `up` imports it every time
+        project.write("3_three.py", "def up(ctx):\n    ctx.execute('CREATE TABLE three (id INTEGER)')\n")
+        assert project.run("up").exit_code == 0
+    kept.clear()
+    project.run(*args)
+    project.run(*args)
+    assert kept == [False, False]
+
+
 def test_settings_options_count_wherever_they_are_written(project, kept, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     other = tmp_path / "other.db"
     project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")

@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     from migrata.cli.answers import lookup
 
-    kept = lookup(args)  # status/check/current asked again with nothing changed
+    kept = lookup(args)  # status/check/current, or an `up` with nothing to do, asked again with nothing changed
     if kept is not None:
         sys.stdout.write(kept[0])
         sys.exit(kept[1])

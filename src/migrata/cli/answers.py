@@ -39,7 +39,10 @@ turns kept answers off; they live in ``answers/`` of the cache folder
 An ``up`` or ``down`` that ran keeps the answers ``status``, ``check`` and
 ``check --json`` would give with the same settings right after it,
 from what the run already read and checked (:func:`keep_after_run`): the
-readiness probe or CI step that follows a deploy finds them.
+readiness probe or CI step that follows a deploy finds them. An ``up`` that
+found nothing to do and logged nothing keeps its own answer under the same
+rules (:func:`keeps_up`): a service that migrates at every start-up pays
+for the full answer once.
 
 This module imports only :mod:`os`, :mod:`sys`, :mod:`marshal` and the
 command line's own small parser.
@@ -58,7 +61,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-__all__ = ["MAX_ENTRIES", "enabled", "keep", "keep_after_run", "lookup"]
+__all__ = ["MAX_ENTRIES", "enabled", "keep", "keep_after_run", "keeps_up", "lookup"]
 
 FORMAT = 2
 MAX_ENTRIES = 256
@@ -89,7 +92,7 @@ def lookup(args: list[str]) -> tuple[str, int] | None:
     if folder is None:
         return None
     parsed = parse_fast(args)
-    if parsed is None or parsed[0] not in _ANSWERED:
+    if parsed is None or (parsed[0] not in _ANSWERED and not keeps_up(parsed[0], parsed[2])):
         return None
     try:
         path = _entry_path(folder, *parsed)
@@ -101,6 +104,12 @@ def lookup(args: list[str]) -> tuple[str, int] | None:
         return (out, code) if _unchanged(files, folders, probes) else None
     except (OSError, EOFError, ValueError, TypeError, ImportError, AttributeError):
         return None  # no kept answer, or one this version cannot read: answer in full
+
+
+def keeps_up(command: str, extra: dict[str, Any]) -> bool:
+    """Whether an answer of this ``up`` may be kept: one that prints no
+    JSON (it carries the run's duration), no plan and no SQL."""
+    return command == "up" and not (extra["json"] or extra["dry_run"] or extra["sql"])
 
 
 def _unchanged(files: Any, folders: Any, probes: Any) -> bool:

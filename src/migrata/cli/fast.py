@@ -44,6 +44,7 @@ def run(args: list[str]) -> int | None:
         return loaded[0]
 
     setup(opts, settings)
+    logged = _lazy.uses()
     if command in ("up", "down"):
         migrate = api.upgrade if command == "up" else api.downgrade
         res = migrate(
@@ -54,13 +55,28 @@ def run(args: list[str]) -> int | None:
             sql=extra["sql"],
             _report=answers.enabled(),
         )
-        quiet = bool(opts.get("quiet"))
-        code = show_migrated(res, command, as_json=as_json, sql=extra["sql"], dry_run=extra["dry_run"], quiet=quiet)
+        shown = {"sql": extra["sql"], "dry_run": extra["dry_run"], "quiet": bool(opts.get("quiet"))}
+
+        def show_run(result: Any, as_json: bool) -> int:
+            return show_migrated(result, command, as_json=as_json, **shown)
+
+        out, code = _rendered(show_run, res, as_json, echo=True)
         report = res._report
         if report is not None and report._inputs is not None:
             _keep_reports(opts, report)
+            # nothing to do, nothing logged: the same `up` asked again before
+            # anything changes would print the same (a service migrating at
+            # every start-up); --json carries the run's duration and is not
+            # kept, nor is an answer that imported Python migrations (`up`
+            # imports them all, and their imports may change)
+            if (
+                answers.keeps_up(command, extra)
+                and not res.steps
+                and _lazy.uses() == logged
+                and not any(m.kind == "py" for m in report.migrations)
+            ):
+                answers.keep(command, opts, extra, out, code, report._inputs)
         return code
-    logged = _lazy.uses()
     if command == "status":
         result: Any = api.status(settings())
         show: Callable[[Any, bool], int] = show_status

@@ -1,4 +1,4 @@
-"""URL options of the server backends, on the real servers."""
+"""URL options of the server backends, and how PostgreSQL statements are cut, on the real servers."""
 
 from __future__ import annotations
 
@@ -57,6 +57,33 @@ def test_postgres_schema_option_puts_everything_in_that_schema(pg_url: str, tmp_
     assert migrata.status(url, migrations=folder).current == "1"
     # the same database without the option sees an empty public schema
     assert migrata.status(pg_url, migrations=folder).current is None
+
+
+def test_postgres_rule_with_several_actions_runs_statement_by_statement(pg_url: str, tmp_path: Path) -> None:
+    """A journaled (no-transaction) migration runs its statements one by one:
+    a rule's parenthesised actions, semicolons and all, are one statement,
+    as psql sends them."""
+    import psycopg
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "1_rule.up.sql").write_text(
+        "-- migrata:no-transaction\n"
+        "CREATE TABLE src (id INTEGER);\n"
+        "CREATE TABLE log_a (id INTEGER);\n"
+        "CREATE TABLE log_b (id INTEGER);\n"
+        "CREATE RULE copy_twice AS ON INSERT TO src DO ALSO (\n"
+        "    INSERT INTO log_a VALUES (NEW.id);\n"
+        "    INSERT INTO log_b VALUES (NEW.id * 2)\n"
+        ");\n"
+        "INSERT INTO src VALUES (21);\n"
+    )
+    res = migrata.upgrade(pg_url, migrations=folder)
+    assert res.steps[0].mode == "journal"
+    row = migrata.info(pg_url, migrations=folder).migrations[0]
+    assert (row.state, row.progress, row.statements) == ("applied", 5, 5)
+    with psycopg.connect(pg_url) as conn:
+        assert conn.execute("SELECT (SELECT id FROM log_a), (SELECT id FROM log_b)").fetchone() == (21, 42)
 
 
 def test_mysql_charset_and_url_spellings(my_url: str, tmp_path: Path) -> None:

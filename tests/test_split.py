@@ -8,7 +8,7 @@ from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
 from migrata.backends.base import DatabaseURL
 from migrata.backends.sqlite import SQLiteBackend
 
-PG = SplitDialect(dollar_quotes=True, nested_comments=True, begin_atomic=True)
+PG = SplitDialect(dollar_quotes=True, nested_comments=True, begin_atomic=True, parentheses=True)
 MY = SplitDialect(
     hash_comments=True, backslash_escapes=True, backticks=True, delimiter_command=True, compound_blocks=True
 )
@@ -65,6 +65,22 @@ def test_postgres_begin_atomic_bodies() -> None:
     out = split_sql(sql, PG)
     assert [s for s, _ in out][1:] == ["BEGIN", "COMMIT"]
     assert out[0][0].endswith("END")
+
+
+def test_postgres_semicolons_inside_parentheses_stay_in_the_statement() -> None:
+    """As psql: a rule's several actions are one statement; quoted or
+    commented parentheses do not count."""
+    sql = (
+        "CREATE RULE r AS ON INSERT TO t DO ALSO (\n"
+        "  INSERT INTO a VALUES (1, ')');\n"
+        "  INSERT INTO b VALUES (2) -- (\n"
+        ");\n"
+        "SELECT (1);\n"
+    )
+    out = split_sql(sql, PG)
+    assert [line for _, line in out] == [1, 5]
+    assert out[0][0].endswith(")") and "INSERT INTO b" in out[0][0]
+    assert out[1][0] == "SELECT (1)"
 
 
 def test_postgres_begin_atomic_only_in_functions_and_procedures() -> None:

@@ -106,6 +106,7 @@ class SplitDialect:
         delimiter_command: bool = False,
         compound_blocks: bool = False,
         begin_atomic: bool = False,
+        parentheses: bool = False,
     ) -> None:
         self.hash_comments = hash_comments
         self.backslash_escapes = backslash_escapes
@@ -115,8 +116,12 @@ class SplitDialect:
         self.delimiter_command = delimiter_command
         self.compound_blocks = compound_blocks
         self.begin_atomic = begin_atomic
+        # psql: a semicolon inside parentheses does not end the statement
+        # (CREATE RULE ... DO ALSO (INSERT ...; INSERT ...))
+        self.parentheses = parentheses
         specials = "'\";\n-/" + ("#" if hash_comments else "") + ("$" if dollar_quotes else "")
         specials += "`" if backticks else ""
+        specials += "()" if parentheses else ""
         # words matter only inside a routine body (BEGIN ... END): elsewhere the
         # scanner skips them in one regex search instead of word by word
         self.specials = specials
@@ -187,6 +192,7 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
     start = 0  # start of the current statement
     pos = 0
     depth = 0  # BEGIN/CASE ... END nesting inside a routine body
+    parens = 0  # open parentheses (dialects whose client counts them)
     routine = None  # None: not known yet for this statement; True/False once known
     at_line_start = True
 
@@ -194,13 +200,13 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
         return skip_space_and_comments(sql, at, hash_comments=d.hash_comments, nested=d.nested_comments)
 
     def emit(end: int, resume: int) -> None:
-        nonlocal start, depth, routine
+        nonlocal start, depth, routine, parens
         chunk = sql[start:end]
         if not is_blank(chunk, hash_comments=d.hash_comments, nested=d.nested_comments):
             first = skip(start)
             out.append((sql[first:end].strip(), line_of(sql, first)))
         start = resume
-        depth = 0
+        depth = parens = 0
         routine = None
 
     while pos < n:
@@ -260,8 +266,11 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
             close = sql.find(dm.group(0), dm.end())
             pos = n if close < 0 else close + len(dm.group(0))
         elif ch == ";":
-            if delimiter == ";" and depth <= 0:
+            if delimiter == ";" and depth <= 0 and parens <= 0:
                 emit(pos, pos + 1)
+            pos += 1
+        elif ch == "(" or ch == ")":
+            parens += 1 if ch == "(" else -1
             pos += 1
         elif ch.isalpha() or ch == "_":
             wm = _WORD_RE.match(sql, pos)

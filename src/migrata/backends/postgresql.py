@@ -42,7 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = ["PostgresBackend"]
 
-_DIALECT = SplitDialect(dollar_quotes=True, nested_comments=True, begin_atomic=True)
+_DIALECT = SplitDialect(dollar_quotes=True, nested_comments=True, begin_atomic=True, parentheses=True)
 _LOCK_CLASS = 0x6D696772  # "migr"
 _OWN_OPTIONS = {"schema"}
 _NO_TX = {

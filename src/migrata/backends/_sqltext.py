@@ -269,7 +269,7 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
             if delimiter == ";" and depth <= 0 and parens <= 0:
                 emit(pos, pos + 1)
             pos += 1
-        elif ch == "(" or ch == ")":
+        elif (ch == "(" or ch == ")") and d.parentheses:
             parens += 1 if ch == "(" else -1
             pos += 1
         elif ch.isalpha() or ch == "_":

@@ -1,8 +1,9 @@
-"""URL options of the server backends, and how PostgreSQL statements are cut, on the real servers."""
+"""URL options of the server backends, and how statements are cut, on the real servers."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -84,6 +85,32 @@ def test_postgres_rule_with_several_actions_runs_statement_by_statement(pg_url: 
     assert (row.state, row.progress, row.statements) == ("applied", 5, 5)
     with psycopg.connect(pg_url) as conn:
         assert conn.execute("SELECT (SELECT id FROM log_a), (SELECT id FROM log_b)").fetchone() == (21, 42)
+
+
+def test_mysql_double_dash_without_a_space_is_an_operator(my_url: str, tmp_path: Path) -> None:
+    """`5--1` is 5 - (-1) on MariaDB, not a comment that hides the end of the
+    statement: the journal counts three statements and the server runs them."""
+    import pymysql
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "1_dash.up.sql").write_text(
+        "CREATE TABLE dash (n INTEGER); -- a comment; with a semicolon\n"
+        "INSERT INTO dash VALUES (5--1);\n"
+        "INSERT INTO dash VALUES (7);\n"
+    )
+    migrata.upgrade(my_url, migrations=folder)
+    row = migrata.info(my_url, migrations=folder).migrations[0]
+    assert (row.state, row.progress, row.statements) == ("applied", 3, 3)
+    u = urlsplit(my_url)
+    conn = pymysql.connect(host=u.hostname, port=u.port or 3306, user=u.username or "root", password=u.password or "",
+                           database=u.path.lstrip("/"))  # fmt: skip
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SELECT n FROM dash ORDER BY n")
+            assert [r[0] for r in cur.fetchall()] == [6, 7]
+    finally:
+        conn.close()
 
 
 def test_mysql_charset_and_url_spellings(my_url: str, tmp_path: Path) -> None:

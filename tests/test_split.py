@@ -111,6 +111,18 @@ def test_mysql_delimiter_hash_comments_and_escapes() -> None:
     assert out[2][0] == "/*!40101 SET NAMES utf8mb4 */"
 
 
+def test_mysql_double_dash_is_a_comment_only_before_whitespace() -> None:
+    """As the mysql client and server: `x--1` is `x - -1`; `-- ` and `--`
+    before a tab or the end of the input start a comment. PostgreSQL needs
+    no space."""
+    sql = "UPDATE t SET x = x--1;\nSELECT 2;\n--\tnot a statement;\nSELECT 3; --"
+    out = split_sql(sql, MY)
+    assert out == [("UPDATE t SET x = x--1", 1), ("SELECT 2", 2), ("SELECT 3", 4)]
+    assert leading_keywords("--1\nSELECT", 1, hash_comments=True) == []
+    assert leading_keywords("-- 1\nSELECT", 1, hash_comments=True) == ["SELECT"]
+    assert [line for _, line in split_sql("SELECT 1--1;\nSELECT 2;", PG)] == [1]
+
+
 def test_mysql_routines_without_delimiter() -> None:
     sql = (
         "CREATE PROCEDURE p()\nBEGIN\n  DECLARE x INT;\n  IF x > 0 THEN SELECT 1; END IF;\n"

@@ -14,16 +14,26 @@ from migrata._lazy import pattern
 _WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+def dash_comment(sql: str, pos: int, mysql: bool = False) -> bool:
+    """Whether a ``--`` comment starts at ``pos``. MySQL's (``mysql``) needs
+    whitespace or a control character after the dashes, so ``x--1`` is
+    ``x - -1`` there."""
+    if not sql.startswith("--", pos):
+        return False
+    return not mysql or pos + 2 >= len(sql) or sql[pos + 2] <= " "
+
+
 def skip_space_and_comments(sql: str, pos: int = 0, *, hash_comments: bool = False, nested: bool = True) -> int:
     """Index of the first character at or after ``pos`` that is neither
     whitespace nor inside a comment (``--``, ``/* */`` nested or not, and
-    ``#`` if asked). MySQL's executable ``/*! ... */`` comments count as SQL."""
+    ``#`` if asked: MySQL's rules, where ``--`` also needs a space after
+    it). MySQL's executable ``/*! ... */`` comments count as SQL."""
     n = len(sql)
     while pos < n:
         ch = sql[pos]
         if ch.isspace():
             pos += 1
-        elif sql.startswith("--", pos) or (hash_comments and ch == "#"):
+        elif dash_comment(sql, pos, hash_comments) or (hash_comments and ch == "#"):
             end = sql.find("\n", pos)
             pos = n if end < 0 else end + 1
         elif sql.startswith("/*", pos) and not sql.startswith("/*!", pos):
@@ -250,7 +260,7 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
             if ch == "'" and d.dollar_quotes and pos > 0 and sql[pos - 1] in "eE":
                 escaped = True
             pos = _skip_string(sql, pos, ch, escaped)
-        elif ch == "-" and sql.startswith("--", pos):
+        elif ch == "-" and dash_comment(sql, pos, d.hash_comments):
             end = sql.find("\n", pos)
             pos = n if end < 0 else end
         elif ch == "#" and d.hash_comments:

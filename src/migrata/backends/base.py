@@ -576,12 +576,16 @@ class Backend(ABC):
 
     # --- introspection -------------------------------------------------------
     # a query of the user's table names that a name filter (``AND table_name IN
-    # (...)``) can end; None: tables_present() filters table_names() instead
+    # (...)``) or an ``ORDER BY table_name`` can end; None: the backend lists
+    # them in table_names() and tables_present() filters that list
     tables_sql: str | None = None
 
-    @abstractmethod
     def table_names(self) -> list[str]:
-        """Tables of the user's schema (migrata's own included)."""
+        """Tables of the user's schema (migrata's own included), by name;
+        through ``tables_sql`` unless the backend lists them itself."""
+        if self.tables_sql is None:
+            raise NotImplementedError
+        return [r[0] for r in self.query(f"{self.tables_sql} ORDER BY table_name")]
 
     def tables_present(self, names: Collection[str]) -> set[str]:
         """Which of ``names`` (exactly as spelled) are tables of the user's schema:

@@ -577,9 +577,6 @@ class MySQLBackend(Backend):
         "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
     )
 
-    def table_names(self) -> list[str]:
-        return [r[0] for r in self.query(f"{self.tables_sql} ORDER BY table_name")]
-
     def schema_snapshot(self) -> dict[str, Any]:
         q = self.query
         columns = {

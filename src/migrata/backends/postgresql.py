@@ -407,9 +407,6 @@ class PostgresBackend(Backend):
         "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
     )
 
-    def table_names(self) -> list[str]:
-        return [r[0] for r in self.query(f"{self.tables_sql} ORDER BY table_name")]
-
     def schema_snapshot(self) -> dict[str, Any]:
         q = self.query
         return {

@@ -11,7 +11,8 @@ import re
 
 from migrata._lazy import pattern
 
-_WORD_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_WORD = r"[A-Za-z_][A-Za-z0-9_]*"
+_WORD_RE = re.compile(_WORD)
 
 
 def dash_comment(sql: str, pos: int, mysql: bool = False) -> bool:
@@ -62,8 +63,7 @@ def leading_keywords(sql: str, count: int = 3, *, hash_comments: bool = False) -
 
 
 _KEPT_WORDS = 4
-_WORD = r"([A-Za-z_][A-Za-z0-9_]*)"
-_FIRST_WORDS_RE = re.compile(r"\s*" + _WORD + rf"(?:\s+{_WORD})?" * (_KEPT_WORDS - 1))
+_FIRST_WORDS_RE = re.compile(rf"\s*({_WORD})" + rf"(?:\s+({_WORD}))?" * (_KEPT_WORDS - 1))
 
 
 @functools.lru_cache(maxsize=1024)

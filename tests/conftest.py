@@ -4,7 +4,6 @@ import os
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -20,10 +19,8 @@ os.environ.setdefault("MIGRATA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.
 os.environ.setdefault("MIGRATA_TEST_MYSQL_URL", "mysql://root@127.0.0.1:3306/mysql")
 # Our own suite runs on every dialect; a missing server skips locally and fails in CI.
 os.environ.setdefault("MIGRATA_TEST_BACKENDS", "sqlite,postgresql,mysql")
-for _var in ("DATABASE_URL", "MIGRATA_DATABASE_URL", "DB_HOST", "DB_NAME", "MIGRATA_ENV", "MIGRATA_NO_CACHE"):
+for _var in ("DATABASE_URL", "MIGRATA_DATABASE_URL", "DB_HOST", "DB_NAME", "MIGRATA_ENV"):
     os.environ.pop(_var, None)
-# the report cache of the suite's throwaway projects stays out of the user's ~/.cache
-os.environ["MIGRATA_CACHE_DIR"] = tempfile.mkdtemp(prefix="migrata-test-cache-")
 
 
 class Project:

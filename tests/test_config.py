@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from migrata.backends.base import DatabaseURL, mask_url
 from migrata.config import load_settings
 from migrata.errors import ConfigError
+from migrata.util import DatabaseURL, mask_url
 
 
 def toml(path: Path, text: str) -> Path:
@@ -203,7 +203,7 @@ def test_server_urls_and_masking() -> None:
     ],
 )
 def test_mysql_tls_is_left_out_on_loopback_only(url: str, expected: bool | None) -> None:
-    from migrata.backends import create_backend
+    from migrata.backends.registry import create_backend
 
     kwargs = create_backend(DatabaseURL.parse(url))._connect_kwargs("app")  # type: ignore[attr-defined]
     assert kwargs.get("ssl_disabled") is expected

@@ -40,8 +40,8 @@ from typing import Any
 import pytest
 
 import migrata
-from migrata.backends import create_backend
 from migrata.backends.base import DatabaseURL
+from migrata.backends.registry import create_backend
 from migrata.testing import ServerUnavailable, run_cli, schema_of, temporary_database
 from migrata.testing.plugin import in_ci
 

@@ -16,7 +16,8 @@ import pytest
 
 import migrata
 from migrata import api
-from migrata.cli.app import ALIASES, cli
+from migrata.cli.app import cli
+from migrata.cli.group import ALIASES
 from migrata.config import KEYS
 from migrata.errors import EXIT_CODES
 

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from migrata._core.model import Version
-from migrata._core.source import checksum, load_source, parse_duration
+from migrata._core.source import checksum, load_source
 from migrata.errors import ConfigError, MigrationFileError
+from migrata.util import parse_duration
 
 
 def write(folder: Path, name: str, text: str | bytes) -> Path:

@@ -14,16 +14,15 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
-from migrata import _lazy
 from migrata._core import planner
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, MigrationState, Plan, Problem, Step, Version
 from migrata._core.report import guard
-from migrata._core.runner import Prepared, Runner
+from migrata._core.runner import Runner
 from migrata._core.source import Source
-from migrata._lazy import LazyLogger
-from migrata._workspace import ConfigLike, Workspace, resolve_settings, workspace
 from migrata.errors import (
     BackupError,
     ConfigError,
@@ -52,10 +51,7 @@ from migrata.results import (
     ValidateResult,
     VerifyResult,
 )
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from migrata.session import ConfigLike, Session, resolve_settings, session
 
 __all__ = [
     "backup",
@@ -82,8 +78,6 @@ __all__ = [
     "verify",
 ]
 
-log = LazyLogger("migrata")
-
 # --- migrate ---------------------------------------------------------------------------
 
 
@@ -105,124 +99,85 @@ def _planned(plan: Plan) -> list[MigrationState]:
     return out
 
 
-def _migrate(
-    ws: Workspace,
-    direction: str,
-    make_plan: Any,
-    *,
-    dry_run: bool,
-    sql: bool,
-    report: bool = False,
-) -> MigrateResult:
+def _migrate(sess: Session, direction: str, make_plan: Any, *, dry_run: bool, sql: bool) -> MigrateResult:
     t0 = time.perf_counter()
-    deadline = time.monotonic() + ws.settings.timeout if ws.settings.timeout else None
-    ws.cached_texts = True  # unchanged files from the cache: only the steps that run are read again
-    source = ws.source  # a broken set is refused before connecting
+    deadline = time.monotonic() + sess.settings.timeout if sess.settings.timeout else None
+    source = sess.source  # a broken set is refused before connecting
     if direction == "up":
         source.load_python(m for m in source.versioned if m.kind == "py")
     # Plan and prepare read-only first: a bad target, a broken file or nothing
     # to do returns before the lock is taken or anything is written.
-    rows = ws.rows(mark=True)
+    rows = sess.rows()
     # a `running` row may be another migrator's run in progress: judge it under the lock
-    guard([p for p in ws.report(rows)[1] if p.code != RUNNING])
+    guard([p for p in sess.report(rows)[1] if p.code != RUNNING])
     plan = make_plan(source, rows)
-    _fill(source, plan)
-    runner = ws.runner(connect=ws.database_exists())
+    runner = sess.runner(connect=sess.database_exists())
     prepared = runner.prepare_plan(plan)
     if dry_run or sql:
-        runner.ledger_exists = bool(rows) or (ws.database_exists() and ws.ledger.exists())
+        ledger_exists = bool(rows) or (sess.database_exists() and sess.ledger.exists())
         return MigrateResult(
             direction,
-            ws.database,
+            sess.database,
             plan.current,
             plan.current,
             planned=_planned(plan),
             dry_run=True,
-            sql=runner.render(prepared) if sql else None,
-            duration_ms=int((time.perf_counter() - t0) * 1000),
+            sql=runner.render(prepared, ledger_exists=ledger_exists) if sql else None,
+            duration_ms=_ms(t0),
         )
     if not plan and not any(r.status == RUNNING for r in rows):
-        done = MigrateResult(
-            direction, ws.database, plan.current, plan.current, duration_ms=int((time.perf_counter() - t0) * 1000)
-        )
-        return _with_report(ws, done, reuse=True) if report else done
+        return MigrateResult(direction, sess.database, plan.current, plan.current, duration_ms=_ms(t0))
     ready = {(id(p.migration), p.step.direction): p for p in prepared}
 
     def apply(before_run: Any = None) -> tuple[Plan, Runner, str | None]:
-        with ws.locked(deadline):
-            locked_rows = ws.rows(reuse=True)  # state may have moved while we waited for the lock
+        with sess.locked(deadline):
+            locked_rows = sess.ledger.read()  # state may have moved while we waited for the lock
             if locked_rows == rows and not any(r.status == RUNNING for r in rows):
                 locked_plan = plan  # nothing moved: the plan made before stands
             else:
-                _, problems = ws.report(locked_rows)
-                guard(problems)
+                guard(sess.report(locked_rows)[1])
                 locked_plan = make_plan(source, locked_rows)
-                _fill(source, locked_plan)
             if before_run is not None:
                 before_run(locked_plan)
-            runner = ws.runner()
-            runner.deadline, runner.run_timeout = deadline, ws.settings.timeout
-            runner.rows_before = locked_rows
+            runner = sess.runner()
+            runner.deadline, runner.run_timeout = deadline, sess.settings.timeout
             steps = [ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in locked_plan.steps]
             runner.run(steps)
-            # marked for the status kept after the run, where the database can tell it changed
-            keep = report and ws.unconnected_backend().state_probe() is not None
-            after = planner.current_version(ws.rows(mark=keep)) if steps else locked_plan.current
+            after = planner.current_version(sess.ledger.read()) if steps else locked_plan.current
         return locked_plan, runner, after
 
     extra: dict[str, Any] = {}
-    operated = _needs_operations(ws, direction)
-    if operated:
+    if _needs_operations(sess, direction):
         from migrata.ops.run import describe, operated_run
 
-        op = operated_run(ws, direction, plan, apply)
+        op = operated_run(sess, direction, plan, apply)
         plan, steps_done, after = op.plan, op.steps, op.after
         extra = describe(op)
     else:
         plan, runner, after = apply()
         steps_done = runner.results
-    result = MigrateResult(
+    return MigrateResult(
         direction,
-        ws.database,
+        sess.database,
         plan.current,
         after,
         steps=steps_done,
         planned=_planned(plan),
-        duration_ms=int((time.perf_counter() - t0) * 1000),
-        lock_wait_ms=ws.lock_wait_ms,
+        duration_ms=_ms(t0),
+        lock_wait_ms=sess.lock_wait_ms,
         backup=extra.get("backup"),
         checks=extra.get("checks", []),
     )
-    # hooks ran after the run's last read of the history: read it again
-    return _with_report(ws, result, reuse=not operated) if report else result
 
 
-def _with_report(ws: Workspace, result: MigrateResult, *, reuse: bool) -> MigrateResult:
-    """``result`` with the status of the database after the run
-    (``result._report``), from the files this run already checked and the
-    history as the run read it last (``reuse``, unless another connection
-    committed since) or read again: what the command line keeps for
-    ``status`` and ``check``. Only where the database can tell whether it
-    changed since (see :meth:`Workspace.report_inputs`)."""
-    before = ws.state_token()
-    if before is not None:
-        logged = _lazy.uses()
-        report = _status_of(ws, before, reuse=reuse)
-        if _lazy.uses() == logged:  # a kept answer could not repeat a log line
-            result._report = report
-    return result
+def _ms(t0: float) -> int:
+    return int((time.perf_counter() - t0) * 1000)
 
 
-def _fill(source: Source, plan: Plan) -> None:
-    """The texts of the plan's steps (a cached load leaves them out)."""
-    for step in plan.steps:
-        source.fill(step.migration, step.script)
-
-
-def _needs_operations(ws: Workspace, direction: str) -> bool:
+def _needs_operations(sess: Session, direction: str) -> bool:
     """Whether hooks, backups, verification or metrics wrap this run (their
     modules are imported only then)."""
-    s = ws.settings
+    s = sess.settings
     return bool(
         getattr(s, f"before_{direction}")
         or getattr(s, f"after_{direction}")
@@ -243,7 +198,6 @@ def upgrade(
     out_of_order: bool | None = None,
     dry_run: bool = False,
     sql: bool = False,
-    _report: bool = False,
     **overrides: Any,
 ) -> MigrateResult:
     """Apply pending migrations up to ``target`` (default: all).
@@ -252,8 +206,8 @@ def upgrade(
     migrations older than the current version; ``dry_run`` only plans;
     ``sql`` renders the exact SQL (bookkeeping included) without writing.
     """
-    with workspace(config, **overrides) as ws:
-        policy = "allow" if out_of_order else ws.settings.out_of_order
+    with session(config, **overrides) as sess:
+        policy = "allow" if out_of_order else sess.settings.out_of_order
 
         def make_plan(source: Source, rows: list[AppliedMigration]) -> Plan:
             resolved = planner.resolve_target(target, source, rows, "up")
@@ -262,7 +216,7 @@ def upgrade(
                 raise UnknownTargetError(f"no migration file has version {target}")
             return planner.plan_up(source, rows, target=resolved, steps=steps, out_of_order=policy)
 
-        return _migrate(ws, "up", make_plan, dry_run=dry_run, sql=sql, report=_report)
+        return _migrate(sess, "up", make_plan, dry_run=dry_run, sql=sql)
 
 
 def downgrade(
@@ -272,14 +226,13 @@ def downgrade(
     steps: int | None = None,
     dry_run: bool = False,
     sql: bool = False,
-    _report: bool = False,
     **overrides: Any,
 ) -> MigrateResult:
     """Roll back: one migration by default, ``steps`` of them, down to
     ``target`` (which stays applied), or everything with ``target="base"``."""
     if target is not None and steps is not None:
         raise UsageError("give a target or --steps, not both")
-    with workspace(config, **overrides) as ws:
+    with session(config, **overrides) as sess:
 
         def make_plan(source: Source, rows: list[AppliedMigration]) -> Plan:
             resolved = planner.resolve_target(target, source, rows, "down")
@@ -287,7 +240,7 @@ def downgrade(
             source.load_python(m for r in chosen if (m := source.get(r.version)) is not None and m.kind == "py")
             return planner.plan_down(source, rows, target=resolved, steps=steps)
 
-        return _migrate(ws, "down", make_plan, dry_run=dry_run, sql=sql, report=_report)
+        return _migrate(sess, "down", make_plan, dry_run=dry_run, sql=sql)
 
 
 # --- reporting ------------------------------------------------------------------------
@@ -295,55 +248,39 @@ def downgrade(
 
 def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
     """Where the database stands: current version, pending migrations, problems."""
-    with workspace(config, **overrides) as ws:
-        ws.reporting = True
-        return _status_of(ws, ws.state_token())
+    with session(config, **overrides) as sess:
+        exists = sess.database_exists()
+        rows = sess.rows()
+        file_problems: list[Problem] = []
+        try:
+            # only pending Python migrations are imported: applied ones never run
+            # again, and importing every revision is what makes Alembic slow
+            sess.source.load_python(m for m in planner.pending(sess.source, rows) if m.kind == "py")
+        except ValidationError as exc:
+            # report a broken or unfinished file (e.g. a fresh `migrata new` template)
+            # instead of failing: status must still say where the database stands
+            file_problems.append(Problem("file", exc.message, hint=exc.hint))
+            sess.use_source(Source(sess.settings.migrations))
+        states, problems = sess.report(rows)
+        problems = file_problems + _in_progress(sess, problems)
+        return StatusResult(
+            database=sess.database,
+            dialect=sess.unconnected_backend().dialect,
+            current=planner.current_version(rows),
+            applied=len(planner.applied_versions(rows)),
+            pending=[s for s in states if s.state in ("pending", "outdated", "out-of-order")],
+            migrations=states,
+            problems=problems,
+            database_exists=exists,
+        )
 
 
-def _status_of(ws: Workspace, before: Any, *, reuse: bool = False) -> StatusResult:
-    """The status of an open workspace; ``before``: the database probe's value
-    before anything was read (see :meth:`Workspace.report_inputs`); ``reuse``:
-    the history the workspace read last stands unless the database changed
-    since (after a run, which read it last)."""
-    exists = ws.database_exists()
-    rows = ws.rows(reuse=reuse)
-    file_problems: list[Problem] = []
-    try:
-        # only pending Python migrations are imported: applied ones never run
-        # again, and importing every revision is what makes Alembic slow
-        ws.source.load_python(m for m in planner.pending(ws.source, rows) if m.kind == "py")
-    except ValidationError as exc:
-        # report a broken or unfinished file (e.g. a fresh `migrata new` template)
-        # instead of failing: status must still say where the database stands
-        file_problems.append(Problem("file", exc.message, hint=exc.hint))
-        ws.use_source(Source(ws.settings.migrations))
-    states, problems = ws.report(rows)
-    problems = file_problems + _in_progress(ws, problems)
-    pending = [s for s in states if s.state in ("pending", "outdated", "out-of-order")]
-    result = StatusResult(
-        database=ws.database,
-        dialect=ws.unconnected_backend().dialect,
-        current=planner.current_version(rows),
-        applied=len(planner.applied_versions(rows)),
-        pending=pending,
-        migrations=states,
-        problems=problems,
-        database_exists=exists,
-    )
-    # an answer that depends on more than files and the database is never kept:
-    # a broken file, a live migrator (the lock), an imported Python migration
-    if not file_problems and not any(p.code in (RUNNING, "in-progress") for p in problems):
-        if not any(s.kind == "py" for s in pending):
-            result._inputs = ws.report_inputs(before)
-    return result
-
-
-def _in_progress(ws: Workspace, problems: list[Problem]) -> list[Problem]:
+def _in_progress(sess: Session, problems: list[Problem]) -> list[Problem]:
     """A ``running`` row whose migrator still holds the lock is in progress, not interrupted."""
     running = [p for p in problems if p.code == RUNNING]
     if not running:
         return problems
-    holder = ws.backend.lock_holder()
+    holder = sess.backend.lock_holder()
     if holder is None:
         return problems
     for p in running:
@@ -363,21 +300,19 @@ def current(config: ConfigLike = None, **overrides: Any) -> CurrentResult:
     """The current (highest applied) version."""
     st = status(config, **overrides)
     name = next((m.name for m in st.migrations if m.version == st.current), None)
-    result = CurrentResult(st.database, st.current, name, len(st.pending))
-    result._inputs = st._inputs
-    return result
+    return CurrentResult(st.database, st.current, name, len(st.pending))
 
 
 def history(
     config: ConfigLike = None, *, limit: int | None = 50, version: str | None = None, **overrides: Any
 ) -> HistoryResult:
     """The event log, newest first."""
-    with workspace(config, **overrides) as ws:
-        if not ws.database_exists():
-            return HistoryResult(ws.database, [])
+    with session(config, **overrides) as sess:
+        if not sess.database_exists():
+            return HistoryResult(sess.database, [])
         if version is not None and Version.is_version(version):
             version = Version.parse(version).canonical
-        return HistoryResult(ws.database, ws.ledger.events(limit=limit, version=version))
+        return HistoryResult(sess.database, sess.ledger.events(limit=limit, version=version))
 
 
 def check(config: ConfigLike = None, **overrides: Any) -> CheckResult:
@@ -390,17 +325,10 @@ def check(config: ConfigLike = None, **overrides: Any) -> CheckResult:
         if exc.exit_code != 3:
             raise
         return CheckResult("invalid", None, [], [Problem("file", exc.message, hint=exc.hint)])
-    return check_of(st)
-
-
-def check_of(st: StatusResult) -> CheckResult:
-    """The answer of :func:`check` for a status."""
     errors = [p for p in st.problems if p.severity == "error"]
     pending = [m.version for m in st.pending] + [p.version or "" for p in st.problems if p.code == "in-progress"]
     state = "invalid" if errors else ("pending" if pending else "up-to-date")
-    result = CheckResult(state, st.current, pending, st.problems)
-    result._inputs = st._inputs
-    return result
+    return CheckResult(state, st.current, pending, st.problems)
 
 
 def validate(
@@ -408,20 +336,19 @@ def validate(
 ) -> ValidateResult:
     """Check the migration set against the history (or one file's SQL)."""
     if file is not None:
-        from migrata._core.filecheck import check_file
+        from migrata.ops.filecheck import check_file
 
-        settings = resolve_settings(config, **overrides)
-        with Workspace(settings) as ws:
-            return check_file(ws, Path(file))
-    with workspace(config, **overrides) as ws:
+        with session(config, **overrides) as sess:
+            return check_file(sess, Path(file))
+    with session(config, **overrides) as sess:
         try:
-            source = ws.source
+            source = sess.source
             source.load_python()
         except MigrataError as exc:
             if exc.exit_code != 3:
                 raise
             return ValidateResult([Problem("file", exc.message, hint=exc.hint)], 0)
-        _, problems = ws.report()
+        _, problems = sess.report()
         for m in source.versioned:
             if m.down is None:
                 problems.append(
@@ -460,9 +387,9 @@ def repair(
         raise UsageError("choose one of --forget, --mark-applied and --resume")
     if version is not None and Version.is_version(version):
         version = Version.parse(version).canonical
-    with workspace(config, **overrides) as ws:
-        rows = ws.rows()
-        _, problems = ws.report(rows)
+    with session(config, **overrides) as sess:
+        rows = sess.rows()
+        _, problems = sess.report(rows)
         mine = [p for p in problems if version is None or p.version == version]
         wanted = {"checksum"} if checksums else set()
         wanted |= {"missing"} if forget_missing else set()
@@ -470,21 +397,21 @@ def repair(
         if not any(p.code in wanted for p in mine) and not any(chosen):
             # nothing asked for, or nothing to act on: report without locking or writing
             return RepairResult([p for p in mine if p.severity == "error"], [])
-        with ws.locked():
-            rows = ws.ledger.read()
-            _, problems = ws.report(rows)
+        with sess.locked():
+            rows = sess.ledger.read()
+            _, problems = sess.report(rows)
             mine = [p for p in problems if version is None or p.version == version]
             actions: list[str] = []
             steps: list[Any] = []
             if any(chosen):
                 row = _dirty_row(rows, version)
                 how = "forget" if forget else "mark-applied" if mark_applied else "resume"
-                actions.append(_repair_run(ws, row, how, resume_from, steps))
+                actions.append(_repair_run(sess, row, how, resume_from, steps))
             if checksums:
-                actions.extend(_accept_edits(ws, [p for p in mine if p.code == "checksum"]))
+                actions.extend(_accept_edits(sess, [p for p in mine if p.code == "checksum"]))
             if forget_missing:
-                actions.extend(_forget_missing(ws, [p for p in mine if p.code == "missing"]))
-            _, remaining = ws.report()
+                actions.extend(_forget_missing(sess, [p for p in mine if p.code == "missing"]))
+            _, remaining = sess.report()
             return RepairResult([p for p in remaining if p.severity == "error"], actions, steps)
 
 
@@ -498,9 +425,9 @@ def _dirty_row(rows: list[AppliedMigration], version: str | None) -> AppliedMigr
     return dirty[0]
 
 
-def _repair_run(ws: Workspace, row: AppliedMigration, how: str, resume_from: int | None, steps: list[Any]) -> str:
+def _repair_run(sess: Session, row: AppliedMigration, how: str, resume_from: int | None, steps: list[Any]) -> str:
     """Forget, mark applied or resume one dirty run; returns what was done."""
-    led = ws.ledger
+    led = sess.ledger
     detail: dict[str, Any] = {"action": how, "was": row.status}
     if how == "forget":
         ops = [led.delete(row.version)]
@@ -509,7 +436,7 @@ def _repair_run(ws: Workspace, row: AppliedMigration, how: str, resume_from: int
         ops = [led.set_status(row.version, APPLIED)]
         done = f"marked {row.version} {row.name} as applied"
     else:
-        result = _resume(ws, row, resume_from)
+        result = _resume(sess, row, resume_from)
         steps.append(result)
         ops, detail["from_statement"] = [], result.reason
         done = f"resumed {row.version} {row.name} ({result.reason})"
@@ -517,10 +444,10 @@ def _repair_run(ws: Workspace, row: AppliedMigration, how: str, resume_from: int
     return done
 
 
-def _accept_edits(ws: Workspace, edited: list[Problem]) -> list[str]:
-    led, done = ws.ledger, []
+def _accept_edits(sess: Session, edited: list[Problem]) -> list[str]:
+    led, done = sess.ledger, []
     for p in edited:
-        m = ws.source.get(p.version or "")
+        m = sess.source.get(p.version or "")
         assert m is not None
         detail = {"action": "checksum", "checksum": m.checksum}
         led.run(led.set_checksum(m.id, m.checksum), led.event("repair", version=m.id, name=m.name, detail=detail))
@@ -528,8 +455,8 @@ def _accept_edits(ws: Workspace, edited: list[Problem]) -> list[str]:
     return done
 
 
-def _forget_missing(ws: Workspace, missing: list[Problem]) -> list[str]:
-    led, done = ws.ledger, []
+def _forget_missing(sess: Session, missing: list[Problem]) -> list[str]:
+    led, done = sess.ledger, []
     for p in missing:
         version = p.version or ""
         led.run(led.delete(version), led.event("repair", version=version, detail={"action": "forget-missing"}))
@@ -537,8 +464,8 @@ def _forget_missing(ws: Workspace, missing: list[Problem]) -> list[str]:
     return done
 
 
-def _resume(ws: Workspace, row: AppliedMigration, resume_from: int | None) -> Any:
-    source = ws.source
+def _resume(sess: Session, row: AppliedMigration, resume_from: int | None) -> Any:
+    source = sess.source
     migration = (
         source.get(row.version)
         if row.version_key is not None
@@ -549,7 +476,7 @@ def _resume(ws: Workspace, row: AppliedMigration, resume_from: int | None) -> An
     direction = row.direction or "up"
     if direction == "down" and migration.down is None:
         raise UsageError(f"cannot resume the rollback of {row.version}: it has no down part")
-    runner = ws.runner()
+    runner = sess.runner()
     prepared = runner.prepare(Step(migration, "down" if direction == "down" else "up", "resume"))
     if prepared.statements is None:
         raise UsageError(
@@ -559,8 +486,10 @@ def _resume(ws: Workspace, row: AppliedMigration, resume_from: int | None) -> An
     start = (resume_from - 1) if resume_from is not None else (row.progress or 0)
     if not 0 <= start < len(prepared.statements):
         raise UsageError(f"statement {start + 1} does not exist: {migration.label} has {len(prepared.statements)}")
-    forced = Prepared(prepared.step, prepared.statements, "journal", prepared.note)
-    result = runner.run_one(forced, start=start, resume=True)
+    try:
+        result = runner.run_one(replace(prepared, mode="journal"), start=start, resume=True)
+    finally:
+        runner.backend.apply_timeout(None)
     result.reason = f"from statement {start + 1} of {len(prepared.statements)}"
     return result
 
@@ -568,14 +497,14 @@ def _resume(ws: Workspace, row: AppliedMigration, resume_from: int | None) -> An
 def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, **overrides: Any) -> StampResult:
     """Record migrations up to ``version`` as applied without running them
     (adopting an existing database). Rows above it are removed only with ``force``."""
-    with workspace(config, **overrides) as ws:
-        source = ws.source
+    with session(config, **overrides) as sess:
+        source = sess.source
         base = version.strip().lower() == planner.BASE
         if not base and not Version.is_version(version):
             raise UsageError(f"{version!r} is not a version", hint="e.g. `migrata stamp 3`")
         target = None if base else Version.parse(version)
-        with ws.locked():
-            rows = ws.ledger.read()
+        with sess.locked():
+            rows = sess.ledger.read()
             dirty = [r for r in rows if r.status in (FAILED, RUNNING)]
             if dirty:
                 raise UsageError(
@@ -589,7 +518,7 @@ def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, 
                     f"{len(above)} applied version(s) above {version}: {', '.join(r.version for r in above[:5])}",
                     hint="add --force to remove their history rows (their schema changes stay in the database)",
                 )
-            led = ws.ledger
+            led = sess.ledger
             ops = []
             added = []
             if target is not None:
@@ -609,12 +538,12 @@ def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, 
                     detail={"added": added, "removed": removed},
                 )
             )
-            ws.backend.begin()
+            sess.backend.begin()
             try:
                 led.run(*ops)
-                ws.backend.commit()
+                sess.backend.commit()
             except BaseException:
-                ws.backend.rollback()
+                sess.backend.rollback()
                 raise
         return StampResult(version if base else Version.parse(version).canonical, added, removed)
 
@@ -626,38 +555,38 @@ def cleanup(config: ConfigLike = None, *, keep_days: int, dry_run: bool = False,
     import datetime as _dt
 
     cutoff = (_dt.datetime.now(_dt.UTC) - _dt.timedelta(days=keep_days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
-    with workspace(config, **overrides) as ws:
-        if not ws.database_exists():
+    with session(config, **overrides) as sess:
+        if not sess.database_exists():
             return CleanupResult(keep_days, 0, dry_run)
         if dry_run:
-            return CleanupResult(keep_days, ws.ledger.count_events(cutoff) if ws.ledger.exists() else 0, True)
-        with ws.locked():
-            count = ws.ledger.count_events(cutoff)
-            ws.ledger.run(
-                ws.ledger.trim_events(cutoff),
-                ws.ledger.event("cleanup", detail={"keep_days": keep_days, "deleted": count}),
+            return CleanupResult(keep_days, sess.ledger.count_events(cutoff) if sess.ledger.exists() else 0, True)
+        with sess.locked():
+            count = sess.ledger.count_events(cutoff)
+            sess.ledger.run(
+                sess.ledger.trim_events(cutoff),
+                sess.ledger.event("cleanup", detail={"keep_days": keep_days, "deleted": count}),
             )
         return CleanupResult(keep_days, count)
 
 
 def lock_status(config: ConfigLike = None, **overrides: Any) -> LockResult:
     """Whether the migration lock is held, and by whom."""
-    with workspace(config, **overrides) as ws:
-        if not ws.database_exists():
-            return LockResult(ws.database, False)
-        holder = ws.backend.lock_holder()
-        return LockResult(ws.database, holder is not None, holder.to_dict() if holder else None)
+    with session(config, **overrides) as sess:
+        if not sess.database_exists():
+            return LockResult(sess.database, False)
+        holder = sess.backend.lock_holder()
+        return LockResult(sess.database, holder is not None, holder.to_dict() if holder else None)
 
 
 def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> LockResult:
     """End the process/session holding the lock (needs ``force``)."""
-    with workspace(config, **overrides) as ws:
-        if not ws.database_exists():
-            return LockResult(ws.database, False)
-        backend = ws.backend
+    with session(config, **overrides) as sess:
+        if not sess.database_exists():
+            return LockResult(sess.database, False)
+        backend = sess.backend
         holder = backend.lock_holder()
         if holder is None:
-            return LockResult(ws.database, False)
+            return LockResult(sess.database, False)
         if not force:
             raise NotConfirmedError(
                 f"the lock is held by {holder.describe()}; releasing it stops that migrator",
@@ -665,9 +594,9 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
             )
         broken = backend.break_lock()
         with contextlib.suppress(MigrataError):
-            if ws.ledger.exists():
-                ws.ledger.run(ws.ledger.event("lock-break", detail=broken.to_dict() if broken else {}))
-        return LockResult(ws.database, True, broken.to_dict() if broken else None, released=True)
+            if sess.ledger.exists():
+                sess.ledger.run(sess.ledger.event("lock-break", detail=broken.to_dict() if broken else {}))
+        return LockResult(sess.database, True, broken.to_dict() if broken else None, released=True)
 
 
 # --- databases ---------------------------------------------------------------------------
@@ -675,21 +604,21 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
 
 def create_database(config: ConfigLike = None, **overrides: Any) -> DatabaseResult:
     """Create the configured database (utf8mb4 on MySQL/MariaDB); a no-op when it exists."""
-    with workspace(config, **overrides) as ws:
-        created = ws.unconnected_backend().create()
-        return DatabaseResult(ws.database, "created" if created else "exists")
+    with session(config, **overrides) as sess:
+        created = sess.unconnected_backend().create()
+        return DatabaseResult(sess.database, "created" if created else "exists")
 
 
 def drop_database(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> DatabaseResult:
     """Drop the configured database with everything in it (needs ``force``)."""
-    with workspace(config, **overrides) as ws:
+    with session(config, **overrides) as sess:
         if not force:
             raise NotConfirmedError(
-                f"dropping {ws.database} deletes it with all its data",
+                f"dropping {sess.database} deletes it with all its data",
                 hint="confirm with `migrata db drop --force`",
             )
-        dropped = ws.unconnected_backend().drop()
-        return DatabaseResult(ws.database, "dropped" if dropped else "absent")
+        dropped = sess.unconnected_backend().drop()
+        return DatabaseResult(sess.database, "dropped" if dropped else "absent")
 
 
 # --- operations: backups, restore, verification, doctor ----------------------------------
@@ -699,17 +628,17 @@ def backup(config: ConfigLike = None, **overrides: Any) -> BackupResult:
     """Take a verified backup of the database into ``backup_dir``; prune old ones."""
     from migrata.ops.backup import create_backup
 
-    with workspace(config, **overrides) as ws:
-        info = create_backup(ws)
-        return BackupResult(ws.database, [info.to_dict()])
+    with session(config, **overrides) as sess:
+        info = create_backup(sess)
+        return BackupResult(sess.database, [info.to_dict()])
 
 
 def backups(config: ConfigLike = None, **overrides: Any) -> BackupResult:
     """The database's backups, newest first: size, age, version, verification."""
     from migrata.ops.backup import list_backups
 
-    with workspace(config, **overrides) as ws:
-        return BackupResult(ws.database, [b.to_dict() for b in list_backups(ws)])
+    with session(config, **overrides) as sess:
+        return BackupResult(sess.database, [b.to_dict() for b in list_backups(sess)])
 
 
 def restore(
@@ -725,44 +654,44 @@ def restore(
     everything written since the backup is lost."""
     from migrata.ops.backup import SAFETY, check_restorable, create_backup, find_backup, restore_backup
 
-    with workspace(config, **overrides) as ws:
-        info = find_backup(ws, name)
+    with session(config, **overrides) as sess:
+        info = find_backup(sess, name)
         if not force and not (confirm is not None and confirm(info.path)):
             raise NotConfirmedError(
-                f"restoring {info.path} replaces everything in {ws.database}",
+                f"restoring {info.path} replaces everything in {sess.database}",
                 hint="confirm with `migrata restore --yes`",
             )
-        check_restorable(ws, info)
+        check_restorable(sess, info)
         # what is there now is kept too, so the restore itself can be undone
-        safety = create_backup(ws, reason=SAFETY, prune=False) if ws.database_exists() else None
+        safety = create_backup(sess, reason=SAFETY, prune=False) if sess.database_exists() else None
         try:
-            restore_backup(ws, info)
+            restore_backup(sess, info)
         except BackupError as exc:
             if safety is not None:
                 exc.hint = (
                     f"the database as it was before is in {safety.path} (`migrata restore {Path(safety.path).name}`)"
                 )
             raise
-        return RestoreResult(ws.database, info.to_dict(), info.version, safety.path if safety else None)
+        return RestoreResult(sess.database, info.to_dict(), info.version, safety.path if safety else None)
 
 
 def verify(config: ConfigLike = None, **overrides: Any) -> VerifyResult:
     """Run the ``*.verify.sql`` checks of the applied migrations and the health check."""
     from migrata.ops.verify import health_check, verify_scripts
 
-    with workspace(config, **overrides) as ws:
-        checks = verify_scripts(ws)
-        if ws.settings.health_url:
-            checks.append(health_check(ws.settings.health_url, ws.settings.health_timeout))
-        return VerifyResult(ws.database, [c.to_dict() for c in checks])
+    with session(config, **overrides) as sess:
+        checks = verify_scripts(sess)
+        if sess.settings.health_url:
+            checks.append(health_check(sess.settings.health_url, sess.settings.health_timeout))
+        return VerifyResult(sess.database, [c.to_dict() for c in checks])
 
 
 def doctor(config: ConfigLike = None, **overrides: Any) -> DoctorResult:
     """Check everything migrating needs: connection, privileges, tools, disk, lock, files."""
     from migrata.ops.doctor import run_doctor
 
-    with workspace(config, **overrides) as ws:
-        report = run_doctor(ws)
+    with session(config, **overrides) as sess:
+        report = run_doctor(sess)
         return DoctorResult(report.database, [f.to_dict() for f in report.findings])
 
 
@@ -771,7 +700,7 @@ def doctor(config: ConfigLike = None, **overrides: Any) -> DoctorResult:
 
 def new(config: ConfigLike = None, name: str = "", *, kind: str = "pair", **overrides: Any) -> NewResult:
     """Create the next migration file(s): ``kind`` is ``pair``, ``single`` or ``py``."""
-    from migrata._scaffold import create_migration
+    from migrata.ops.scaffold import create_migration
 
     return create_migration(resolve_settings(config, **overrides), name, kind)
 
@@ -784,6 +713,6 @@ def init(
     force: bool = False,
 ) -> InitResult:
     """Write ``migrata.toml`` and create the migrations folder."""
-    from migrata._scaffold import create_project
+    from migrata.ops.scaffold import create_project
 
     return create_project(directory, url=url, migrations=migrations, force=force)

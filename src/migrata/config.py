@@ -20,25 +20,20 @@ environment or flags are relative to the working directory (``-C DIR``).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
-from migrata._core.ledger import events_table_name
-from migrata._core.source import parse_duration
-from migrata._lazy import pattern
-from migrata._record import field, record, replace
-from migrata.backends.base import DatabaseURL, mask_url
 from migrata.errors import ConfigError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from migrata.util import DatabaseURL, events_table_name, mask_url, parse_duration
 
 __all__ = ["CONFIG_FILES", "KEYS", "PATH_KEYS", "Settings", "load_settings"]
 
 CONFIG_FILES = ("migrata.toml", "pyproject.toml")
-_IDENT_RE = pattern(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
+_IDENT_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$")
 
 
 def _parse_str(value: Any) -> str:
@@ -88,10 +83,6 @@ def _parse_out_of_order(value: Any) -> str:
         return "allow" if _parse_bool(text) else "refuse"
     except ValueError:
         raise ValueError("must be 'refuse', 'allow' or 'ignore'") from None
-
-
-def _parse_duration(value: Any) -> float:
-    return parse_duration(value)
 
 
 def _parse_optional_duration(value: Any) -> float | None:
@@ -152,7 +143,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "migrations": _parse_path,
     "table": _parse_table,
     "versions": _parse_versions,
-    "lock_timeout": _parse_duration,
+    "lock_timeout": parse_duration,
     "statement_timeout": _parse_optional_duration,
     "timeout": _parse_optional_duration,
     "out_of_order": _parse_out_of_order,
@@ -172,7 +163,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "on_failure": _parse_commands,
     "verify": _parse_bool,
     "health_url": _parse_optional_str,
-    "health_timeout": _parse_duration,
+    "health_timeout": parse_duration,
     "metrics_file": _parse_path,
     "pushgateway": _parse_optional_str,
     "log_format": _parse_log_format,
@@ -183,7 +174,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
 PATH_KEYS = ("migrations", "backup_dir", "metrics_file", "log_file")
 
 
-@record
+@dataclass
 class Settings:
     """Resolved settings of one project. Build with :func:`load_settings`."""
 
@@ -220,10 +211,6 @@ class Settings:
     env: str | None = None
     origins: dict[str, str] = field(default_factory=dict)
     url_base: Path | None = None
-    #: every file the settings were looked up in, whether it exists or not
-    #: (config candidates up the folders, .env, --config): the command line's
-    #: answer cache checks that none of them changed
-    inputs: list[str] = field(default_factory=list, repr=False, compare=False)
 
     @property
     def events_table(self) -> str:
@@ -281,17 +268,14 @@ class Settings:
 # --- loading ---------------------------------------------------------------------
 
 
-def find_config(start: Path, looked: list[str] | None = None) -> tuple[Path, dict[str, Any]] | None:
+def find_config(start: Path) -> tuple[Path, dict[str, Any]] | None:
     """The nearest migrata.toml, or pyproject.toml with [tool.migrata], upward
-    from ``start``; every file looked at is added to ``looked``."""
-    looked = [] if looked is None else looked
+    from ``start``."""
     for folder in (start, *start.parents):
         candidate = folder / "migrata.toml"
-        looked.append(str(candidate))
         if candidate.is_file():
             return candidate, _read_toml(candidate)
         pyproject = folder / "pyproject.toml"
-        looked.append(str(pyproject))
         if pyproject.is_file():
             data = _read_toml(pyproject)
             section = data.get("tool", {}).get("migrata")
@@ -325,8 +309,7 @@ def _check_keys(data: Mapping[str, Any], where: str) -> None:
         )
 
 
-if TYPE_CHECKING:
-    Layer = dict[str, tuple[Any, str]]  # key -> (raw value, where it was read)
+Layer = dict[str, tuple[Any, str]]  # key -> (raw value, where it was read)
 
 
 def _file_layers(path: Path, data: dict[str, Any], env_name: str | None) -> tuple[Layer, Layer]:
@@ -444,11 +427,9 @@ def load_settings(
         raise ConfigError(f"directory {start} does not exist (from -C)")
     env_name = env or environ.get("MIGRATA_ENV") or None
     found: tuple[Path, dict[str, Any]] | None
-    looked: list[str] = []
     if config is not None:
         path = Path(config).expanduser()
         path = path if path.is_absolute() else start / path
-        looked.append(str(path))
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist (from --config)")
         data = _read_toml(path)
@@ -456,7 +437,7 @@ def load_settings(
             data = data.get("tool", {}).get("migrata", {})
         found = (path.resolve(), data)
     else:
-        found = find_config(start, looked)
+        found = find_config(start)
     project_dir = found[0].parent if found else start
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -468,7 +449,6 @@ def load_settings(
         raise ConfigError(f"--env {env_name} needs a config file with [env.{env_name}]; none was found")
     if dotenv:
         dotenv_path = project_dir / ".env"
-        looked.append(str(dotenv_path))
         if dotenv_path.is_file():
             _apply_layer(values, origins, _env_layer(_read_dotenv(dotenv_path), ".env"), project_dir)
     _apply_layer(values, origins, _env_layer(environ, "environment variable"), start)
@@ -488,7 +468,6 @@ def load_settings(
         env=env_name,
         origins=origins,
         url_base=bases.get("url", project_dir),
-        inputs=looked,
         **_finalise(values),
     )
     if "migrations" not in values:

@@ -24,10 +24,13 @@ The whole tree (exit code of the ``migrata`` command in brackets)::
 
 Every error carries a one-line ``message`` and an optional ``hint`` (the
 command that gets the user out). Neither ever contains a database password:
-URLs are masked before they are put into an error.
+URLs are masked before they are put into an error. Any other field an error
+carries is declared on its class and set by its constructor.
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 __all__ = [
     "BackupError",
@@ -155,9 +158,14 @@ class PendingMigrationsError(MigrataError):
 
 
 class DatabaseError(MigrataError):
-    """The database could not be reached or refused an operation of migrata's own."""
+    """The database could not be reached or refused an operation of migrata's own.
+    ``missing_database``: the server said the database does not exist."""
 
     exit_code = 6
+
+    def __init__(self, message: str, *, hint: str | None = None, missing_database: bool = False) -> None:
+        super().__init__(message, hint=hint)
+        self.missing_database = missing_database
 
 
 class DriverMissingError(DatabaseError):
@@ -165,7 +173,11 @@ class DriverMissingError(DatabaseError):
 
 
 class MigrationFailedError(MigrataError):
-    """A migration's statement failed; the message names file, line and statement."""
+    """A migration failed while running; the message names file, line and
+    statement. ``statement_index``: which statement of the migration failed
+    (0-based; None for a Python migration or a run that stopped between
+    steps); ``completed``: the steps of the run that completed before it
+    (:class:`~migrata.results.StepResult`)."""
 
     exit_code = 1
 
@@ -177,15 +189,19 @@ class MigrationFailedError(MigrataError):
         path: str | None = None,
         line: int | None = None,
         statement: str | None = None,
+        statement_index: int | None = None,
         db_error: str | None = None,
         hint: str | None = None,
+        completed: list[Any] | None = None,
     ) -> None:
         super().__init__(message, hint=hint)
         self.version = version
         self.path = path
         self.line = line
         self.statement = statement
+        self.statement_index = statement_index
         self.db_error = db_error
+        self.completed: list[Any] = list(completed or [])
 
 
 class BackupError(MigrataError):
@@ -201,9 +217,14 @@ class HookError(MigrataError):
 
 
 class VerificationError(MigrataError):
-    """After migrating, a ``*.verify.sql`` check or the health check failed."""
+    """After migrating, a ``*.verify.sql`` check or the health check failed.
+    ``completed``: the steps of the run (they are applied)."""
 
     exit_code = 9
+
+    def __init__(self, message: str, *, hint: str | None = None, completed: list[Any] | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.completed: list[Any] = list(completed or [])
 
 
 #: Exit codes of the ``migrata`` command, documented in docs/exit-codes.md.

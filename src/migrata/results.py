@@ -5,14 +5,12 @@ Every result has ``to_dict()`` (what ``--json`` prints) and plain attributes.
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
 from migrata._core.ledger import Event
 from migrata._core.model import MigrationState, Problem
-from migrata._core.runner import StepResult
-from migrata._record import asdict, field, record
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from migrata._core.steps import StepResult
 
 __all__ = [
     "BackupResult",
@@ -38,19 +36,8 @@ __all__ = [
 ]
 
 
-class _Result:
-    """What every result shares (``__repr__`` and ``__eq__`` come from
-    :func:`~migrata._record.record`, over the declared fields only)."""
-
-    #: what a report depended on (files, database probe), for the command
-    #: line's answer cache (:mod:`migrata.cli.answers`); not part of the result
-    _inputs: dict[str, Any] | None = None
-    #: up/down asked for it: the status right after the run (same purpose)
-    _report: StatusResult | None = None
-
-
-@record
-class StatusResult(_Result):
+@dataclass
+class StatusResult:
     database: str
     dialect: str
     current: str | None
@@ -82,8 +69,8 @@ class StatusResult(_Result):
         }
 
 
-@record
-class MigrateResult(_Result):
+@dataclass
+class MigrateResult:
     """What ``up``/``down`` did (or would do, with dry_run/sql)."""
 
     direction: str
@@ -116,8 +103,8 @@ class MigrateResult(_Result):
         }
 
 
-@record
-class CurrentResult(_Result):
+@dataclass
+class CurrentResult:
     database: str
     current: str | None
     name: str | None
@@ -127,8 +114,8 @@ class CurrentResult(_Result):
         return asdict(self)
 
 
-@record
-class HistoryResult(_Result):
+@dataclass
+class HistoryResult:
     database: str
     events: list[Event]
 
@@ -136,8 +123,8 @@ class HistoryResult(_Result):
         return {"database": self.database, "events": [e.to_dict() for e in self.events]}
 
 
-@record
-class ValidateResult(_Result):
+@dataclass
+class ValidateResult:
     problems: list[Problem]
     checked: int
     file: str | None = None
@@ -155,8 +142,8 @@ class ValidateResult(_Result):
         }
 
 
-@record
-class CheckResult(_Result):
+@dataclass
+class CheckResult:
     state: str  # "up-to-date", "pending", "invalid"
     current: str | None
     pending: list[str]
@@ -171,8 +158,8 @@ class CheckResult(_Result):
         }
 
 
-@record
-class RepairResult(_Result):
+@dataclass
+class RepairResult:
     problems: list[Problem]
     actions: list[str]
     steps: list[StepResult] = field(default_factory=list)
@@ -189,8 +176,8 @@ class RepairResult(_Result):
         }
 
 
-@record
-class StampResult(_Result):
+@dataclass
+class StampResult:
     version: str
     added: list[str]
     removed: list[str]
@@ -199,8 +186,8 @@ class StampResult(_Result):
         return asdict(self)
 
 
-@record
-class CleanupResult(_Result):
+@dataclass
+class CleanupResult:
     keep_days: int
     deleted: int
     dry_run: bool = False
@@ -209,8 +196,8 @@ class CleanupResult(_Result):
         return asdict(self)
 
 
-@record
-class LockResult(_Result):
+@dataclass
+class LockResult:
     database: str
     held: bool
     holder: dict[str, Any] | None = None
@@ -220,8 +207,8 @@ class LockResult(_Result):
         return asdict(self)
 
 
-@record
-class NewResult(_Result):
+@dataclass
+class NewResult:
     version: str
     files: list[str]
 
@@ -229,8 +216,8 @@ class NewResult(_Result):
         return asdict(self)
 
 
-@record
-class InitResult(_Result):
+@dataclass
+class InitResult:
     config_file: str
     migrations: str
     created: list[str]
@@ -239,8 +226,8 @@ class InitResult(_Result):
         return asdict(self)
 
 
-@record
-class DatabaseResult(_Result):
+@dataclass
+class DatabaseResult:
     """What ``db create``/``db drop`` did."""
 
     database: str
@@ -254,8 +241,8 @@ class DatabaseResult(_Result):
         return {"database": self.database, "action": self.action, "changed": self.changed}
 
 
-@record
-class BackupResult(_Result):
+@dataclass
+class BackupResult:
     """``backup`` (one new backup) and ``backups`` (all of them, newest first)."""
 
     database: str
@@ -265,8 +252,8 @@ class BackupResult(_Result):
         return asdict(self)
 
 
-@record
-class RestoreResult(_Result):
+@dataclass
+class RestoreResult:
     database: str
     backup: dict[str, Any]
     version: str | None  # the version the database is at after the restore
@@ -276,8 +263,8 @@ class RestoreResult(_Result):
         return asdict(self)
 
 
-@record
-class VerifyResult(_Result):
+@dataclass
+class VerifyResult:
     database: str
     checks: list[dict[str, Any]]
 
@@ -289,8 +276,8 @@ class VerifyResult(_Result):
         return {"database": self.database, "ok": self.ok, "checks": self.checks}
 
 
-@record
-class DoctorResult(_Result):
+@dataclass
+class DoctorResult:
     database: str
     checks: list[dict[str, Any]]
 

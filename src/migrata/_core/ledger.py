@@ -4,44 +4,30 @@ Both are created on first use, in the dialect of the backend. Their schema
 carries a version, kept in a row of the history table whose ``kind`` is
 ``ledger`` (``version = '~migrata'``); later releases read it to upgrade the
 tables. Every write is returned as an :class:`Op` (SQL + parameters) so the
-runner can execute it inside a migration's transaction or print it for
-``--sql``.
+runner can execute it with parameters, or render it as SQL text
+(:meth:`Ledger.render`, values written by the backend's ``literal``) to send
+with a migration in one call or to print for ``--sql``.
 """
 
 from __future__ import annotations
 
-import itertools
+import json
 import os
-import time
-from collections.abc import Iterator
+from dataclasses import asdict, dataclass
 from functools import lru_cache
+from typing import Any
 
 from migrata._core.model import AppliedMigration
-from migrata._record import record
-from migrata.backends.base import Backend, hostname
+from migrata.backends.base import Backend
+from migrata.util import events_table_name, hostname, utcnow
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
-
-__all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "Raw", "actor", "render_literal", "utcnow"]
+__all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "Raw", "actor"]
 
 LEDGER_SCHEMA = 1
 LEDGER_ROW = "~migrata"
 _COLUMNS = (
     "version, name, kind, checksum, status, applied_at, duration_ms, applied_by, error, progress, statements, direction"
 )
-
-
-def utcnow() -> str:
-    """Current UTC time as ISO-8601 with milliseconds and a Z."""
-    ms = time.time_ns() // 1_000_000
-    if ms != _last[0]:  # a step asks several times within the same millisecond
-        _last[:] = [ms, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"]
-    return _last[1]  # type: ignore[return-value]
-
-
-_last: list[int | str] = [-1, ""]
 
 
 @lru_cache(maxsize=1)
@@ -56,7 +42,7 @@ def actor() -> str:
     return f"{user}@{hostname()}"
 
 
-@record(frozen=True)
+@dataclass(frozen=True)
 class Op:
     """One statement of migrata's bookkeeping with its parameters."""
 
@@ -64,58 +50,12 @@ class Op:
     params: tuple[Any, ...] = ()
 
 
-def render_literal(op: Op, placeholder: str) -> str:
-    """The statement with parameters inlined as SQL literals (for ``--sql``,
-    and for a step sent to the database in one call)."""
-    parts = _pieces.get((op.sql, placeholder))
-    if parts is None:
-        parts = _pieces[(op.sql, placeholder)] = op.sql.split(placeholder)  # a few distinct statements per run
-    params = op.params
-    if len(parts) != len(params) + 1:
-        raise ValueError("parameter count does not match placeholders")
-    out = [parts[0]]
-    for i, value in enumerate(params, 1):
-        out.append(
-            "'" + value.replace("'", "''") + "'" if type(value) is str else "NULL" if value is None else _literal(value)
-        )
-        out.append(parts[i])
-    return "".join(out)
-
-
-_pieces: dict[tuple[str, str], list[str]] = {}
-
-
 class Raw(str):
     """An SQL expression to render as is (never a parameter): a step sent in
     one call computes its own duration on the server."""
 
 
-def _literal(value: Any) -> str:
-    if isinstance(value, Raw):
-        return str(value)
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, (int, float)):
-        return repr(value)
-    return "'" + str(value).replace("'", "''") + "'"
-
-
-def _encode(detail: dict[str, Any]) -> str:
-    """An event's detail as JSON (keys sorted, anything else as text), with
-    one encoder kept: ``json.dumps`` with options builds one per call."""
-    if not _encoder:
-        import json
-
-        _encoder.append(json.JSONEncoder(sort_keys=True, default=str))
-    return _encoder[0].encode(detail)
-
-
-_encoder: list[Any] = []
-
-
-@record
+@dataclass
 class Event:
     """One row of the event log."""
 
@@ -130,17 +70,7 @@ class Event:
     detail: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "at": self.at,
-            "action": self.action,
-            "version": self.version,
-            "name": self.name,
-            "outcome": self.outcome,
-            "duration_ms": self.duration_ms,
-            "actor": self.actor,
-            "detail": self.detail,
-        }
+        return asdict(self)
 
 
 class Ledger:
@@ -215,44 +145,16 @@ class Ledger:
         return True
 
     # --- history ------------------------------------------------------------------
-    def _read_rows(self) -> Iterator[tuple[Any, ...]]:
-        rows = self.backend.query_rows(f"SELECT {_COLUMNS} FROM {self.table}")
-        first = next(rows, None)  # the query runs now: a missing table raises here
-        return iter(()) if first is None else itertools.chain((first,), rows)
-
     def read(self) -> list[AppliedMigration]:
         """Every history row (one query). Missing tables read as empty history."""
+        sql = f"SELECT {_COLUMNS} FROM {self.table} WHERE kind <> 'ledger'"
         try:
-            raw = self._read_rows()
-        except Exception:  # noqa: BLE001
+            raw = self.backend.query(sql)
+        except Exception:  # noqa: BLE001 - the table may not exist (yet)
             if not self.exists():
                 return []
-            raw = self._read_rows()  # another migrator created the table just now
-        rows = []
-        # one string object per distinct kind/status/actor/direction, not one per
-        # row: a long history costs a report less memory
-        same: dict[Any, Any] = {}
-        one = same.setdefault
-        for r in raw:
-            if r[2] == "ledger":
-                continue
-            rows.append(
-                AppliedMigration(
-                    version=r[0],
-                    name=r[1],
-                    kind=one(r[2], r[2]),
-                    checksum=r[3],
-                    status=one(r[4], r[4]),
-                    applied_at=r[5],
-                    duration_ms=r[6],
-                    applied_by=one(r[7], r[7]),
-                    error=r[8],
-                    progress=r[9],
-                    statements=r[10],
-                    direction=one(r[11], r[11]),
-                )
-            )
-        return rows
+            raw = self.backend.query(sql)  # another migrator created the table just now
+        return [AppliedMigration(*r) for r in raw]
 
     def _insert(
         self,
@@ -371,7 +273,7 @@ class Ledger:
                 outcome,
                 duration_ms,
                 actor(),
-                _encode(detail) if detail else None,
+                json.dumps(detail, sort_keys=True, default=str) if detail else None,
             ),
         )
 
@@ -391,8 +293,6 @@ class Ledger:
             if not self.backend.tables_present([self.events_table]):
                 return []
             raise
-        import json
-
         return [Event(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], json.loads(r[8]) if r[8] else {}) for r in raw]
 
     def trim_events(self, before: str) -> Op:
@@ -408,11 +308,16 @@ class Ledger:
             self.backend.execute(op.sql, op.params)
 
     def render(self, *ops: Op) -> list[str]:
-        return [render_literal(op, self.ph) for op in ops]
+        """The ops as SQL text, each value written by the backend's ``literal``
+        (a :class:`Raw` value as it is)."""
+        return [self._render(op) for op in ops]
 
-
-def events_table_name(table: str) -> str:
-    """``migrata_history`` -> ``migrata_events``; ``x`` -> ``x_events``."""
-    if table.endswith("_history"):
-        return table[: -len("_history")] + "_events"
-    return table + "_events"
+    def _render(self, op: Op) -> str:
+        parts = op.sql.split(self.ph)
+        if len(parts) != len(op.params) + 1:
+            raise ValueError(f"{len(op.params)} parameter(s) for {len(parts) - 1} placeholder(s): {op.sql}")
+        out = [parts[0]]
+        for value, part in zip(op.params, parts[1:], strict=True):
+            out.append(str(value) if isinstance(value, Raw) else self.backend.literal(value))
+            out.append(part)
+        return "".join(out)

@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import re
+from dataclasses import asdict, dataclass, field, fields
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Literal
 
-from migrata._record import asdict, field, record
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any, Literal
-
-    Direction = Literal["up", "down"]
+Direction = Literal["up", "down"]
 
 #: History row states.
 APPLIED = "applied"
@@ -102,7 +98,7 @@ class Version:
         return hash(self.key)
 
 
-@record(slots=True)  # one per migration: no __dict__ each
+@dataclass(slots=True)
 class Script:
     """One direction of a migration: SQL text (or a Python callable) and its options."""
 
@@ -112,10 +108,9 @@ class Script:
     transactional: bool = True
     timeout: float | None = None  # seconds, from `-- migrata:timeout`
     explicit_no_transaction: bool = False  # the author asked for it
-    deferred: bool = False  # text not kept (status/check: a report needs the checksum and that it exists)
 
 
-@record(slots=True)  # one per migration: no __dict__ each
+@dataclass(slots=True)
 class Migration:
     """A versioned or repeatable migration as found in the migrations folder."""
 
@@ -147,7 +142,7 @@ class Migration:
         return f"{self.id} {self.name}" if self.version else f"R__{self.name}"
 
 
-@record
+@dataclass
 class AppliedMigration:
     """One row of the history table."""
 
@@ -178,23 +173,10 @@ class AppliedMigration:
         return Version.parse(v).key
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "name": self.name,
-            "kind": self.kind,
-            "checksum": self.checksum,
-            "status": self.status,
-            "applied_at": self.applied_at,
-            "duration_ms": self.duration_ms,
-            "applied_by": self.applied_by,
-            "error": self.error,
-            "progress": self.progress,
-            "statements": self.statements,
-            "direction": self.direction,
-        }
+        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
-@record
+@dataclass
 class Step:
     """One migration to run in one direction."""
 
@@ -210,7 +192,7 @@ class Step:
         return self.migration.down
 
 
-@record
+@dataclass
 class Plan:
     """What a command would do, in order."""
 
@@ -226,7 +208,7 @@ class Plan:
         return len(self.steps)
 
 
-@record
+@dataclass
 class Problem:
     """Something wrong with the files or the history."""
 
@@ -240,7 +222,7 @@ class Problem:
         return asdict(self)
 
 
-@record(slots=True)  # one per migration: no __dict__ each
+@dataclass(slots=True)
 class MigrationState:
     """One line of ``info``: a migration file and/or its history row."""
 
@@ -261,5 +243,4 @@ class MigrationState:
     direction: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        # every field is a plain value: no deep copy (asdict) needed
-        return {name: getattr(self, name) for name in self.__slots__}
+        return asdict(self)

@@ -17,32 +17,30 @@ The set is checked as a whole before anything runs; every problem raises
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 from migrata._core.model import Migration, Script, Version
-from migrata._core.sourcecache import SourceCache
-from migrata._fingerprint import sha256_hex
-from migrata._lazy import pattern
-from migrata._record import field, record
 from migrata.errors import ConfigError, MigrationFileError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from migrata.util import parse_duration
 
 __all__ = [
     "Source",
     "checksum",
+    "classify",
     "compile_patterns",
     "load_python",
     "load_source",
-    "parse_duration",
     "read_text",
+    "split_sections",
+    "sql_script",
 ]
 
 # The leading integer is the version (dots make multi-part versions: 2.4.1);
@@ -88,25 +86,7 @@ def normalize(text: str) -> str:
 
 def checksum(text: str) -> str:
     """SHA-256 of the text with line endings normalised (CRLF checkouts match)."""
-    return sha256_hex(normalize(text).encode("utf-8"))
-
-
-_DURATION_RE = pattern(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.I)
-_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
-
-
-def parse_duration(value: object) -> float:
-    """``30``, ``"30s"``, ``"500ms"``, ``"5m"``, ``"1h"`` -> seconds. Raises ValueError."""
-    if isinstance(value, bool):
-        raise ValueError(f"not a duration: {value!r}")
-    if isinstance(value, (int, float)):
-        if value < 0:
-            raise ValueError(f"negative duration: {value!r}")
-        return float(value)
-    m = _DURATION_RE.match(str(value))
-    if not m:
-        raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 500ms, 5m)")
-    return float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
+    return hashlib.sha256(normalize(text).encode("utf-8")).hexdigest()
 
 
 def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
@@ -127,17 +107,10 @@ def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
     return compiled
 
 
-_BUILTIN: list[tuple[re.Pattern[str], str]] = []
+_BUILTIN = [(re.compile(rx), kind) for rx, kind in _BUILTIN_PATTERNS]
 
 
-def _builtin() -> list[tuple[re.Pattern[str], str]]:
-    """The built-in file-name patterns, compiled on first use."""
-    if not _BUILTIN:
-        _BUILTIN.extend((re.compile(rx), kind) for rx, kind in _BUILTIN_PATTERNS)
-    return _BUILTIN
-
-
-@record(slots=True)
+@dataclass(slots=True)
 class _Part:
     path: Path
     kind: str  # "sql", "py", "repeatable", "single"
@@ -146,9 +119,9 @@ class _Part:
     name: str
 
 
-def _classify(path: Path, custom: list[re.Pattern[str]], fname: str | None = None) -> _Part | None:
-    """What the file at ``path`` (named ``fname``) is, or None when no pattern matches."""
-    fname = path.name if fname is None else fname
+def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
+    """What the file at ``path`` is, or None when no pattern matches."""
+    fname = path.name
     for rx in custom:
         m = rx.match(fname)
         if m:
@@ -160,7 +133,7 @@ def _classify(path: Path, custom: list[re.Pattern[str]], fname: str | None = Non
                 )
             kind = "py" if fname.endswith(".py") else "sql"
             return _Part(path, kind, direction, Version.parse(m.group("version")), m.group("name"))
-    for rx, what in _builtin():
+    for rx, what in _BUILTIN:
         m = rx.match(fname)
         if not m:
             continue
@@ -180,35 +153,30 @@ def _classify(path: Path, custom: list[re.Pattern[str]], fname: str | None = Non
     return None
 
 
-def _candidates(directory: Path) -> list[tuple[str, Path]]:
-    """(name, path) of the files that may be migrations, sorted by name."""
-    skipped = set()
+def _candidates(directory: Path) -> list[Path]:
+    """The files that may be migrations, sorted by name."""
+    found = []
     with os.scandir(directory) as it:
         for entry in it:
-            if not entry.is_file():
-                skipped.add(entry.name)
-    found = []
-    for path in directory.iterdir():  # paths built without re-parsing the folder's part
-        fname = path.name
-        if fname.startswith((".", "_")) or not fname.endswith((".sql", ".py")):
-            continue
-        if fname.endswith(_IGNORED_SUFFIXES) or fname in skipped:
-            continue
-        found.append((fname, path))
-    found.sort()
+            name = entry.name
+            if name.startswith((".", "_")) or not name.endswith((".sql", ".py")) or name.endswith(_IGNORED_SUFFIXES):
+                continue
+            if entry.is_file():
+                found.append(directory / name)
+    found.sort(key=lambda p: p.name)
     return found
 
 
 # --- directives and sections --------------------------------------------------
 
-_DIRECTIVE_RE = pattern(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
-_MARKER_RE = pattern(
+_DIRECTIVE_RE = re.compile(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
+_MARKER_RE = re.compile(
     r"^\s*--\s*(?:migrate:(?P<dbmate>up|down)(?P<opts>.*)"
     r"|\+(?:goose|migrate)\s+(?P<goose>up|down)(?P<gopts>.*))\s*$",
     re.I,
 )
-_MARKER_LIKE_RE = pattern(r"^\s*--\s*(?:migrate\s*:|\+goose\b|\+migrate\b)", re.I)
-_NO_TX_OPTS = pattern(r"transaction\s*:\s*false|notransaction|no[ _-]?transaction", re.I)
+_MARKER_LIKE_RE = re.compile(r"^\s*--\s*(?:migrate\s*:|\+goose\b|\+migrate\b)", re.I)
+_NO_TX_OPTS = re.compile(r"transaction\s*:\s*false|notransaction|no[ _-]?transaction", re.I)
 
 
 def _apply_directives(script: Script, text: str, path: Path, first_line: int) -> None:
@@ -251,13 +219,13 @@ def _leading_lines(text: str) -> Iterator[str]:
             return
 
 
-def _sql_script(path: Path, text: str, line_offset: int = 0) -> Script:
+def sql_script(path: Path, text: str, line_offset: int = 0) -> Script:
     script = Script(path=path, sql=text, line_offset=line_offset)
     _apply_directives(script, text, path, line_offset + 1)
     return script
 
 
-def _split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
+def split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
     """Split a single file into up/down parts by dbmate/goose/sql-migrate markers."""
     lines = text.split("\n")
     marks: list[tuple[int, str, str]] = []  # (line index, direction, options)
@@ -282,7 +250,7 @@ def _split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
         direction = (m.group("dbmate") or m.group("goose")).lower()
         marks.append((i, direction, (m.group("opts") or m.group("gopts") or "")))
     if not marks:
-        return _sql_script(path, text), None
+        return sql_script(path, text), None
     seen = [d for _, d, _ in marks]
     if seen.count("up") != 1 or seen.count("down") > 1 or seen[0] != "up":
         raise MigrationFileError(
@@ -298,7 +266,7 @@ def _split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
     for n, (idx, _direction, opts) in enumerate(marks):
         end = marks[n + 1][0] if n + 1 < len(marks) else len(lines)
         body = "\n".join(lines[idx + 1 : end])
-        script = _sql_script(path, body, line_offset=idx + 1)
+        script = sql_script(path, body, line_offset=idx + 1)
         _apply_directives(script, head, path, 1)
         if no_transaction or _NO_TX_OPTS.search(opts):
             script.transactional = False
@@ -403,18 +371,13 @@ def _apply_python_flags(migration: Migration, module: ModuleType) -> None:
 # --- the whole set ------------------------------------------------------------
 
 
-@record
+@dataclass
 class Source:
     """All migrations of a project, checked as a set."""
 
     directory: Path
     versioned: list[Migration] = field(default_factory=list)  # ascending version
     repeatables: list[Migration] = field(default_factory=list)  # by name
-    custom: list[re.Pattern[str]] = field(default_factory=list, repr=False)  # file_pattern, compiled
-    allow_empty: bool = False
-    # file name -> stat signature, as the files were when read or found in the
-    # source cache (only settled ones: see sourcecache); a kept answer's inputs
-    signatures: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         self._by_key = {m.version.key: m for m in self.versioned if m.version}
@@ -436,51 +399,11 @@ class Source:
             if m.kind == "py":
                 load_python(m)
 
-    def fill(self, migration: Migration, script: Script) -> None:
-        """Read the text of ``script`` (a part of ``migration``) that a cached
-        load left out, checked as at load time. An up part must still have
-        the checksum it was planned with: the history records that one."""
-        if script.sql is not None or not script.deferred or migration.kind == "py":
-            return
-        part = _classify(script.path, self.custom)
-        if part is None:
-            raise MigrationFileError("file name does not parse as a migration", path=str(script.path))
-        up, down, digest, _ = _parse_part(part, self.allow_empty)
-        fresh = down if script is migration.down and part.kind in ("single", "repeatable") else up
-        if script is migration.up and digest != migration.checksum:
-            raise MigrationFileError(
-                "the file changed while migrata was reading the migrations",
-                path=str(script.path),
-                hint="run the command again",
-            )
-        if fresh is None or fresh.sql is None:
-            raise MigrationFileError("the down part is gone from the file", path=str(script.path))
-        script.sql, script.deferred = fresh.sql, False
-        script.line_offset, script.transactional = fresh.line_offset, fresh.transactional
-        script.timeout, script.explicit_no_transaction = fresh.timeout, fresh.explicit_no_transaction
-
 
 def load_source(
-    directory: Path,
-    *,
-    patterns: Iterable[str] = (),
-    allow_empty: bool = False,
-    must_exist: bool = True,
-    for_report: bool = False,
-    cached: bool = False,
+    directory: Path, *, patterns: Iterable[str] = (), allow_empty: bool = False, must_exist: bool = True
 ) -> Source:
-    """Discover and parse every migration in ``directory``; refuse a broken set.
-
-    ``for_report`` (status, check): separate down files are left unread, their
-    existence is all a report needs, and the text of the others is dropped
-    once checked and checksummed (scripts marked ``deferred``): a long history
-    costs a report little memory. Unchanged files come from the
-    :mod:`~migrata._core.sourcecache` without being read.
-
-    ``cached`` (up, down): every file is checked, unchanged ones from the same
-    cache, separate down files only for existence; their texts are left out
-    (scripts marked ``deferred``) until :meth:`Source.fill` reads those of
-    the steps that will run."""
+    """Discover, read and parse every migration in ``directory``; refuse a broken set."""
     if not directory.is_dir():
         if must_exist:
             raise MigrationFileError(
@@ -489,22 +412,18 @@ def load_source(
             )
         return Source(directory)
     custom = compile_patterns(patterns)
-    cache = SourceCache(directory) if for_report or cached else None
     ups: dict[tuple[int, ...], _Up] = {}
     downs: dict[tuple[int, ...], tuple[_Part, Script]] = {}
     repeatables: list[Migration] = []
-    for fname, path in _candidates(directory):
-        part = _classify(path, custom, fname)
+    for path in _candidates(directory):
+        part = classify(path, custom)
         if part is None:
             raise MigrationFileError(
                 "file name does not parse as a migration",
                 path=str(path),
                 hint=f"accepted names: {_ACCEPTED_FORMS}; set file_pattern for other schemes",
             )
-        if part.direction == "down" and (for_report or cached):  # read when a step runs it
-            _add_down(part, downs, Script(path=part.path, deferred=True))
-            continue
-        _add_part(part, ups, downs, repeatables, allow_empty, cache=cache, fname=fname, keep_text=not for_report)
+        _add_part(part, ups, downs, repeatables, allow_empty)
     versioned = []
     for key, (part, up, down, digest) in ups.items():
         if key in downs:
@@ -525,80 +444,31 @@ def load_source(
         )
     versioned.sort(key=lambda m: m.version.key if m.version else ())
     repeatables.sort(key=lambda m: m.name)
-    signatures = {}
-    if cache is not None:
-        cache.save()
-        signatures = {name: entry[0] for name, entry in cache.seen.items()}
-    return Source(directory, versioned, repeatables, custom, allow_empty, signatures)
+    return Source(directory, versioned, repeatables)
 
 
 _Up = tuple[_Part, Script, Script | None, str]  # part, up, down, checksum
 
 
-def _parse_part(part: _Part, allow_empty: bool) -> tuple[Script, Script | None, str, bool]:
-    """Read and check one file: (up, down, checksum, whether a part is blank)."""
+def _parse_part(part: _Part, allow_empty: bool) -> tuple[Script, Script | None, str]:
+    """Read and check one file: (up, down, checksum)."""
     text = read_text(part.path)
     if part.kind == "py":
-        return Script(path=part.path), Script(path=part.path), checksum(text), False
+        return Script(path=part.path), Script(path=part.path), checksum(text)
     down: Script | None
     if part.kind in ("single", "repeatable"):
-        up, down = _split_sections(part.path, text)
+        up, down = split_sections(part.path, text)
     else:
-        up, down = _sql_script(part.path, text), None
-    blank = False
+        up, down = sql_script(part.path, text), None
     for script, which in ((up, "up"), (down, "down")):
-        if script is not None and script.sql is not None and _blank_sql(script.sql):
-            blank = True
-            if not allow_empty:
-                raise MigrationFileError(
-                    f"empty migration ({which} part has no SQL)" if down is not None else "empty migration",
-                    path=str(part.path),
-                    hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
-                )
+        if script is not None and script.sql is not None and _blank_sql(script.sql) and not allow_empty:
+            raise MigrationFileError(
+                f"empty migration ({which} part has no SQL)" if down is not None else "empty migration",
+                path=str(part.path),
+                hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
+            )
     assert up.sql is not None
-    return up, down, checksum(up.sql), blank
-
-
-def _options(script: Script | None) -> list[Any] | None:
-    if script is None:
-        return None
-    return [script.line_offset, script.transactional, script.timeout, script.explicit_no_transaction]
-
-
-def _script(path: Path, options: list[Any] | None) -> Script | None:
-    if options is None:
-        return None
-    line_offset, transactional, timeout, explicit = options
-    return Script(path, None, line_offset, transactional, timeout, explicit, deferred=True)
-
-
-def _report_part(
-    part: _Part, fname: str, cache: SourceCache, allow_empty: bool, keep_text: bool = False
-) -> tuple[Script, Script | None, str]:
-    """A file as a report needs it (texts dropped unless ``keep_text``), from
-    the cache when the file is unchanged since it was stored (then without
-    its text)."""
-    sig = cache.signature(os.stat(part.path))
-    hit = cache.get(fname, sig)
-    if hit is not None:
-        digest, up_options, down_options = hit
-        if part.kind == "py":
-            return Script(path=part.path), Script(path=part.path), digest
-        up = _script(part.path, up_options)
-        assert up is not None
-        return up, _script(part.path, down_options), digest
-    up, down, digest, blank = _parse_part(part, allow_empty)
-    if part.kind != "py" and not keep_text:
-        for script in (up, down):
-            if script is not None:
-                script.sql, script.deferred = None, True
-    if not blank:  # a blank file's verdict depends on allow_empty: always judged afresh
-        cache.put(
-            fname,
-            sig,
-            [digest, _options(up) if part.kind != "py" else None, _options(down) if part.kind != "py" else None],
-        )
-    return up, down, digest
+    return up, down, checksum(up.sql)
 
 
 def _add_part(
@@ -607,20 +477,10 @@ def _add_part(
     downs: dict[tuple[int, ...], tuple[_Part, Script]],
     repeatables: list[Migration],
     allow_empty: bool,
-    *,
-    cache: SourceCache | None = None,
-    fname: str = "",
-    keep_text: bool = False,
 ) -> None:
-    """Parse one file and file it under its version (``cache``: unchanged
-    files from it)."""
-    if cache is not None:
-        up, down, digest = _report_part(part, fname, cache, allow_empty, keep_text)
-    else:
-        up, down, digest, _ = _parse_part(part, allow_empty)
-    if part.kind == "py":
-        _store_up(part, ups, up, down, digest)
-    elif part.kind == "repeatable":
+    """Parse one file and file it under its version."""
+    up, down, digest = _parse_part(part, allow_empty)
+    if part.kind == "repeatable":
         repeatables.append(Migration(None, part.name, "sql", up, down, digest, description=part.name))
     elif part.direction == "down":
         _add_down(part, downs, up)

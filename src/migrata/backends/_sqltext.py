@@ -1,15 +1,12 @@
-"""Small helpers over SQL text shared by the backends: comments and keywords.
-
-Private to ``migrata.backends``; concrete backends reach these through
-``migrata.backends.base``.
+"""Small helpers over SQL text shared by the backends: comments, keywords,
+and a statement splitter for the server dialects. Private to
+``migrata.backends``.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-
-from migrata._lazy import pattern
 
 _WORD = r"[A-Za-z_][A-Za-z0-9_]*"
 _WORD_RE = re.compile(_WORD)
@@ -148,16 +145,16 @@ class SplitDialect:
         return found
 
 
-_DOLLAR_RE = pattern(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
-_DELIMITER_RE = pattern(r"[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.I)
-_ROUTINE_RE = pattern(
+_DOLLAR_RE = re.compile(r"\$([A-Za-z_][A-Za-z0-9_]*)?\$")
+_DELIMITER_RE = re.compile(r"[ \t]*DELIMITER[ \t]+(\S+)[ \t]*(?:\r?\n|$)", re.I)
+_ROUTINE_RE = re.compile(
     r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:DEFINER\s*=\s*\S+\s+)?(?:AGGREGATE\s+)?"
     r"(?:PROCEDURE|FUNCTION|TRIGGER|EVENT|PACKAGE)\b",
     re.I,
 )
 # PostgreSQL's SQL-standard bodies (BEGIN ATOMIC ... END) belong to functions
 # and procedures only; any other statement is scanned for quotes and ends alone
-_ATOMIC_RE = pattern(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b", re.I)
+_ATOMIC_RE = re.compile(r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:FUNCTION|PROCEDURE)\b", re.I)
 _END_FOLLOWERS = ("IF", "LOOP", "WHILE", "REPEAT", "FOR")
 
 

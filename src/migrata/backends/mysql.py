@@ -24,24 +24,14 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from migrata.backends.base import (
-    Backend,
-    LockHolder,
-    SplitDialect,
-    Statement,
-    StatementError,
-    leading_keywords,
-    run_tool,
-    split_sql,
-)
-from migrata.errors import DatabaseError, DriverMissingError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
+from migrata.backends.base import Backend, LockHolder, Statement, StatementError
+from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
+from migrata.util import run_tool
 
 __all__ = ["MySQLBackend"]
 
@@ -62,9 +52,8 @@ _CONNECT_OPTIONS = {
     "init_command": str,
 }
 
-
-_TIMER_SQL = "SET @migrata_t0 = UTC_TIMESTAMP(6)"
-_COM_QUERY = 3  # the protocol's command byte for a query (pymysql.constants.COMMAND.COM_QUERY)
+# the clock elapsed_ms_sql() reads, started by run_batch
+_CLOCK = "@migrata_t0 = UTC_TIMESTAMP(6)"
 
 
 def _pymysql() -> Any:
@@ -80,14 +69,6 @@ def _pymysql() -> Any:
 
 def _loopback(host: str) -> bool:
     return host in ("localhost", "::1") or host.startswith("127.")
-
-
-def _can_split_query(conn: Any) -> bool:
-    """Whether run_batch can send a packet and read its results apart, through
-    the two methods of PyMySQL's Connection that Connection.query() calls in a
-    row (private, but the same since PyMySQL 0.7; without them it sends and
-    reads in one call)."""
-    return all(hasattr(conn, name) for name in ("_execute_command", "_read_query_result", "next_result"))
 
 
 def _multi_statements() -> int:
@@ -116,7 +97,6 @@ class MySQLBackend(Backend):
         self._timeout: float | None = None
         self._mariadb = True
         self._drop_on_close: str | None = None
-        self._split = False  # run_batch sends and reads apart (see _can_split_query)
         # deferred_commits(): None outside; "pending" until the first write
         # switches autocommit off; "off" while it is; "done" when a batch has
         # committed and switched it back on within its own packet
@@ -161,11 +141,12 @@ class MySQLBackend(Backend):
         try:
             self._conn = pymysql.connect(**self._connect_kwargs(self.url.database))
         except pymysql.err.MySQLError as exc:
-            err = DatabaseError(self._connect_message(exc), hint=self._connect_hint(exc))
-            err.missing_database = bool(exc.args) and exc.args[0] == 1049  # type: ignore[attr-defined]
-            raise err from None
+            raise DatabaseError(
+                self._connect_message(exc),
+                hint=self._connect_hint(exc),
+                missing_database=bool(exc.args) and exc.args[0] == 1049,
+            ) from None
         self._mariadb = "mariadb" in self._conn.get_server_info().lower()
-        self._split = _can_split_query(self._conn)
 
     def _connect_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None
@@ -260,60 +241,51 @@ class MySQLBackend(Backend):
         except pymysql.err.MySQLError as exc:
             raise self._statement_error(exc) from None
 
-    def run_batch(self, statements: list[str], *, meanwhile: Callable[[], None] | None = None) -> None:
+    def run_batch(self, statements: list[str]) -> None:
         """One multi-statement packet; the server stops at the first error, and
-        the results read before it say which statement that was. A newline
-        before each separator keeps a trailing ``--``/``#`` comment from
-        swallowing it.
+        the results read before it say which statement that was. It starts
+        with the clock ``elapsed_ms_sql`` reads. A newline before each
+        separator keeps a trailing ``--``/``#`` comment from swallowing it.
 
         Inside deferred_commits() with nothing written yet, the packet itself
         switches autocommit off first and commits and switches it back on
-        last: the whole step is one round trip."""
+        last (switching autocommit on commits, on MySQL and MariaDB): the
+        whole step is one round trip."""
         pymysql = _pymysql()
         framed = self._defer == "pending"
-        offset = 0
         if framed:
-            # switching autocommit back on commits (documented for MySQL and MariaDB)
-            if statements and statements[0] == _TIMER_SQL:
-                statements = [f"SET autocommit = 0, {_TIMER_SQL[4:]}", *statements[1:], "SET autocommit = 1"]
-            else:
-                statements, offset = ["SET autocommit = 0", *statements, "SET autocommit = 1"], 1
+            packet = [f"SET autocommit = 0, {_CLOCK}", *statements, "SET autocommit = 1"]
             self._defer = "off"  # until the packet has run to its end
+        else:
+            packet = [f"SET {_CLOCK}", *statements]
         done = 0
-        sql = "\n;\n".join(statements)
-        conn = self.connection
         try:
-            if meanwhile is None or not self._split:
-                if meanwhile is not None:
-                    meanwhile()
-                with conn.cursor() as cur:
-                    cur.execute(sql)
-                    done = 1
-                    while cur.nextset():
-                        done += 1
-            else:
-                # PyMySQL's Connection.query() in its two halves: send, and read
-                # the results when the caller has done its work in between
-                conn._execute_command(_COM_QUERY, sql.encode(conn.encoding))
-                try:
-                    meanwhile()
-                finally:
-                    conn._read_query_result()
-                    done = 1
-                    while conn._result is not None and conn._result.has_next:
-                        conn.next_result()
-                        done += 1
+            with self.connection.cursor() as cur:
+                cur.execute("\n;\n".join(packet))
+                done = 1
+                while cur.nextset():
+                    done += 1
         except pymysql.err.MySQLError as exc:
-            raise self._statement_error(exc, index=done - offset) from None
+            raise self._statement_error(exc, index=done - 1) from None
         if framed:
             self._defer = "done"
+
+    def literal(self, value: Any) -> str:
+        """The driver's own quoting: on a connection, with the server's
+        ``NO_BACKSLASH_ESCAPES`` mode as the session has it; without one, by
+        the default rules (backslashes escaped)."""
+        if isinstance(value, bool):
+            value = int(value)
+        if self._conn is not None:
+            with self._conn.cursor() as cur:
+                return str(cur.mogrify("%s", (value,)))
+        from pymysql.converters import escape_item
+
+        return str(escape_item(value, "utf8mb4"))
 
     def returns_several_results(self, stmt: Statement) -> bool:
         words = leading_keywords(stmt.sql, 1, hash_comments=True)
         return bool(words) and words[0] in ("CALL", "EXECUTE")
-
-    def batch_timer_sql(self) -> str:
-        return _TIMER_SQL
 
     def elapsed_ms_sql(self, started: str) -> str:
         return "CAST(TIMESTAMPDIFF(MICROSECOND, @migrata_t0, UTC_TIMESTAMP(6)) DIV 1000 AS SIGNED)"
@@ -391,8 +363,6 @@ class MySQLBackend(Backend):
             if self._defer == "off":
                 conn.commit()
         except BaseException as exc:
-            from migrata.errors import MigrationFailedError
-
             if self._defer == "off":
                 with contextlib.suppress(Exception):
                     conn.commit() if isinstance(exc, MigrationFailedError) else conn.rollback()

@@ -20,25 +20,12 @@ import os
 import re
 import zlib
 from pathlib import Path
+from typing import Any
 
-from migrata.backends.base import (
-    Backend,
-    LockHolder,
-    SplitDialect,
-    Statement,
-    StatementError,
-    hostname,
-    leading_keywords,
-    poll,
-    run_tool,
-    split_sql,
-    utc_iso,
-)
+from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
+from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, DriverMissingError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from migrata.util import hostname, poll, run_tool, utc_iso
 
 __all__ = ["PostgresBackend"]
 
@@ -118,9 +105,11 @@ class PostgresBackend(Backend):
         try:
             self._conn = psycopg.connect(**self._connect_kwargs())
         except psycopg.Error as exc:
-            err = DatabaseError(self._connect_message(exc), hint=self._connect_hint(exc))
-            err.missing_database = bool(re.search(r'database "[^"]+" does not exist', str(exc)))  # type: ignore[attr-defined]
-            raise err from None
+            raise DatabaseError(
+                self._connect_message(exc),
+                hint=self._connect_hint(exc),
+                missing_database=bool(re.search(r'database "[^"]+" does not exist', str(exc))),
+            ) from None
         if self.schema:
             self.execute("SELECT set_config('search_path', %s, false)", (self._quoted_schema(),))
 
@@ -175,12 +164,6 @@ class PostgresBackend(Backend):
         v = self.connection.info.server_version
         return f"{v // 10000}.{v % 10000}"
 
-    def change_marker(self) -> Any:
-        # the snapshot (xmin:xmax:ids in progress) moves whenever a transaction
-        # that wrote ends: its id leaves the in-progress list or raises xmax,
-        # one past the newest ended id. The same text later: nothing committed
-        return self.query("SELECT txid_current_snapshot()::text")[0][0]
-
     def in_transaction(self) -> bool:
         if self._conn is None:
             return False
@@ -205,6 +188,15 @@ class PostgresBackend(Backend):
 
     def run_statement(self, sql: str) -> None:
         self.run_script(sql)
+
+    def literal(self, value: Any) -> str:
+        """psycopg's own quoting (a string with a backslash becomes an
+        ``E''`` literal, right whatever ``standard_conforming_strings`` says)."""
+        from psycopg import sql
+
+        if isinstance(value, bool):
+            value = int(value)
+        return sql.Literal(value).as_string(self._conn).strip()
 
     def elapsed_ms_sql(self, started: str) -> str:
         return "CAST(EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1000 AS INTEGER)"

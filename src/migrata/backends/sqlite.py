@@ -16,42 +16,26 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import json
+import logging
 import os
 import sqlite3
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from migrata._lazy import LazyLogger
-from migrata.backends.base import (
-    Backend,
-    LockHolder,
-    Statement,
-    StatementError,
-    hostname,
-    is_blank,
-    leading_keywords,
-    mask_url,
-    poll,
-    skip_space_and_comments,
-    utc_iso,
-)
+from migrata.backends._sqltext import is_blank, leading_keywords, skip_space_and_comments
+from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, UsageError
+from migrata.util import hostname, mask_url, poll, utc_iso
 
-log = LazyLogger("migrata")
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+log = logging.getLogger("migrata")
 
 __all__ = ["SQLiteBackend"]
 
 _TX_CONTROL = {"BEGIN", "COMMIT", "END", "ROLLBACK"}
-_ROLLBACK_JOURNALS = ("delete", "truncate", "persist")
-# Switching to WAL and back (a checkpoint, the -wal file made and removed)
-# costs about what three fewer syncs per commit save over four migrations.
-_WAL_FROM = 4
 _FIRST_WAIT = 0.1  # seconds a query outside the migration lock waits for SQLite's lock before saying so
 
 
@@ -64,6 +48,7 @@ class SQLiteBackend(Backend):
     text_type = "TEXT"
     id_column = "id INTEGER PRIMARY KEY"  # the rowid: no sqlite_sequence page to update per event
     begin_sql = "BEGIN IMMEDIATE"
+    step_in_one_call = True
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
         super().__init__(url, options=options)
@@ -71,12 +56,6 @@ class SQLiteBackend(Backend):
         self._busy = 5.0  # seconds to wait for SQLite's lock (the lock timeout)
         self._patient = True  # waits all of _busy now (see _wait_on)
         self._lock_fd: int | None = None
-        self._lock_info: dict[str, Any] = {}  # this holder's details in the lock file
-        self._restore: str | None = None  # the journal mode the lock file asks a later holder to put back
-        self._run_started = False  # between_steps was called since the lock was taken
-        self._run_journal: str | None = None  # the database's own journal mode, while a run manages it
-        self._wal = False  # switched to WAL for the run now
-        self._exclusive = False  # locking_mode is EXCLUSIVE now
         self._deadline: float | None = None
         self._timeout: float | None = None
 
@@ -113,25 +92,6 @@ class SQLiteBackend(Backend):
             raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
         conn.set_progress_handler(self._progress, 2000)
         self._conn = conn
-        if not self.in_memory and mode not in ("ro", "memory"):
-            self._put_back_left_journal()
-
-    def _put_back_left_journal(self) -> None:
-        """A run that was killed left the database in WAL mode, and its lock
-        file says which mode to put back: the first migrata command to open
-        the database while no run holds the lock puts it back (taking the
-        lock for that moment, see :meth:`_undo_left_wal`). Otherwise the lock
-        file is empty or names a holder: one ``stat`` tells."""
-        try:
-            if os.stat(self.lock_path).st_size == 0:
-                return
-        except OSError:
-            return
-        patient = self._patient
-        with contextlib.suppress(DatabaseError):
-            if self.acquire_lock(0):
-                self.release_lock()
-        self._be_patient(patient)  # holding the lock for a moment changed nothing for what follows
 
     def close(self) -> None:
         self.release_lock()
@@ -163,16 +123,6 @@ class SQLiteBackend(Backend):
 
     def database_exists(self) -> bool:
         return self.in_memory or os.path.exists(self.path)
-
-    def state_probe(self) -> tuple[str, str, tuple[Any, ...]] | None:
-        if self.in_memory or self.url.query.get("mode") == "memory":
-            return None
-        return ("migrata.backends._sqlitestate", "state", (os.path.abspath(self.path),))
-
-    def change_marker(self) -> Any:
-        # SQLite's own counter of commits by other connections (this one's
-        # never move it); reading it needs no lock
-        return self._own_cursor("PRAGMA data_version", ()).fetchone()[0]
 
     def create(self) -> bool:
         if self.in_memory or os.path.exists(self.path):
@@ -302,15 +252,6 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
 
-    def query_rows(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> Iterator[tuple[Any, ...]]:
-        cur = self._own_cursor(sql, params)
-        try:
-            yield from cur
-        except sqlite3.Error as exc:
-            raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
-        finally:
-            cur.close()
-
     def run_statement(self, sql: str) -> None:
         conn = self.connection
         with self.statement_guard():
@@ -334,8 +275,6 @@ class SQLiteBackend(Backend):
             raise
         finally:
             self._deadline = None
-
-    step_in_one_call = True
 
     def run_script(self, sql: str) -> None:
         """``executescript``: SQLite parses and runs the whole text itself. No
@@ -423,131 +362,27 @@ class SQLiteBackend(Backend):
         if not poll(attempt, timeout, most=0.1):
             os.close(fd)
             return False
-        previous = self._read_record(fd)
         self._lock_fd = fd
         self._be_patient()  # the run's own statements wait all of the lock timeout
-        self._lock_info = {
+        holder = {
             "pid": os.getpid(),
             "host": hostname(),
             "since": utc_iso(),
             "detail": mask_url(" ".join(["migrata", *sys.argv[1:]]))[:200],
         }
-        self._restore = None
-        self._write_lock_file()
-        left = previous.get("journal")
-        if left in _ROLLBACK_JOURNALS:
-            self._undo_left_wal(str(left))
-        return True
-
-    def _write_lock_file(self, *, holder: bool = True) -> None:
-        """The lock file: this holder's details (unless ``holder`` is False, as
-        it lets go) and the journal mode to put back, if any."""
-        fd = self._lock_fd
-        if fd is None:
-            return
-        data = dict(self._lock_info) if holder else {}
-        if self._restore:
-            data["journal"] = self._restore
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
-            if data:
-                import json
-
-                os.pwrite(fd, json.dumps(data).encode(), 0)
-
-    def _journal_mode(self, change: str | None = None) -> str:
-        sql = "PRAGMA journal_mode" if change is None else f"PRAGMA journal_mode = {change}"
-        row = self.connection.execute(sql).fetchone()
-        return str(row[0]).lower() if row else ""
-
-    # --- the journal of a run -------------------------------------------------------
-    # While migrations run, a database in one of SQLite's rollback-journal
-    # modes is switched to WAL with the lock held in exclusive mode, and back
-    # to its own mode when the run ends or reaches a journaled or Python
-    # migration. A commit then syncs once (the WAL file, at synchronous FULL)
-    # instead of four times, at the same durability: half the time of a quick
-    # migration. In exclusive locking mode no -shm file is made and no other
-    # connection gets in, as SQLite's exclusive lock already kept them out.
-    # The lock file records the database's own mode while the run has it in
-    # WAL: after a run that was killed, the next command to open the database
-    # while no run holds the lock switches it back (_put_back_left_journal).
-
-    def _start_run(self) -> None:
-        self._run_started = True
-        with contextlib.suppress(sqlite3.Error):
-            mode = self._journal_mode()
-            if mode in _ROLLBACK_JOURNALS:
-                self._run_journal = self._restore = mode
-                self._write_lock_file()
-
-    def _run_mode(self, on: bool, ahead: int = _WAL_FROM) -> None:
-        """Enter (exclusive lock, and WAL when ``ahead`` steps are left to
-        pay for switching) or leave (the database's own journal mode, normal
-        locking, the lock let go) the mode transactional steps run in."""
-        if self._exclusive == on or self._conn is None or self._run_journal is None:
-            return
-        conn = self._conn
-        with contextlib.suppress(sqlite3.Error):
-            if on:
-                if self._journal_mode() != self._run_journal:  # a migration chose another mode: keep it
-                    self._run_journal = self._restore = None
-                    self._write_lock_file()
-                    return
-                conn.execute("PRAGMA locking_mode = EXCLUSIVE")
-                self._exclusive = True
-                # else, and where WAL cannot be used: exclusive in the rollback journal
-                self._wal = ahead >= _WAL_FROM and self._journal_mode("WAL") == "wal"
-                if self._wal and int(conn.execute("PRAGMA synchronous").fetchone()[0]) < 2:
-                    conn.execute("PRAGMA synchronous = FULL")
-                return
-            if self._wal:
-                self._wal = self._journal_mode(self._run_journal) == "wal"
-                if self._wal:  # could not leave WAL: exclusive locking cannot end before it
-                    return
-            conn.execute("PRAGMA locking_mode = NORMAL")
-            conn.execute("SELECT 1 FROM sqlite_master LIMIT 1").fetchall()  # lets the lock go
-            self._exclusive = False
-
-    def between_steps(self, *, others: bool = False, ahead: int = 1) -> None:
-        if not self._run_started:
-            self._start_run()
-        self._run_mode(not others, ahead)
-
-    def _end_run(self) -> None:
-        """Leave the run's mode (the mode to put back stays recorded if WAL
-        could not be left)."""
-        self._run_mode(False)
-        if self._run_journal is not None and not self._wal:
-            self._restore = None
-        self._run_journal = None
-        self._run_started = False
-
-    def _undo_left_wal(self, mode: str) -> None:
-        """A run that did not end left the database in WAL mode: switch it
-        back to its own ``mode`` (left for the next holder while other
-        connections keep it open in WAL)."""
-        conn = self.connection
-        try:
-            conn.execute("PRAGMA busy_timeout = 0")  # others that have it open stay: no use waiting
-            still = self._journal_mode() == "wal" and self._journal_mode(mode) == "wal"
-        except sqlite3.Error:  # "database is locked": others have it open in WAL
-            still = True
-        finally:
-            with contextlib.suppress(sqlite3.Error):
-                conn.execute(f"PRAGMA busy_timeout = {int(self._busy * 1000)}")
-        if still:
-            self._restore = mode
-            self._write_lock_file()
+            os.pwrite(fd, json.dumps(holder).encode(), 0)
+        return True
 
     def release_lock(self) -> None:
         fd = self._lock_fd
         if fd is None:
             return
-        self._end_run()
         # erase our details before letting go: a reader that finds the lock held
         # but no holder in the file waits for the next holder to write its own
-        # (a journal mode still to put back stays for the next holder)
-        self._write_lock_file(holder=False)
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
         self._lock_fd = None
         with contextlib.suppress(OSError):
             fcntl.flock(fd, fcntl.LOCK_UN)
@@ -580,22 +415,15 @@ class SQLiteBackend(Backend):
             os.close(fd)
 
     @staticmethod
-    def _read_record(fd: int) -> dict[str, Any]:
-        """What the lock file says (empty when it says nothing readable)."""
+    def _read_holder(fd: int) -> LockHolder | None:
+        """The holder the lock file names (None when it names none)."""
         try:
             text = os.pread(fd, 4096, 0).decode().strip()
-            import json
-
             data = json.JSONDecoder().raw_decode(text)[0] if text else {}
         except (OSError, ValueError):
-            return {}
-        return data if isinstance(data, dict) else {}
-
-    @classmethod
-    def _read_holder(cls, fd: int) -> LockHolder | None:
-        data = cls._read_record(fd)
-        if "pid" not in data and "detail" not in data:
-            return None  # empty, or only a journal mode left for the next holder
+            return None
+        if not isinstance(data, dict) or ("pid" not in data and "detail" not in data):
+            return None
         return LockHolder(
             pid=data.get("pid"), host=data.get("host"), since=data.get("since"), detail=data.get("detail")
         )

@@ -2,9 +2,8 @@
 
 The only place that prints or exits. A :class:`~migrata.errors.MigrataError`
 becomes one ``error:`` line, an optional ``hint:`` line and its exit code; a
-traceback appears only with ``--debug``. ``status``, ``check`` and ``current``
-answer without loading click (:mod:`migrata.cli.fast`), and from a kept answer
-when nothing they depend on changed (:mod:`migrata.cli.answers`).
+traceback appears only with ``--debug``. The commands are click commands
+(:mod:`migrata.cli.app`), each a thin function over one :mod:`migrata.api` call.
 """
 
 from __future__ import annotations
@@ -32,29 +31,16 @@ def _run_click(args: list[str]) -> int:
     return rv if isinstance(rv, int) else 0
 
 
-def _run(args: list[str]) -> int:
-    from migrata.cli.fast import run
-
-    code = run(args)
-    return _run_click(args) if code is None else code
-
-
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
-    from migrata.cli.answers import lookup
-
-    kept = lookup(args)  # status/check/current, or an `up` with nothing to do, asked again with nothing changed
-    if kept is not None:
-        sys.stdout.write(kept[0])
-        sys.exit(kept[1])
-    from migrata.backends.base import mask_url
     from migrata.errors import MigrataError
+    from migrata.util import mask_url
 
     debug = "--debug" in args
     as_json = "--json" in args
     try:
-        code = _run(args)
+        code = _run_click(args)
     except MigrataError as exc:
         if debug:
             import traceback

@@ -12,12 +12,104 @@ from typing import Any, TypeVar
 
 import click
 
-from migrata.cli.argv import OPTIONS
-from migrata.config import KEYS
+from migrata.config import KEYS, Settings, load_settings
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 _META = "migrata.options"
+
+#: (flags, setting key or control name, click.Option keyword arguments)
+OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
+    (("--config",), "config", {"metavar": "FILE", "help": "Config file (migrata.toml or pyproject.toml)."}),
+    (("-C", "--directory"), "directory", {"metavar": "DIR", "help": "Run as if started in DIR."}),
+    (("--env",), "env", {"metavar": "NAME", "help": "Overlay the [env.NAME] section of the config."}),
+    (("--url",), "url", {"metavar": "URL", "help": "Database URL (wins over config and environment)."}),
+    (("--migrations",), "migrations", {"metavar": "DIR", "help": "Migrations folder."}),
+    (("--table",), "table", {"metavar": "NAME", "help": "History table name."}),
+    (
+        ("--versions",),
+        "versions",
+        {"type": click.Choice(["sequential", "timestamp"]), "help": "Version scheme for `new`."},
+    ),
+    (
+        ("--lock-timeout",),
+        "lock_timeout",
+        {"metavar": "DURATION", "help": "How long to wait for the migration lock (60s)."},
+    ),
+    (("--statement-timeout",), "statement_timeout", {"metavar": "DURATION", "help": "Bound for each statement."}),
+    (("--timeout",), "timeout", {"metavar": "DURATION", "help": "Bound for a whole up/down run (lock wait included)."}),
+    (
+        ("--file-pattern",),
+        "file_pattern",
+        {"metavar": "REGEX", "multiple": True, "help": "Extra migration file-name pattern."},
+    ),
+    (
+        ("--allow-empty",),
+        "allow_empty",
+        {"is_flag": True, "default": None, "help": "Run empty migration files as no-ops."},
+    ),
+    (
+        ("--out-of-order",),
+        "out_of_order",
+        {"is_flag": True, "default": None, "help": "Allow pending migrations older than the current version."},
+    ),
+    (
+        ("--mixed",),
+        "mixed",
+        {"is_flag": True, "default": None, "help": "Run migrations holding non-transactional statements journaled."},
+    ),
+    (
+        ("--on-connect",),
+        "on_connect",
+        {"metavar": "MODULE:FUNC", "multiple": True, "help": "Call FUNC(connection) after connecting."},
+    ),
+    # operations
+    (
+        ("--backup/--no-backup",),
+        "backup",
+        {"default": None, "help": "Take a verified backup before up/down change anything."},
+    ),
+    (("--backup-dir",), "backup_dir", {"metavar": "DIR", "help": "Folder for backups (backups)."}),
+    (("--backup-keep",), "backup_keep", {"metavar": "N", "help": "Keep the N newest backups (10)."}),
+    (
+        ("--restore-on-failure",),
+        "restore_on_failure",
+        {"is_flag": True, "default": None, "help": "Restore the pre-run backup if the run or verification fails."},
+    ),
+    (
+        ("--before-up",),
+        "before_up",
+        {"metavar": "CMD", "multiple": True, "help": "Hook run before up changes anything."},
+    ),
+    (("--after-up",), "after_up", {"metavar": "CMD", "multiple": True, "help": "Hook run after up succeeded."}),
+    (("--before-down",), "before_down", {"metavar": "CMD", "multiple": True, "help": "Hook run before down."}),
+    (("--after-down",), "after_down", {"metavar": "CMD", "multiple": True, "help": "Hook run after down succeeded."}),
+    (("--on-failure",), "on_failure", {"metavar": "CMD", "multiple": True, "help": "Hook run when up/down fails."}),
+    (
+        ("--verify",),
+        "verify",
+        {"is_flag": True, "default": None, "help": "After up: run *.verify.sql checks and the health check."},
+    ),
+    (("--health-url",), "health_url", {"metavar": "URL", "help": "Health check that must answer 2xx after up."}),
+    (("--health-timeout",), "health_timeout", {"metavar": "DURATION", "help": "Health check timeout (10s)."}),
+    (("--metrics-file",), "metrics_file", {"metavar": "FILE", "help": "Prometheus textfile to update after up/down."}),
+    (("--pushgateway",), "pushgateway", {"metavar": "URL", "help": "Prometheus Pushgateway to push metrics to."}),
+    (
+        ("--log-format",),
+        "log_format",
+        {"type": click.Choice(["text", "json"]), "help": "Log lines as text or JSON objects."},
+    ),
+    (("--log-file",), "log_file", {"metavar": "FILE", "help": "Also append log lines to FILE."}),
+    (
+        ("--log-level",),
+        "log_level",
+        {
+            "type": click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
+            "help": "Log level on stderr.",
+        },
+    ),
+    (("--debug",), "debug", {"is_flag": True, "default": None, "help": "Show tracebacks and debug logs."}),
+]
 
 
 def _store(key: str) -> Callable[[click.Context, click.Parameter, Any], None]:
@@ -68,10 +160,7 @@ def _shared() -> list[click.Option]:
             )
         )
         for flags, key, spec in OPTIONS:
-            kwargs = dict(spec)
-            if "choices" in kwargs:
-                kwargs["type"] = click.Choice(kwargs.pop("choices"), case_sensitive=kwargs.pop("case_sensitive", True))
-            _SHARED.append(click.Option([*flags, key], expose_value=False, callback=_store(key), **kwargs))
+            _SHARED.append(click.Option([*flags, key], expose_value=False, callback=_store(key), **spec))
     return _SHARED
 
 
@@ -91,3 +180,14 @@ def overrides(ctx: click.Context) -> dict[str, Any]:
     """Setting overrides given on the command line."""
     values = collected(ctx)
     return {k: values[k] for k in KEYS if k in values}
+
+
+def load_from_options(opts: dict[str, Any]) -> Settings:
+    """The settings for collected command-line options (-C, --config, --env and
+    every setting flag: each has the name of its setting)."""
+    return load_settings(
+        opts.get("config"),
+        directory=opts.get("directory"),
+        env=opts.get("env"),
+        **{k: opts[k] for k in KEYS if k in opts},
+    )

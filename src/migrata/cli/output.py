@@ -8,10 +8,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+from typing import Any
 
 __all__ = ["echo", "err", "is_tty", "print_json", "table"]
 

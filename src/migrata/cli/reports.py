@@ -1,19 +1,14 @@
-"""What the reporting and migrating commands print, without click: the
-click commands (:mod:`migrata.cli.app`) and the fast path of
-:mod:`migrata.cli.fast` share these functions. The ``show_*`` functions
-return the command's exit code."""
+"""What the reporting and migrating commands print. The ``show_*``
+functions return the command's exit code."""
 
 from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 from migrata.cli.output import echo, print_json, table
 from migrata.errors import PendingMigrationsError, ValidationError
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
 
 __all__ = ["exit_if_invalid", "problem_lines", "show_check", "show_current", "show_migrated", "show_status"]
 

@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from migrata._core import planner
-from migrata._workspace import Workspace
 from migrata.errors import BackupError, DatabaseError, UsageError
+from migrata.session import Session
 
 __all__ = [
     "SAFETY",
@@ -78,9 +78,9 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _stem(ws: Workspace) -> str:
+def _stem(sess: Session) -> str:
     """What backups of this database are named after (``quota.db``, ``app``)."""
-    url = ws.settings.database_url()
+    url = sess.settings.database_url()
     if url.family == "sqlite":
         if url.database == ":memory:":
             raise UsageError("an in-memory SQLite database cannot be backed up")
@@ -88,10 +88,10 @@ def _stem(ws: Workspace) -> str:
     return url.database or "database"
 
 
-def _identity(ws: Workspace) -> str:
+def _identity(sess: Session) -> str:
     """The database a backup belongs to: the SQLite file, or server + port + name.
     Two projects sharing a backup folder never restore each other's backups."""
-    url = ws.settings.database_url()
+    url = sess.settings.database_url()
     if url.family == "sqlite":
         return f"sqlite:{Path(url.database or '').resolve()}"
     return f"{url.family}://{url.host or 'localhost'}:{url.port or ''}/{url.database or ''}"
@@ -106,17 +106,17 @@ def _private_folder(folder: Path) -> None:
         folder.mkdir(parents=True, mode=0o700)
 
 
-def create_backup(ws: Workspace, *, reason: str = "manual", prune: bool = True) -> BackupInfo:
+def create_backup(sess: Session, *, reason: str = "manual", prune: bool = True) -> BackupInfo:
     """Take, verify and record a backup; prune old ones. Raises BackupError
     when the backup cannot be taken or does not verify (a backup that does not
     verify is kept, marked unverified in its sidecar, and never restored)."""
-    settings = ws.settings
-    if not ws.database_exists():
-        raise BackupError(f"{ws.database} does not exist: there is nothing to back up")
-    backend = ws.backend
+    settings = sess.settings
+    if not sess.database_exists():
+        raise BackupError(f"{sess.database} does not exist: there is nothing to back up")
+    backend = sess.backend
     folder = settings.backup_dir
     now = _dt.datetime.now(_dt.UTC)
-    path = folder / f"{_stem(ws)}.backup.{now.strftime('%Y%m%d_%H%M%S_%f')}{backend.backup_suffix}"
+    path = folder / f"{_stem(sess)}.backup.{now.strftime('%Y%m%d_%H%M%S_%f')}{backend.backup_suffix}"
     partial = path.with_name(path.name + ".partial")
     try:
         _private_folder(folder)
@@ -132,12 +132,12 @@ def create_backup(ws: Workspace, *, reason: str = "manual", prune: bool = True) 
         os.replace(partial, path)
     except DatabaseError as exc:
         partial.unlink(missing_ok=True)
-        raise BackupError(f"backup of {ws.database} failed: {exc.message}", hint=exc.hint) from None
+        raise BackupError(f"backup of {sess.database} failed: {exc.message}", hint=exc.hint) from None
     problem = backend.check_backup(path)
-    rows = ws.rows()
+    rows = sess.rows()
     info = BackupInfo(
         path=str(path),
-        database=ws.database,
+        database=sess.database,
         dialect=backend.dialect,
         created_at=now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
         version=planner.current_version(rows),
@@ -146,14 +146,14 @@ def create_backup(ws: Workspace, *, reason: str = "manual", prune: bool = True) 
         verified=problem is None,
         problem=problem,
         reason=reason,
-        identity=_identity(ws),
+        identity=_identity(sess),
     )
     _write_sidecar(info)
-    _record(ws, "backup", info, outcome="ok" if info.verified else "failed")
+    _record(sess, "backup", info, outcome="ok" if info.verified else "failed")
     if not info.verified:
         raise BackupError(f"the backup {path.name} did not verify: {problem}", hint="nothing was changed")
     if prune:
-        _prune(ws, folder, settings.backup_keep)
+        _prune(sess, folder, settings.backup_keep)
     return info
 
 
@@ -174,10 +174,10 @@ def _write_sidecar(info: BackupInfo) -> None:
         json.dump(asdict(info), fh, indent=2)
 
 
-def _record(ws: Workspace, action: str, info: BackupInfo, *, outcome: str = "ok", trigger: str | None = None) -> None:
+def _record(sess: Session, action: str, info: BackupInfo, *, outcome: str = "ok", trigger: str | None = None) -> None:
     """An event in the log, where migrata's tables exist."""
     try:
-        led = ws.ledger
+        led = sess.ledger
         if not led.exists():
             return
         detail = {"path": info.path, "sha256": info.sha256, "size": info.size, "version": info.version}
@@ -190,13 +190,13 @@ def _record(ws: Workspace, action: str, info: BackupInfo, *, outcome: str = "ok"
         pass  # the event log is best effort here: the backup itself is what matters
 
 
-def list_backups(ws: Workspace) -> list[BackupInfo]:
+def list_backups(sess: Session) -> list[BackupInfo]:
     """This database's backups, newest first."""
-    folder = ws.settings.backup_dir
+    folder = sess.settings.backup_dir
     if not folder.is_dir():
         return []
-    prefix = f"{_stem(ws)}.backup."
-    identity = _identity(ws)
+    prefix = f"{_stem(sess)}.backup."
+    identity = _identity(sess)
     found = []
     for side in folder.glob(prefix + "*.json"):
         try:
@@ -216,69 +216,69 @@ def list_backups(ws: Workspace) -> list[BackupInfo]:
     return found
 
 
-def _prune(ws: Workspace, folder: Path, keep: int) -> None:
-    for old in list_backups(ws)[keep:]:
+def _prune(sess: Session, folder: Path, keep: int) -> None:
+    for old in list_backups(sess)[keep:]:
         Path(old.path).unlink(missing_ok=True)
         _sidecar(Path(old.path)).unlink(missing_ok=True)
 
 
-def find_backup(ws: Workspace, name: str | None) -> BackupInfo:
+def find_backup(sess: Session, name: str | None) -> BackupInfo:
     """The backup named (a path or a file name), or the newest verified one."""
-    backups = list_backups(ws)
+    backups = list_backups(sess)
     if name is None:
         # the newest verified backup, not one taken automatically before a restore
         good = [b for b in backups if b.verified and b.reason != SAFETY]
         if not good:
-            raise BackupError(f"no verified backup of {ws.database} in {ws.settings.backup_dir}")
+            raise BackupError(f"no verified backup of {sess.database} in {sess.settings.backup_dir}")
         return good[0]
     for b in backups:
         if name in (b.path, Path(b.path).name):
             return b
     path = Path(name)
     if not path.is_absolute():
-        path = ws.settings.backup_dir / name
+        path = sess.settings.backup_dir / name
     side = _sidecar(path)
     if side.exists():
         other = json.loads(side.read_text(encoding="utf-8")).get("identity", "another database")
         raise BackupError(
-            f"{path.name} is a backup of {other}, not of {_identity(ws)}; refusing to restore it",
+            f"{path.name} is a backup of {other}, not of {_identity(sess)}; refusing to restore it",
             hint="backups belong to the database file or server database they were taken of",
         )
     if path.exists():
         raise BackupError(f"{path} has no sidecar {side.name}: its checksum cannot be checked")
-    raise BackupError(f"no backup named {name} in {ws.settings.backup_dir}", hint="`migrata backups` lists them")
+    raise BackupError(f"no backup named {name} in {sess.settings.backup_dir}", hint="`migrata backups` lists them")
 
 
-def check_restorable(ws: Workspace, info: BackupInfo) -> None:
+def check_restorable(sess: Session, info: BackupInfo) -> None:
     """Refuse a backup whose file changed since it was taken or does not read back."""
     path = Path(info.path)
     if sha256_of(path) != info.sha256:
         raise BackupError(f"{path.name} changed since it was taken (SHA-256 differs); refusing to restore it")
-    problem = ws.unconnected_backend().check_backup(path)
+    problem = sess.unconnected_backend().check_backup(path)
     if problem:
         raise BackupError(f"{path.name} is broken: {problem}; nothing was restored")
 
 
-def restore_backup(ws: Workspace, info: BackupInfo, *, trigger: str = "manual") -> BackupInfo:
+def restore_backup(sess: Session, info: BackupInfo, *, trigger: str = "manual") -> BackupInfo:
     """Check the backup, replace the database by it, check the result, record
     it (``trigger``: ``manual`` or ``restore_on_failure``)."""
-    check_restorable(ws, info)
+    check_restorable(sess, info)
     path = Path(info.path)
-    backend = ws.unconnected_backend()
+    backend = sess.unconnected_backend()
     try:
-        if ws.database_exists():
-            with ws.locked(ensure=False):  # no migrator may run meanwhile
+        if sess.database_exists():
+            with sess.locked(ensure=False):  # no migrator may run meanwhile
                 backend.restore_from(path)
         else:  # gone entirely: the restore creates it again
             backend.restore_from(path)
     except DatabaseError as exc:
         raise BackupError(f"restoring {path.name} failed: {exc.message}", hint=exc.hint) from None
-    ws.close()  # the restore may have replaced the database under the connection
-    after = planner.current_version(ws.rows())
+    sess.close()  # the restore may have replaced the database under the connection
+    after = planner.current_version(sess.rows())
     if after != info.version:
         raise BackupError(
             f"after restoring {path.name} the database is at {after or 'base'}, the backup was at "
             f"{info.version or 'base'}"
         )
-    _record(ws, "restore", info, trigger=trigger)
+    _record(sess, "restore", info, trigger=trigger)
     return info

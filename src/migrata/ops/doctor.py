@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from migrata._core import planner
-from migrata._workspace import Workspace
 from migrata.errors import MigrataError
+from migrata.session import Session
 
 __all__ = ["Finding", "Report", "run_doctor"]
 
@@ -45,36 +45,36 @@ class Report:
         return {"database": self.database, "ready": self.ready, "checks": [f.to_dict() for f in self.findings]}
 
 
-def run_doctor(ws: Workspace) -> Report:
-    report = Report(ws.database)
+def run_doctor(sess: Session) -> Report:
+    report = Report(sess.database)
     add = report.findings.append
-    settings = ws.settings
+    settings = sess.settings
     add(Finding("config", "ok", str(settings.config_file) if settings.config_file else "no config file (environment)"))
     try:
-        if not ws.database_exists():  # checked without creating it
-            add(Finding("connection", "warn", f"{ws.database} does not exist yet: `migrata up` creates it"))
-            add(_tools(ws))
-            add(_migrations(ws))
+        if not sess.database_exists():  # checked without creating it
+            add(Finding("connection", "warn", f"{sess.database} does not exist yet: `migrata up` creates it"))
+            add(_tools(sess))
+            add(_migrations(sess))
             return report
-        backend = ws.backend
-        add(Finding("connection", "ok", f"{backend.dialect} {backend.server_version()} at {ws.database}"))
+        backend = sess.backend
+        add(Finding("connection", "ok", f"{backend.dialect} {backend.server_version()} at {sess.database}"))
     except MigrataError as exc:
         add(Finding("connection", "fail", exc.message))
         return report
     holder = backend.lock_holder()
     if holder is None:
-        add(_privileges(ws))
+        add(_privileges(sess))
     else:  # a migration is running: probing now would only wait for it
         add(Finding("privileges", "skip", "not probed while a migrator holds the lock"))
-    add(_tools(ws))
-    add(_disk(ws))
+    add(_tools(sess))
+    add(_disk(sess))
     add(Finding("lock", "warn" if holder else "ok", f"held by {holder.describe()}" if holder else "free"))
-    add(_migrations(ws))
+    add(_migrations(sess))
     return report
 
 
-def _privileges(ws: Workspace) -> Finding:
-    backend = ws.backend
+def _privileges(sess: Session) -> Finding:
+    backend = sess.backend
     probe = f"migrata_doctor_{uuid.uuid4().hex[:8]}"
     try:
         if backend.transactional_ddl:
@@ -95,8 +95,8 @@ def _privileges(ws: Workspace) -> Finding:
     return Finding("privileges", "ok", "can create and drop tables and take the migration lock")
 
 
-def _tools(ws: Workspace) -> Finding:
-    tools = ws.unconnected_backend().backup_tools
+def _tools(sess: Session) -> Finding:
+    tools = sess.unconnected_backend().backup_tools
     if not tools:
         return Finding("backup tools", "ok", "none needed (SQLite's backup API)")
     # "a|b": either program will do (mariadb-dump or MySQL's mysqldump)
@@ -106,25 +106,25 @@ def _tools(ws: Workspace) -> Finding:
         if not any(shutil.which(t) for t in tool.split("|"))
     ]
     if missing:
-        status = "fail" if ws.settings.backup or ws.settings.restore_on_failure else "warn"
+        status = "fail" if sess.settings.backup or sess.settings.restore_on_failure else "warn"
         return Finding("backup tools", status, "missing: " + ", ".join(missing))
     found = [next(t for t in tool.split("|") if shutil.which(t)) for tool in tools]
     return Finding("backup tools", "ok", ", ".join(found))
 
 
-def _disk(ws: Workspace) -> Finding:
-    folder = ws.settings.backup_dir
+def _disk(sess: Session) -> Finding:
+    folder = sess.settings.backup_dir
     probe = folder if folder.exists() else next((p for p in folder.parents if p.exists()), folder.anchor)
     free = shutil.disk_usage(probe).free
-    needed = ws.backend.size_estimate()
+    needed = sess.backend.size_estimate()
     detail = f"{free // 2**20} MiB free in {probe}, a backup needs about {max(1, needed // 2**20)} MiB"
     return Finding("disk", "fail" if free < needed * 1.2 else "ok", detail)
 
 
-def _migrations(ws: Workspace) -> Finding:
+def _migrations(sess: Session) -> Finding:
     try:
-        rows = ws.rows()
-        states, problems = ws.report(rows)
+        rows = sess.rows()
+        states, problems = sess.report(rows)
     except MigrataError as exc:
         return Finding("migrations", "fail", exc.message)
     errors = [p for p in problems if p.severity == "error"]

@@ -23,22 +23,22 @@ A failing before-hook stops the command before anything changes (exit 8);
 
 from __future__ import annotations
 
+import logging
 import os
 import subprocess
 import time
 from pathlib import Path
 
-from migrata._lazy import LazyLogger
-from migrata._workspace import MalformedSpec, call_user
-from migrata.backends.base import mask_url
 from migrata.config import Settings
 from migrata.errors import HookError
+from migrata.session import MalformedSpec, call_user
+from migrata.util import mask_url
 
 __all__ = ["PHASES", "run_hooks"]
 
 PHASES = ("before_up", "after_up", "before_down", "after_down", "on_failure")
 
-log = LazyLogger("migrata")
+log = logging.getLogger("migrata")
 
 
 def run_hooks(settings: Settings, phase: str, env: dict[str, str]) -> int:

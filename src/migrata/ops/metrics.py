@@ -14,21 +14,21 @@ only here.
 
 from __future__ import annotations
 
+import logging
 import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from migrata._lazy import LazyLogger
-from migrata.backends.base import mask_url
+from migrata.util import mask_url
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
 __all__ = ["Outcome", "publish"]
 
-log = LazyLogger("migrata")
+log = logging.getLogger("migrata")
 
 JOB = "migrata"
 COUNTERS = {

@@ -23,8 +23,9 @@ from typing import Any
 
 from migrata._core.model import Version
 from migrata._core.source import read_text
-from migrata._workspace import Workspace
-from migrata.backends.base import StatementError, mask_url
+from migrata.backends.base import StatementError
+from migrata.session import Session
+from migrata.util import mask_url
 
 __all__ = ["Check", "health_check", "verify_scripts"]
 
@@ -54,22 +55,22 @@ def _scripts(folder: Path) -> dict[tuple[int, ...], list[Path]]:
     return found
 
 
-def verify_scripts(ws: Workspace, versions: list[str] | None = None) -> list[Check]:
+def verify_scripts(sess: Session, versions: list[str] | None = None) -> list[Check]:
     """Run the verify scripts of the applied migrations (or of ``versions``)."""
-    scripts = _scripts(ws.settings.migrations)
+    scripts = _scripts(sess.settings.migrations)
     if not scripts:
         return []
-    applied = {r.version_key for r in ws.rows() if r.status == "applied" and r.version_key is not None}
+    applied = {r.version_key for r in sess.rows() if r.status == "applied" and r.version_key is not None}
     wanted = applied if versions is None else {Version.parse(v).key for v in versions if Version.is_version(v)}
     checks = []
     for key in sorted(wanted & applied):
         for path in scripts.get(key, []):
-            checks.append(_run_script(ws, path))
+            checks.append(_run_script(sess, path))
     return checks
 
 
-def _run_script(ws: Workspace, path: Path) -> Check:
-    backend = ws.backend
+def _run_script(sess: Session, path: Path) -> Check:
+    backend = sess.backend
     statements = backend.split(read_text(path))
     if not statements:
         return Check(path.name, False, "the script holds no SQL")

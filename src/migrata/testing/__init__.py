@@ -93,8 +93,8 @@ def temporary_database(dialect: str = "sqlite", *, directory: str | os.PathLike[
             folder = directory or stack.enter_context(tempfile.TemporaryDirectory(prefix="migrata-test-"))
             yield f"sqlite:///{Path(folder, f'test_{uuid.uuid4().hex[:8]}.db')}"
         return
-    from migrata.backends import create_backend
     from migrata.backends.base import DatabaseURL
+    from migrata.backends.registry import create_backend
 
     base = DatabaseURL.parse(server_url(dialect))
     name = f"migrata_test_{uuid.uuid4().hex[:12]}"
@@ -122,8 +122,8 @@ def temporary_database(dialect: str = "sqlite", *, directory: str | os.PathLike[
 
 def schema_of(url: str, *, exclude: Sequence[str] = ()) -> dict[str, Any]:
     """A comparable snapshot of a database's schema (migrata's own tables excluded)."""
-    from migrata.backends import create_backend
     from migrata.backends.base import DatabaseURL
+    from migrata.backends.registry import create_backend
 
     backend = create_backend(DatabaseURL.parse(url))
     backend.connect()
@@ -156,7 +156,7 @@ def stairway(config: Any = None, **overrides: Any) -> list[str]:
     or a second up does not give the same schema as the first.
     """
     import migrata
-    from migrata._workspace import resolve_settings
+    from migrata.session import resolve_settings
 
     settings = resolve_settings(config, **overrides)
     parsed = settings.database_url()

@@ -21,11 +21,10 @@ from pathlib import Path
 import pytest
 
 import migrata
-from migrata.backends import create_backend
 from migrata.backends.base import Backend, DatabaseURL, StatementError
+from migrata.backends.registry import create_backend
 
 __all__ = [
-    "test_change_marker_moves_when_another_connection_commits",
     "test_connect_and_introspect",
     "test_ddl_rollback_matches_capability",
     "test_failed_migration_changes_nothing_recorded_wrongly",
@@ -73,43 +72,6 @@ def test_connect_and_introspect(migrata_url: str) -> None:
         assert b.tables_present([]) == set()
     finally:
         b.close()
-
-
-def test_change_marker_moves_when_another_connection_commits(migrata_url: str, tmp_path: Path) -> None:
-    """A backend that gives a change marker keeps it while nobody commits and
-    moves it when another connection does; a workspace then reads the history
-    again instead of reusing its last read."""
-    a, b = _backend(migrata_url), _backend(migrata_url)
-    try:
-        a.execute("CREATE TABLE suite_marker (id INTEGER)")
-        first = a.change_marker()
-        if first is None:  # this backend cannot tell: its callers always read again
-            assert a.change_marker() is None
-            return
-        a.query("SELECT COUNT(*) FROM suite_marker")
-        assert a.change_marker() == first, "reads move nothing"
-        b.execute("INSERT INTO suite_marker (id) VALUES (1)")
-        second = a.change_marker()
-        assert second != first, "another connection committed"
-        b.begin()  # a transaction that wrote before the marker was taken and commits after it
-        b.execute("INSERT INTO suite_marker (id) VALUES (2)")
-        third = a.change_marker()
-        b.commit()
-        assert a.change_marker() != third, "a transaction open at the first marker committed since"
-    finally:
-        a.close()
-        b.close()
-    folder = tmp_path / "migrations"
-    _write(folder, "1_a.up.sql", "CREATE TABLE suite_m1 (id INTEGER);")
-    migrata.upgrade(migrata_url, migrations=folder)
-    from migrata._workspace import workspace
-
-    with workspace(migrata_url, migrations=folder) as ws:
-        rows = ws.rows(mark=True)
-        assert ws.rows(reuse=True) is rows, "nothing committed since: the read stands"
-        _write(folder, "2_b.up.sql", "CREATE TABLE suite_m2 (id INTEGER);")
-        migrata.upgrade(migrata_url, migrations=folder)  # another connection applies version 2
-        assert [r.version for r in ws.rows(reuse=True)] == ["1", "2"]
 
 
 def test_split_keeps_quoted_semicolons_and_lines(migrata_url: str) -> None:
@@ -169,7 +131,7 @@ def test_lock_excludes_second_holder(migrata_url: str) -> None:
 
 _HOLD = """
 import sys, time
-from migrata.backends import create_backend
+from migrata.backends.registry import create_backend
 from migrata.backends.base import DatabaseURL
 b = create_backend(DatabaseURL.parse(sys.argv[1])); b.connect()
 assert b.acquire_lock(5)

@@ -1,44 +1,41 @@
 """One command's view of a project: settings, migration files, database, lock.
 
-Private to the library: :mod:`migrata.api` builds a :class:`Workspace` per
-command and closes it when the command returns.
+:mod:`migrata.api` opens a :class:`Session` per command and closes it when
+the command returns; the operations (:mod:`migrata.ops`) work on it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 import os
 import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from migrata._core.ledger import Ledger
 from migrata._core.model import AppliedMigration, MigrationState, Problem
 from migrata._core.report import build_report
-from migrata._core.runner import Runner, lock_timeout_error
+from migrata._core.runner import Runner
 from migrata._core.source import Source, load_source
-from migrata._fingerprint import probe
-from migrata._lazy import LazyLogger
-from migrata.backends import create_backend
 from migrata.backends.base import Backend
+from migrata.backends.registry import create_backend
 from migrata.config import Settings, load_settings
-from migrata.errors import ConfigError, MigrataError
+from migrata.errors import ConfigError, LockTimeoutError, MigrataError
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from typing import Any
+__all__ = ["ConfigLike", "MalformedSpec", "Session", "call_user", "resolve_settings", "session"]
 
-__all__ = ["ConfigLike", "MalformedSpec", "Workspace", "call_user", "resolve_settings", "workspace"]
-
-log = LazyLogger("migrata")
+log = logging.getLogger("migrata")
 
 ConfigLike = Settings | str | os.PathLike[str] | None
 
 
 def resolve_settings(config: ConfigLike = None, **overrides: Any) -> Settings:
-    """Settings from whatever the caller has (see the module docstring)."""
+    """Settings from whatever the caller has: Settings, a database URL, a
+    config file or project folder, or None (found from the working directory)."""
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if isinstance(config, Settings):
         return config.with_overrides(**overrides) if overrides else config
@@ -56,7 +53,7 @@ def resolve_settings(config: ConfigLike = None, **overrides: Any) -> Settings:
     return load_settings(path, **overrides)
 
 
-class Workspace:
+class Session:
     """One command's view of a project: its settings, files and database."""
 
     def __init__(self, settings: Settings) -> None:
@@ -66,23 +63,18 @@ class Workspace:
         self._spare: Backend | None = None  # created, maybe connected by database_exists()
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
-        self._last_read: tuple[Any, list[AppliedMigration]] | None = None  # (change marker, rows) of rows()
-        self.reporting = False  # only reports: file texts need not be kept, down files not read
-        self.cached_texts = False  # up/down: unchanged files from the cache, texts read for the steps run
 
     # --- files ---------------------------------------------------------------------
     @property
     def source(self) -> Source:
+        """The migration files, read and checked as a set on first use."""
         if self._source is None:
             s = self.settings
-            self._source = load_source(
-                s.migrations,
-                patterns=s.file_pattern,
-                allow_empty=s.allow_empty,
-                for_report=self.reporting,
-                cached=self.cached_texts,
-            )
+            self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
         return self._source
+
+    def use_source(self, source: Source) -> None:
+        self._source = source
 
     # --- database ------------------------------------------------------------------
     @property
@@ -100,7 +92,7 @@ class Workspace:
         return self._backend
 
     def unconnected_backend(self) -> Backend:
-        """The backend object, not necessarily connected (one per workspace)."""
+        """The backend object, not necessarily connected (one per session)."""
         if self._backend is not None:
             return self._backend
         if self._spare is None:
@@ -128,6 +120,7 @@ class Workspace:
 
     @property
     def ledger(self) -> Ledger:
+        """migrata's tables on the connected database."""
         if self._ledger is None:
             self._ledger = Ledger(self.backend, self.settings.table)
         return self._ledger
@@ -135,61 +128,16 @@ class Workspace:
     def database_exists(self) -> bool:
         return self.unconnected_backend().database_exists()
 
-    def rows(self, *, mark: bool = False, reuse: bool = False) -> list[AppliedMigration]:
-        """History rows; an absent database or table reads as empty, creating nothing.
-
-        ``mark``: remember this read with the database's change marker (see
-        :meth:`~migrata.backends.base.Backend.change_marker`), taken before
-        it. ``reuse``: the rows of the last marked read when the marker tells
-        that no other connection committed since (this read is marked then).
-        Only for a caller that wrote no history since that read."""
+    def rows(self) -> list[AppliedMigration]:
+        """The history rows, read now; an absent database or table reads as
+        empty, creating nothing."""
         if not self.database_exists():
-            self._last_read = None
             return []
-        marker = self.backend.change_marker() if mark or reuse else None
-        last = self._last_read
-        if reuse and last is not None and marker is not None and last[0] == marker:
-            return last[1]
-        rows = self.ledger.read()
-        self._last_read = None if marker is None else (marker, rows)
-        return rows
-
-    def state_token(self) -> Any:
-        """The database's probe value now (None: it cannot tell, see
-        :meth:`~migrata.backends.base.Backend.state_probe`)."""
-        spec = self.unconnected_backend().state_probe()
-        return None if spec is None else probe(spec)
-
-    def report_inputs(self, before: Any) -> dict[str, Any] | None:
-        """What a report made since the probe value ``before`` depends on, for
-        the command line's answer cache: the files the settings were looked up
-        in, the migrations folder and the files of it that were read, and the
-        database probe. None when the database cannot tell or changed meanwhile."""
-        spec = self.unconnected_backend().state_probe()
-        source = self._source
-        if spec is None or before is None or source is None or self.settings.on_connect:
-            return None
-        if probe(spec) != before:
-            return None
-        folder = os.fspath(source.directory)
-        names = set()
-        for m in source.all:
-            path = os.fspath(m.up.path)
-            if os.path.dirname(path) != folder:
-                return None
-            names.add(os.path.basename(path))
-        return {
-            "config": list(self.settings.inputs),
-            "folder": folder,
-            "files": sorted(names),
-            "signatures": source.signatures,  # as the files were read: looked up by name
-            "probe": (spec, before),
-        }
-
-    def use_source(self, source: Source) -> None:
-        self._source = source
+        return self.ledger.read()
 
     def report(self, rows: list[AppliedMigration] | None = None) -> tuple[list[MigrationState], list[Problem]]:
+        """Every migration's state and the problems found, from the files and
+        ``rows`` (read now when not given)."""
         rows = self.rows() if rows is None else rows
         return build_report(
             self.source,
@@ -207,7 +155,8 @@ class Workspace:
         if deadline is not None:
             timeout = max(0.0, min(timeout, deadline - time.monotonic()))
         t0 = time.perf_counter()
-        if not backend.acquire_lock(0):
+        waited = not backend.acquire_lock(0)
+        if waited:
             holder = backend.lock_holder()
             log.warning(
                 "waiting for the migration lock, held by %s", holder.describe() if holder else "another migrator"
@@ -219,7 +168,7 @@ class Workspace:
         try:
             if ensure:
                 self.ledger.ensure()
-            if ensure and self.lock_wait_ms >= 50:
+            if ensure and waited and self.lock_wait_ms >= 50:
                 self.ledger.run(self.ledger.event("lock-wait", duration_ms=self.lock_wait_ms))
             yield
         finally:
@@ -240,8 +189,9 @@ class Workspace:
             if backend is not None:
                 backend.close()
         self._backend = self._spare = None
+        self._ledger = None
 
-    def __enter__(self) -> Workspace:
+    def __enter__(self) -> Session:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -249,12 +199,19 @@ class Workspace:
 
 
 @contextlib.contextmanager
-def workspace(config: ConfigLike = None, **overrides: Any) -> Iterator[Workspace]:
-    ws = Workspace(resolve_settings(config, **overrides))
+def session(config: ConfigLike = None, **overrides: Any) -> Iterator[Session]:
+    s = Session(resolve_settings(config, **overrides))
     try:
-        yield ws
+        yield s
     finally:
-        ws.close()
+        s.close()
+
+
+def lock_timeout_error(holder_text: str, timeout: float, target: str) -> LockTimeoutError:
+    return LockTimeoutError(
+        f"the migration lock on {target} was not free within {timeout:g}s: held by {holder_text}",
+        hint="`migrata lock status` shows the holder; `migrata lock release --force` stops it",
+    )
 
 
 class MalformedSpec(Exception):

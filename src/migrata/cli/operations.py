@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from migrata import api
-from migrata.cli.app import cli, json_option, settings, setup_logging
+from migrata.cli.group import cli, json_option, settings, setup_logging
 from migrata.cli.options import common_options
 from migrata.cli.output import echo, print_json, table
 from migrata.errors import ValidationError, VerificationError

@@ -1,0 +1,155 @@
+"""Step mode *journal*: for what cannot run in one transaction (DDL on
+MySQL/MariaDB, ``no-transaction`` migrations, files that begin and commit
+their own transactions).
+
+A ``running`` row is committed first, the row's ``progress`` counts the
+statements that completed, and the row becomes ``applied`` at the end
+(``failed`` on error). After a crash the row says which statements completed
+and which one is in doubt; every later command refuses to continue until
+``repair``.
+
+Statement by statement, each progress mark is written just before its
+statement. Where the backend can (``journal_in_one_call``: MySQL/MariaDB) a
+step of plain statements goes in one batch instead: the same rows and marks
+in the same order, sent in one round trip; the server stops at the first
+failure and says which piece it was. Where DDL commits implicitly, each mark
+is committed by the statement it precedes, exactly as when sent one by one.
+"""
+
+from __future__ import annotations
+
+import time
+
+from migrata._core.ledger import Ledger, Raw
+from migrata._core.steps import (
+    Prepared,
+    StepResult,
+    elapsed_ms,
+    execute_body,
+    journal_closing,
+    opening_op,
+    progress_marked,
+    record_failure,
+    statement_failure,
+    step_result,
+)
+from migrata.backends.base import Backend, Statement, StatementError
+from migrata.errors import DatabaseError, MigrationFailedError
+from migrata.util import utcnow
+
+__all__ = ["run_journal"]
+
+
+def run_journal(
+    backend: Backend,
+    ledger: Ledger,
+    item: Prepared,
+    completed: list[StepResult],
+    *,
+    start: int = 0,
+    resume: bool = False,
+    timed: bool = False,
+) -> StepResult:
+    """Run ``item`` journaled from statement ``start`` (``resume``: its row
+    exists already, a dirty run being finished; ``timed``: a timeout is armed,
+    so statements go one by one and the one that ran out of time is known)."""
+    m = item.migration
+    t0 = time.perf_counter()
+    opening = opening_op(ledger, item, exists=resume or _has_row(ledger, item))
+    with backend.deferred_commits():
+        try:
+            if _batchable(backend, item, start, timed):
+                _run_batch(backend, ledger, item, [ledger.render(opening)[0]])
+            else:
+                ledger.run(opening)
+                if start:
+                    ledger.run(ledger.progress(m.id, start))
+                execute_body(backend, item, start, ledger)
+                ledger.run(*journal_closing(ledger, item, elapsed_ms(t0)))
+        except MigrationFailedError as exc:
+            _record_journal_failure(backend, ledger, item, exc, t0, completed)
+            raise
+        except BaseException:
+            if item.self_managed and backend.in_transaction():
+                backend.rollback()
+            raise
+    return step_result(item, t0)
+
+
+def _has_row(ledger: Ledger, item: Prepared) -> bool:
+    """Whether ``item``'s history row exists before it runs (its opening
+    updates that row instead of inserting one)."""
+    m = item.migration
+    if item.step.direction == "down":
+        return True
+    return m.repeatable and any(r.version == m.id for r in ledger.read())
+
+
+def _batchable(backend: Backend, item: Prepared, start: int, timed: bool) -> bool:
+    """Whether the step can go to the server in one round trip: plain
+    statements from the first, no timeout to attribute, none that returns
+    several results (CALL) or manages its own transaction."""
+    if not backend.journal_in_one_call or item.statements is None or start or timed:
+        return False
+    if item.self_managed or not item.statements:
+        return False
+    return not any(backend.returns_several_results(stmt) for stmt in item.statements)
+
+
+def _run_batch(backend: Backend, ledger: Ledger, item: Prepared, head: list[str]) -> None:
+    """The journal as the statement-by-statement path writes it, in one
+    batch: ``head`` (the running row), then before each statement its
+    progress mark, then the closing rows."""
+    assert item.statements
+    m = item.migration
+    pieces = list(head)
+    which: dict[int, Statement] = {}
+    for stmt in item.statements:
+        if progress_marked(backend, stmt):
+            pieces.extend(ledger.render(ledger.progress(m.id, stmt.index)))
+        which[len(pieces)] = stmt
+        pieces.append(stmt.sql)
+    pieces.extend(ledger.render(*journal_closing(ledger, item, Raw(backend.elapsed_ms_sql(utcnow())))))
+    try:
+        backend.run_batch(pieces)
+    except StatementError as exc:
+        failed = which.get(exc.index) if exc.index is not None else None
+        if failed is None:  # one of migrata's own rows: not the migration's fault
+            raise DatabaseError(f"recording the run of {m.label} failed: {exc.db_message}") from None
+        raise statement_failure(item, failed, exc) from None
+
+
+def _record_journal_failure(
+    backend: Backend,
+    ledger: Ledger,
+    item: Prepared,
+    exc: MigrationFailedError,
+    t0: float,
+    completed: list[StepResult],
+) -> None:
+    """Mark the run failed with what the journal says completed."""
+    m = item.migration
+    done = exc.statement_index
+    recorded = True
+    if (item.self_managed or item.statements is None) and backend.in_transaction():
+        # The file's own transaction (or a Python migration's work since the
+        # last implicit commit) rolls back, and with it the journal entries
+        # written inside it: what stays is the committed journal.
+        backend.rollback()
+        row = next((r for r in ledger.read() if r.version == m.id), None)
+        done = row.progress if row is not None else None
+        recorded = row is not None
+    if recorded:
+        ledger.run(ledger.fail_run(m.id, done, exc.message[:4000]))
+        state = _journal_state(done, item.count)
+    else:
+        state = "nothing of it was applied"
+    record_failure(ledger, item, exc, elapsed_ms(t0), completed, applied_part=state, dirty=recorded)
+
+
+def _journal_state(done: int | None, count: int | None) -> str:
+    if done is None or count is None:
+        return "the migration was interrupted"
+    if done == 0:
+        return f"none of its {count} statements completed"
+    return f"statements 1-{done} of {count} completed"

@@ -1,0 +1,52 @@
+"""``--sql``: a plan written as the SQL script that does what a run does —
+migrata's own tables if needed, then for each step its statements and the
+same bookkeeping rows the run writes, in the same order — for a DBA to
+review, or to run with the database's own client."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from migrata._core.ledger import Ledger
+from migrata._core.steps import TRANSACTION, Prepared, event_op, history_ops, journal_closing, opening_op
+from migrata._core.steps import progress_marked as _marked
+from migrata.backends.base import Backend
+
+__all__ = ["render_plan"]
+
+
+def render_plan(backend: Backend, ledger: Ledger, prepared: list[Prepared], *, ledger_exists: bool) -> str:
+    out: list[str] = []
+    if not ledger_exists:
+        out.append("-- migrata's own tables")
+        out.extend(s + ";" for s in ledger.render(*ledger.create_ops()))
+        out.append("")
+    for item in prepared:
+        script = item.step.script
+        out.append(f"-- {item.step.direction} {item.migration.label} ({Path(script.path).name}, {item.mode})")
+        if item.mode == TRANSACTION:
+            out.append(backend.begin_sql + ";")
+            out.extend(_body(backend, item))
+            out.extend(s + ";" for s in ledger.render(*history_ops(ledger, item, 0), event_op(ledger, item, "ok", 0)))
+            out.append("COMMIT;")
+        else:
+            out.extend(_journaled(backend, ledger, item))
+        out.append("")
+    return "\n".join(out)
+
+
+def _journaled(backend: Backend, ledger: Ledger, item: Prepared) -> list[str]:
+    out = [s + ";" for s in ledger.render(opening_op(ledger, item, exists=item.step.direction == "down"))]
+    statements = item.statements or []
+    for k, line in enumerate(_body(backend, item)):
+        if k < len(statements) and _marked(backend, statements[k]):
+            out.append(ledger.render(ledger.progress(item.migration.id, k))[0] + ";")
+        out.append(line)
+    out.extend(s + ";" for s in ledger.render(*journal_closing(ledger, item, 0)))
+    return out
+
+
+def _body(backend: Backend, item: Prepared) -> list[str]:
+    if item.statements is None:
+        return [f"-- Python migration {item.migration.path.name}: its SQL is only known when it runs"]
+    return [backend.render_statement(s) for s in item.statements]

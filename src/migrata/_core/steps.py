@@ -1,0 +1,267 @@
+"""What every way of running a step shares: the prepared step, its result,
+the bookkeeping rows it writes, its body, and how a failure is described and
+recorded.
+
+The step modes live beside this module: :mod:`~migrata._core.transaction`
+(the step and its rows commit together, statement by statement or in one
+call) and :mod:`~migrata._core.journal` (a ``running`` row first, progress
+marks, then ``applied``: statement by statement or in one batch);
+:mod:`~migrata._core.render` writes the same rows as SQL text for ``--sql``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import traceback
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from migrata._core.ledger import Ledger, Op, Raw
+from migrata._core.model import Migration, Step
+from migrata._core.source import load_python
+from migrata.backends.base import Backend, Statement, StatementError
+from migrata.context import MigrationContext
+from migrata.errors import MigrationFailedError, one_line
+
+__all__ = [
+    "JOURNAL",
+    "TRANSACTION",
+    "Prepared",
+    "StepResult",
+    "event_op",
+    "execute_body",
+    "history_ops",
+    "journal_closing",
+    "opening_op",
+    "record_failure",
+    "statement_failure",
+    "step_result",
+]
+
+log = logging.getLogger("migrata")
+
+TRANSACTION = "transaction"
+JOURNAL = "journal"
+
+
+@dataclass
+class Prepared:
+    """A step ready to run: its statements (None for Python) and how it runs."""
+
+    step: Step
+    statements: list[Statement] | None
+    mode: str  # TRANSACTION or JOURNAL
+    note: str = ""
+    self_managed: bool = False  # the file begins/commits its own transaction
+
+    @property
+    def migration(self) -> Migration:
+        return self.step.migration
+
+    @property
+    def count(self) -> int | None:
+        """How many statements the step has (None: a Python migration)."""
+        return len(self.statements) if self.statements is not None else None
+
+    @property
+    def kind(self) -> str:
+        """The kind its history row records."""
+        return "repeatable" if self.migration.repeatable else self.migration.kind
+
+
+@dataclass
+class StepResult:
+    """One step of a run, as it ended."""
+
+    version: str
+    name: str
+    direction: str
+    status: str  # "applied", "rolled back", "failed"
+    duration_ms: int
+    statements: int | None
+    mode: str
+    reason: str = ""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+# --- bookkeeping rows ------------------------------------------------------------------
+
+
+def history_ops(ledger: Ledger, item: Prepared, duration_ms: int | Raw) -> list[Op]:
+    """The history rows of a step that committed in one transaction."""
+    m = item.migration
+    if item.step.direction == "down":
+        return [ledger.delete(m.id)]
+    ops = [ledger.delete(m.id)] if m.repeatable else []
+    ops.append(ledger.record_applied(m.id, m.name, item.kind, m.checksum, duration_ms, item.count))  # type: ignore[arg-type]
+    return ops
+
+
+def event_op(ledger: Ledger, item: Prepared, outcome: str, duration_ms: int | Raw, **detail: Any) -> Op:
+    """The event row of a step."""
+    m = item.migration
+    detail.setdefault("mode", item.mode)
+    if item.statements is not None:
+        detail.setdefault("statements", len(item.statements))
+    if item.step.direction == "up":
+        detail.setdefault("checksum", m.checksum)
+    action = "repeat" if m.repeatable and item.step.direction == "up" else item.step.direction
+    return ledger.event(action, version=m.id, name=m.name, outcome=outcome, duration_ms=duration_ms, detail=detail)  # type: ignore[arg-type]
+
+
+def opening_op(ledger: Ledger, item: Prepared, *, exists: bool) -> Op:
+    """The ``running`` row that opens a journaled run of ``item``."""
+    m = item.migration
+    return ledger.start_run(m.id, m.name, item.kind, m.checksum, item.count, item.step.direction, exists=exists)
+
+
+def journal_closing(ledger: Ledger, item: Prepared, duration_ms: int | Raw) -> list[Op]:
+    """The rows that end a journaled run that succeeded."""
+    m = item.migration
+    if item.step.direction == "down":
+        first = ledger.delete(m.id)
+    else:
+        first = ledger.finish_run(m.id, m.checksum, duration_ms, item.count)  # type: ignore[arg-type]
+    return [first, event_op(ledger, item, "ok", duration_ms)]
+
+
+def progress_marked(backend: Backend, stmt: Statement) -> bool:
+    """Whether the journal marks its progress before ``stmt``. Where journal
+    writes wait for the next commit (DDL committing implicitly), a mark
+    before a statement that does not commit (DML) is only ever committed
+    together with that statement and the next mark: after a crash it would
+    tell nothing the others do not, so it is left out."""
+    if not stmt.index:
+        return False
+    return not backend.defers_journal_commits or not backend.transactional_statement(stmt)
+
+
+# --- the body --------------------------------------------------------------------------
+
+
+def execute_body(backend: Backend, item: Prepared, start: int = 0, ledger: Ledger | None = None) -> None:
+    """Run the step's statements from ``start`` one by one (or its Python
+    function); with a ``ledger``, mark the journal's progress before each."""
+    if item.statements is None:
+        run_python(backend, item)
+        return
+    m = item.migration
+    for stmt in item.statements[start:]:
+        if ledger is not None and stmt.index > start and progress_marked(backend, stmt):
+            ledger.run(ledger.progress(m.id, stmt.index))
+        try:
+            backend.run_statement(stmt.sql)
+        except StatementError as exc:
+            raise statement_failure(item, stmt, exc) from None
+
+
+def run_python(backend: Backend, item: Prepared) -> None:
+    """Call the Python migration's ``up``/``down`` with its context."""
+    m = item.migration
+    fn = getattr(load_python(m), item.step.direction)
+    try:
+        fn(MigrationContext(backend, m.id, m.name, item.step.direction))
+    except Exception as exc:  # noqa: BLE001 - any failure of user code fails the migration
+        line = _user_line(exc, m.path)
+        where = f"{m.path.name}:{line}" if line else m.path.name
+        raise MigrationFailedError(
+            f"migration {m.label} failed at {where}: {type(exc).__name__}: {exc}",
+            version=m.id,
+            path=str(m.path),
+            line=line,
+            db_error=str(exc),
+        ) from exc
+
+
+def _user_line(exc: BaseException, path: Path) -> int | None:
+    line = None
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename) == path:
+            line = frame.lineno
+    return line
+
+
+# --- failures --------------------------------------------------------------------------
+
+
+def statement_failure(
+    item: Prepared, stmt: Statement, exc: StatementError, *, line: int | None = None
+) -> MigrationFailedError:
+    """The error of ``stmt`` of ``item``, naming file, line and statement."""
+    m = item.migration
+    script = item.step.script
+    if line is None:
+        line = stmt.line
+        if exc.position:
+            line += stmt.sql.count("\n", 0, max(0, exc.position - 1))
+        elif exc.line:
+            line += exc.line - 1
+    shown = _clip(" ".join(stmt.sql.split()), 120)
+    # the message stays one line of reasonable length; the server's full
+    # text is kept in db_error and in the event log
+    db = _clip(one_line(exc.db_message), 400)
+    return MigrationFailedError(
+        f"migration {m.label} failed at {Path(script.path).name}:{line}: {db} [statement {stmt.index + 1}: {shown}]",
+        version=m.id,
+        path=str(script.path),
+        line=line,
+        statement=stmt.sql,
+        statement_index=stmt.index,
+        db_error=exc.db_message,
+    )
+
+
+def record_failure(
+    ledger: Ledger,
+    item: Prepared,
+    exc: MigrationFailedError,
+    ms: int,
+    completed: list[StepResult],
+    *,
+    applied_part: str,
+    dirty: bool = False,
+) -> None:
+    """Write the failure's event (never hiding the error itself), and give
+    the error its hint and the steps completed before it."""
+    detail: dict[str, Any] = {"error": exc.db_error or exc.message, "line": exc.line}
+    if exc.statement:
+        detail["statement"] = exc.statement[:2000]
+    try:
+        ledger.run(event_op(ledger, item, "failed", ms, **detail))
+    except Exception:  # noqa: BLE001 - the event must not hide the migration's own error
+        log.debug("could not record the failure event", exc_info=True)
+    if not dirty:
+        exc.hint = exc.hint or f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again"
+    else:
+        exc.hint = exc.hint or (
+            f"{applied_part}; the run is recorded as failed: fix the cause, then `migrata repair` shows the ways out"
+        )
+    exc.completed = list(completed)
+
+
+def step_result(item: Prepared, t0: float) -> StepResult:
+    """The result of ``item``, which started at ``t0`` and succeeded."""
+    m = item.migration
+    return StepResult(
+        version=m.id,
+        name=m.name,
+        direction=item.step.direction,
+        status="applied" if item.step.direction == "up" else "rolled back",
+        duration_ms=elapsed_ms(t0),
+        statements=item.count,
+        mode=item.mode,
+        reason=item.step.reason,
+    )
+
+
+def elapsed_ms(t0: float) -> int:
+    return int(round((time.perf_counter() - t0) * 1000))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -1,0 +1,112 @@
+"""Step mode *transaction*: the migration, its history row and its event
+commit together, so a crash at any instant leaves the database before or
+after the migration, never between.
+
+Where the backend can (``step_in_one_call``: PostgreSQL, SQLite), the whole
+step — BEGIN, the migration's SQL, the bookkeeping rows rendered as SQL text,
+COMMIT — goes to the database in one call, and the server computes the
+step's duration. Otherwise, and when a timeout must say which statement ran
+out of time, the statements go one by one inside BEGIN ... COMMIT.
+"""
+
+from __future__ import annotations
+
+import time
+
+from migrata._core.ledger import Ledger, Raw
+from migrata._core.steps import (
+    Prepared,
+    StepResult,
+    elapsed_ms,
+    event_op,
+    execute_body,
+    history_ops,
+    record_failure,
+    statement_failure,
+    step_result,
+)
+from migrata.backends.base import Backend, StatementError
+from migrata.errors import MigrationFailedError
+from migrata.util import utcnow
+
+__all__ = ["run_transaction"]
+
+NOTHING_APPLIED = "nothing of it was applied"
+
+
+def run_transaction(
+    backend: Backend, ledger: Ledger, item: Prepared, completed: list[StepResult], *, timed: bool
+) -> StepResult:
+    """Run ``item`` in one transaction (``timed``: a timeout is armed)."""
+    if backend.step_in_one_call and item.statements and not timed:
+        return _run_in_one_call(backend, ledger, item, completed)
+    t0 = time.perf_counter()
+    backend.begin()
+    try:
+        execute_body(backend, item)
+        ms = elapsed_ms(t0)
+        ledger.run(*history_ops(ledger, item, ms), event_op(ledger, item, "ok", ms))
+        backend.commit()
+    except MigrationFailedError as exc:
+        backend.rollback()
+        record_failure(ledger, item, exc, elapsed_ms(t0), completed, applied_part=NOTHING_APPLIED)
+        raise
+    except BaseException:
+        backend.rollback()
+        raise
+    return step_result(item, t0)
+
+
+def _run_in_one_call(backend: Backend, ledger: Ledger, item: Prepared, completed: list[StepResult]) -> StepResult:
+    """BEGIN; the migration; its history and event rows; COMMIT — one call.
+    The durations in the rows are computed by the database meanwhile."""
+    t0 = time.perf_counter()
+    text = item.step.script.sql or ""
+    elapsed = Raw(backend.elapsed_ms_sql(utcnow()))
+    tail = ledger.render(*history_ops(ledger, item, elapsed), event_op(ledger, item, "ok", elapsed))
+    head = backend.begin_sql + ";\n"
+    try:
+        backend.run_script(head + text + "\n;\n" + ";\n".join(tail) + ";\nCOMMIT;")
+    except StatementError as exc:
+        backend.rollback()
+        position = exc.position - len(head) if exc.position else None
+        if position is not None and 0 < position <= len(text):
+            exc.position = position
+            err = _script_failure(item, exc)
+        else:  # no position (or one in the bookkeeping): find the statement by replaying
+            err = _locate_failure(backend, item, exc)
+        record_failure(ledger, item, err, elapsed_ms(t0), completed, applied_part=NOTHING_APPLIED)
+        raise err from None
+    except BaseException:
+        backend.rollback()
+        raise
+    return step_result(item, t0)
+
+
+def _locate_failure(backend: Backend, item: Prepared, exc: StatementError) -> MigrationFailedError:
+    """The server gave no position (a dependency error, say): replay the
+    statements one by one in a transaction that is rolled back, to find the
+    one that fails. Only ever done on a failed migration."""
+    assert item.statements
+    backend.begin()
+    try:
+        for stmt in item.statements:
+            try:
+                backend.run_statement(stmt.sql)
+            except StatementError as again:
+                return statement_failure(item, stmt, again)
+    finally:
+        backend.rollback()
+    return statement_failure(item, item.statements[0], exc)
+
+
+def _script_failure(item: Prepared, exc: StatementError) -> MigrationFailedError:
+    """Map a failure of a whole script run in one call to its statement and line."""
+    assert item.statements and exc.position
+    text = item.step.script.sql or ""
+    line = item.step.script.line_offset + text.count("\n", 0, max(0, exc.position - 1)) + 1
+    stmt = item.statements[0]
+    for candidate in item.statements:
+        if candidate.line <= line:
+            stmt = candidate
+    return statement_failure(item, stmt, StatementError(exc.db_message), line=line)

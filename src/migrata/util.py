@@ -1,0 +1,225 @@
+"""Small helpers every layer may use: database URLs and their masking,
+durations, clocks, the host's name, polling, and running client programs.
+
+Neutral ground: this module imports nothing of migrata but
+:mod:`migrata.errors`, so the settings, the engine and the backends can all
+use it without depending on each other.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, quote, unquote, urlsplit
+
+from migrata.errors import ConfigError, DatabaseError
+
+__all__ = [
+    "DatabaseURL",
+    "hostname",
+    "mask_url",
+    "parse_duration",
+    "poll",
+    "run_tool",
+    "utc_iso",
+    "utcnow",
+]
+
+# --- URLs --------------------------------------------------------------------------------
+
+# the password runs to the last "@" of the authority, as urlsplit reads it
+_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]*)@")
+_QUERY_SECRET_RE = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|sslpassword)=)[^&;\s]*", re.I)
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***`` (in
+    the user-info part and in ``password=``-like query options)."""
+    masked = _PASSWORD_RE.sub(lambda m: f"{m.group('head')}***@", text)
+    return _QUERY_SECRET_RE.sub(lambda m: f"{m.group('head')}***", masked)
+
+
+@dataclass(frozen=True)
+class DatabaseURL:
+    """A parsed database URL in SQLAlchemy's spelling.
+
+    ``database`` is the database name, or for SQLite the file path (already
+    resolved against ``base_dir`` when relative) or ``:memory:``.
+    """
+
+    scheme: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    host: str | None = None
+    port: int | None = None
+    database: str | None = None
+    query: dict[str, str] = field(default_factory=dict)
+    raw: str = field(default="", repr=False)
+
+    @property
+    def family(self) -> str:
+        """The scheme without a ``+driver`` suffix (``postgresql+psycopg`` -> ``postgresql``)."""
+        return self.scheme.split("+", 1)[0]
+
+    @classmethod
+    def parse(cls, url: str, base_dir: Path | None = None) -> DatabaseURL:
+        if "://" not in url:
+            if url.startswith("file:"):  # SQLite URI filename, as in DATABASE_URL=file:/path/db
+                return cls._sqlite(url, url[len("file:") :], {}, base_dir)
+            raise ConfigError(
+                f"database URL {mask_url(url)!r} has no scheme",
+                hint="write it as sqlite:///app.db, postgresql://user@host/db or mysql://user@host/db",
+            )
+        scheme, rest = url.split("://", 1)
+        scheme = scheme.lower()
+        if scheme.split("+", 1)[0] in ("sqlite", "sqlite3", "file"):
+            if "@" in rest.split("/", 1)[0]:
+                raise ConfigError(
+                    f"the SQLite URL {mask_url(url)!r} has a user or password; SQLite takes none",
+                    hint="write it as sqlite:///relative.db or sqlite:////absolute/path.db",
+                )
+            path, _, qs = rest.partition("?")
+            # sqlite:///rel.db -> "/rel.db" after the authority; sqlite:////abs.db -> "//abs.db"
+            path = path[1:] if path.startswith("/") else path
+            return cls._sqlite(url, path, dict(parse_qsl(qs)), base_dir)
+        try:
+            parts = urlsplit(url)
+        except ValueError as exc:
+            raise ConfigError(f"database URL {mask_url(url)!r} is malformed: {exc}") from None
+        try:
+            port = parts.port
+        except ValueError:
+            raise ConfigError(f"database URL {mask_url(url)!r} has a bad port") from None
+        return cls(
+            scheme=scheme,
+            username=unquote(parts.username) if parts.username else None,
+            password=unquote(parts.password) if parts.password is not None else None,
+            host=parts.hostname,
+            port=port,
+            database=unquote(parts.path.lstrip("/")) or None,
+            query=dict(parse_qsl(parts.query)),
+            raw=url,
+        )
+
+    @classmethod
+    def _sqlite(cls, raw: str, path: str, query: dict[str, str], base_dir: Path | None) -> DatabaseURL:
+        path = unquote(path)
+        if path in ("", ":memory:"):
+            return cls(scheme="sqlite", database=":memory:", query=query, raw=raw)
+        p = Path(path).expanduser()
+        if not p.is_absolute() and base_dir is not None:
+            p = base_dir / p
+        return cls(scheme="sqlite", database=str(p), query=query, raw=raw)
+
+    def masked(self) -> str:
+        return mask_url(self.raw)
+
+    def with_database(self, name: str) -> DatabaseURL:
+        """The same server with another database (tests and ``db create``)."""
+        raw = urlsplit(self.raw)._replace(path="/" + quote(name)).geturl()
+        return DatabaseURL(self.scheme, self.username, self.password, self.host, self.port, name, dict(self.query), raw)
+
+    def __repr__(self) -> str:  # never the password, even in a debugger or a traceback
+        return f"DatabaseURL({self.masked()!r})"
+
+
+# --- durations and clocks ------------------------------------------------------------
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|m|min|h)?\s*$", re.I)
+_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def parse_duration(value: object) -> float:
+    """``30``, ``"30s"``, ``"500ms"``, ``"5m"``, ``"1h"`` -> seconds. Raises ValueError."""
+    if isinstance(value, bool):
+        raise ValueError(f"not a duration: {value!r}")
+    if isinstance(value, (int, float)):
+        if value < 0:
+            raise ValueError(f"negative duration: {value!r}")
+        return float(value)
+    m = _DURATION_RE.match(str(value))
+    if not m:
+        raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 500ms, 5m)")
+    return float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
+
+
+def utcnow() -> str:
+    """Now in UTC as ISO-8601 with milliseconds: ``2026-12-07T09:30:00.123Z``."""
+    ms = time.time_ns() // 1_000_000
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ms // 1000)) + f".{ms % 1000:03d}Z"
+
+
+def utc_iso() -> str:
+    """Now in UTC, to the second: ``2026-12-07T09:30:00Z``."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def hostname() -> str:
+    """This machine's name."""
+    import socket
+
+    return socket.gethostname()
+
+
+def poll(attempt: Callable[[], bool], timeout: float, *, first: float = 0.005, most: float = 0.2) -> bool:
+    """Call ``attempt`` until it returns True or ``timeout`` seconds pass,
+    sleeping with exponential backoff in between. Returns the last result."""
+    deadline = time.monotonic() + timeout
+    delay = first
+    while True:
+        if attempt():
+            return True
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return False
+        time.sleep(min(delay, left))
+        delay = min(delay * 2, most)
+
+
+# --- client programs -------------------------------------------------------------------
+
+
+def run_tool(
+    argv: list[str],
+    *,
+    package: str,
+    env: dict[str, str] | None = None,
+    stdin: Any = None,
+    secrets: tuple[str, ...] = (),
+) -> str:
+    """Run a database client program; return its stdout. A missing program or
+    a failure raises DatabaseError naming it (secrets and URLs masked)."""
+    import shutil
+    import subprocess
+
+    program = shutil.which(argv[0])
+    if program is None:
+        raise DatabaseError(f"{argv[0]} is not installed", hint=f"install the {package} package")
+    proc = subprocess.run(
+        [program, *argv[1:]],
+        env={**os.environ, **(env or {})},
+        stdin=stdin,
+        capture_output=True,
+        text=True,
+        errors="replace",
+    )
+    if proc.returncode != 0:
+        text = " ".join((proc.stderr or proc.stdout).split())[:500]
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        raise DatabaseError(f"{argv[0]} failed (exit {proc.returncode}): {mask_url(text)}")
+    return proc.stdout
+
+
+def events_table_name(table: str) -> str:
+    """The event log beside the history table ``table``:
+    ``migrata_history`` -> ``migrata_events``; ``x`` -> ``x_events``."""
+    if table.endswith("_history"):
+        return table[: -len("_history")] + "_events"
+    return table + "_events"

@@ -1,3 +1,8 @@
 """The shared backend suite (migrata.testing.suite), run on every dialect chosen."""
 
-from migrata.testing.suite import *  # noqa: F403
+import pytest
+
+# a failed check of the suite shows its values, as in a test module of our own
+pytest.register_assert_rewrite("migrata.testing.suite")
+
+from migrata.testing.suite import *  # noqa: E402, F403

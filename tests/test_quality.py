@@ -1,4 +1,5 @@
-"""The code stays formatted, lint-clean and type-checked (ruff, mypy)."""
+"""The code stays formatted, lint-clean, type-checked and layered (ruff,
+mypy, and import-linter's contracts in pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -25,8 +26,9 @@ def _tool(name: str) -> str:
         ["ruff", "check", "src", "tests", "benchmarks"],
         ["ruff", "format", "--check", "src", "tests", "benchmarks"],
         ["mypy", "src"],
+        ["lint-imports"],
     ],
-    ids=["ruff-check", "ruff-format", "mypy"],
+    ids=["ruff-check", "ruff-format", "mypy", "lint-imports"],
 )
 def test_tool_passes(args: list[str]) -> None:
     proc = subprocess.run([_tool(args[0]), *args[1:]], cwd=ROOT, capture_output=True, text=True)

@@ -171,3 +171,18 @@ def test_a_run_reads_the_history_a_fixed_number_of_times(project, monkeypatch) -
     result = migrata.upgrade(project.root)
     assert [s.version for s in result.steps] == ["2", "3", "4", "5", "6"] and result.after == "6"
     assert len(reads) == 3
+
+
+def test_a_failure_in_the_bookkeeping_is_not_blamed_on_the_migration(project) -> None:  # type: ignore[no-untyped-def]
+    """The step goes in one call with its history row; when that row is what
+    fails (here the migration breaks migrata's own table), the error says so
+    instead of naming a statement of the migration, and nothing is applied."""
+    project.pair("1", "one", "CREATE TABLE one (id INTEGER);", "DROP TABLE one;")
+    assert project.run("up").exit_code == 0
+    project.pair("2", "breaks_history", "ALTER TABLE migrata_history RENAME COLUMN checksum TO c;")
+    res = project.run("up")
+    assert res.exit_code == 6, res.output
+    assert "recording the run of 2 breaks_history failed" in res.stderr
+    assert "[statement" not in res.stderr
+    assert project.sql("SELECT version FROM migrata_history WHERE kind <> 'ledger'") == [("1",)]
+    assert "checksum" in {r[1] for r in project.sql("PRAGMA table_info(migrata_history)")}

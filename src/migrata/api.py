@@ -14,14 +14,13 @@ import contextlib
 import os
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from migrata._core import planner
-from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, MigrationState, Plan, Problem, Step, Version
-from migrata._core.report import guard
-from migrata._core.runner import Runner
+from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version
+from migrata._core.report import guard, planned_states
+from migrata._core.runner import Prepared, Runner
 from migrata._core.source import Source
 from migrata.errors import (
     BackupError,
@@ -81,25 +80,7 @@ __all__ = [
 # --- migrate ---------------------------------------------------------------------------
 
 
-def _planned(plan: Plan) -> list[MigrationState]:
-    out = []
-    for step in plan.steps:
-        m = step.migration
-        out.append(
-            MigrationState(
-                version=m.id,
-                name=m.name,
-                kind="repeatable" if m.repeatable else m.kind,
-                state=step.reason,
-                checksum=m.checksum,
-                path=str(step.script.path),
-                has_down=m.down is not None,
-            )
-        )
-    return out
-
-
-def _migrate(sess: Session, direction: str, make_plan: Any, *, dry_run: bool, sql: bool) -> MigrateResult:
+def _migrate(sess: Session, direction: str, make_plan: MakePlan, *, dry_run: bool, sql: bool) -> MigrateResult:
     t0 = time.perf_counter()
     deadline = time.monotonic() + sess.settings.timeout if sess.settings.timeout else None
     source = sess.source  # a broken set is refused before connecting
@@ -115,37 +96,20 @@ def _migrate(sess: Session, direction: str, make_plan: Any, *, dry_run: bool, sq
     prepared = runner.prepare_plan(plan)
     if dry_run or sql:
         ledger_exists = bool(rows) or (sess.database_exists() and sess.ledger.exists())
+        rendered = runner.render(prepared, ledger_exists=ledger_exists) if sql else None
         return MigrateResult(
             direction,
             sess.database,
             plan.current,
             plan.current,
-            planned=_planned(plan),
+            planned=planned_states(plan),
             dry_run=True,
-            sql=runner.render(prepared, ledger_exists=ledger_exists) if sql else None,
+            sql=rendered,
             duration_ms=_ms(t0),
         )
     if not plan and not any(r.status == RUNNING for r in rows):
         return MigrateResult(direction, sess.database, plan.current, plan.current, duration_ms=_ms(t0))
-    ready = {(id(p.migration), p.step.direction): p for p in prepared}
-
-    def apply(before_run: Any = None) -> tuple[Plan, Runner, str | None]:
-        with sess.locked(deadline):
-            locked_rows = sess.ledger.read()  # state may have moved while we waited for the lock
-            if locked_rows == rows and not any(r.status == RUNNING for r in rows):
-                locked_plan = plan  # nothing moved: the plan made before stands
-            else:
-                guard(sess.report(locked_rows)[1])
-                locked_plan = make_plan(source, locked_rows)
-            if before_run is not None:
-                before_run(locked_plan)
-            runner = sess.runner()
-            runner.deadline, runner.run_timeout = deadline, sess.settings.timeout
-            steps = [ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in locked_plan.steps]
-            runner.run(steps)
-            after = planner.current_version(sess.ledger.read()) if steps else locked_plan.current
-        return locked_plan, runner, after
-
+    apply = _LockedRun(sess, make_plan, rows, plan, prepared, deadline)
     extra: dict[str, Any] = {}
     if _needs_operations(sess, direction):
         from migrata.ops.run import describe, operated_run
@@ -162,12 +126,51 @@ def _migrate(sess: Session, direction: str, make_plan: Any, *, dry_run: bool, sq
         plan.current,
         after,
         steps=steps_done,
-        planned=_planned(plan),
+        planned=planned_states(plan),
         duration_ms=_ms(t0),
         lock_wait_ms=sess.lock_wait_ms,
         backup=extra.get("backup"),
         checks=extra.get("checks", []),
     )
+
+
+MakePlan = Callable[[Source, list[AppliedMigration]], Plan]
+
+
+class _LockedRun:
+    """The run itself, under the lock: the plan made before stands unless the
+    history moved while the lock was awaited; ``before_run`` (a backup) is
+    called with the plan that will run. Returns (plan, runner, version reached)."""
+
+    def __init__(
+        self,
+        sess: Session,
+        make_plan: MakePlan,
+        rows: list[AppliedMigration],
+        plan: Plan,
+        prepared: list[Prepared],
+        deadline: float | None,
+    ) -> None:
+        self.sess, self.make_plan, self.rows, self.plan, self.deadline = sess, make_plan, rows, plan, deadline
+        self.ready = {(id(p.migration), p.step.direction): p for p in prepared}
+
+    def __call__(self, before_run: Callable[[Plan], None] | None = None) -> tuple[Plan, Runner, str | None]:
+        sess = self.sess
+        with sess.locked(self.deadline):
+            rows = sess.ledger.read()  # state may have moved while we waited for the lock
+            if rows == self.rows and not any(r.status == RUNNING for r in rows):
+                plan = self.plan  # nothing moved: the plan made before stands
+            else:
+                guard(sess.report(rows)[1])
+                plan = self.make_plan(sess.source, rows)
+            if before_run is not None:
+                before_run(plan)
+            runner = sess.runner()
+            runner.deadline, runner.run_timeout = self.deadline, sess.settings.timeout
+            steps = [self.ready.get((id(s.migration), s.direction)) or runner.prepare(s) for s in plan.steps]
+            runner.run(steps)
+            after = planner.current_version(sess.ledger.read()) if steps else plan.current
+        return plan, runner, after
 
 
 def _ms(t0: float) -> int:
@@ -387,165 +390,28 @@ def repair(
         raise UsageError("choose one of --forget, --mark-applied and --resume")
     if version is not None and Version.is_version(version):
         version = Version.parse(version).canonical
+    from migrata.ops.repair import repair_history
+
     with session(config, **overrides) as sess:
-        rows = sess.rows()
-        _, problems = sess.report(rows)
-        mine = [p for p in problems if version is None or p.version == version]
-        wanted = {"checksum"} if checksums else set()
-        wanted |= {"missing"} if forget_missing else set()
-        wanted |= {FAILED, RUNNING} if any(chosen) else set()
-        if not any(p.code in wanted for p in mine) and not any(chosen):
-            # nothing asked for, or nothing to act on: report without locking or writing
-            return RepairResult([p for p in mine if p.severity == "error"], [])
-        with sess.locked():
-            rows = sess.ledger.read()
-            _, problems = sess.report(rows)
-            mine = [p for p in problems if version is None or p.version == version]
-            actions: list[str] = []
-            steps: list[Any] = []
-            if any(chosen):
-                row = _dirty_row(rows, version)
-                how = "forget" if forget else "mark-applied" if mark_applied else "resume"
-                actions.append(_repair_run(sess, row, how, resume_from, steps))
-            if checksums:
-                actions.extend(_accept_edits(sess, [p for p in mine if p.code == "checksum"]))
-            if forget_missing:
-                actions.extend(_forget_missing(sess, [p for p in mine if p.code == "missing"]))
-            _, remaining = sess.report()
-            return RepairResult([p for p in remaining if p.severity == "error"], actions, steps)
-
-
-def _dirty_row(rows: list[AppliedMigration], version: str | None) -> AppliedMigration:
-    """The one failed/interrupted run a repair acts on."""
-    dirty = [r for r in rows if r.status in (FAILED, RUNNING) and (version is None or r.version == version)]
-    if not dirty:
-        raise UsageError("no failed or interrupted run to repair" + (f" for {version}" if version else ""))
-    if len(dirty) > 1:
-        raise UsageError(f"{len(dirty)} runs need repair ({', '.join(r.version for r in dirty)}); name one")
-    return dirty[0]
-
-
-def _repair_run(sess: Session, row: AppliedMigration, how: str, resume_from: int | None, steps: list[Any]) -> str:
-    """Forget, mark applied or resume one dirty run; returns what was done."""
-    led = sess.ledger
-    detail: dict[str, Any] = {"action": how, "was": row.status}
-    if how == "forget":
-        ops = [led.delete(row.version)]
-        done = f"forgot the {row.status} run of {row.version} {row.name}: it counts as not applied"
-    elif how == "mark-applied":
-        ops = [led.set_status(row.version, APPLIED)]
-        done = f"marked {row.version} {row.name} as applied"
-    else:
-        result = _resume(sess, row, resume_from)
-        steps.append(result)
-        ops, detail["from_statement"] = [], result.reason
-        done = f"resumed {row.version} {row.name} ({result.reason})"
-    led.run(*ops, led.event("repair", version=row.version, name=row.name, detail=detail))
-    return done
-
-
-def _accept_edits(sess: Session, edited: list[Problem]) -> list[str]:
-    led, done = sess.ledger, []
-    for p in edited:
-        m = sess.source.get(p.version or "")
-        assert m is not None
-        detail = {"action": "checksum", "checksum": m.checksum}
-        led.run(led.set_checksum(m.id, m.checksum), led.event("repair", version=m.id, name=m.name, detail=detail))
-        done.append(f"accepted the edited file of {m.label} (checksum {m.checksum[:12]})")
-    return done
-
-
-def _forget_missing(sess: Session, missing: list[Problem]) -> list[str]:
-    led, done = sess.ledger, []
-    for p in missing:
-        version = p.version or ""
-        led.run(led.delete(version), led.event("repair", version=version, detail={"action": "forget-missing"}))
-        done.append(f"dropped the history row of {version} (file missing)")
-    return done
-
-
-def _resume(sess: Session, row: AppliedMigration, resume_from: int | None) -> Any:
-    source = sess.source
-    migration = (
-        source.get(row.version)
-        if row.version_key is not None
-        else next((m for m in source.repeatables if m.id == row.version), None)
-    )
-    if migration is None:
-        raise UsageError(f"cannot resume {row.version}: its file is missing")
-    direction = row.direction or "up"
-    if direction == "down" and migration.down is None:
-        raise UsageError(f"cannot resume the rollback of {row.version}: it has no down part")
-    runner = sess.runner()
-    prepared = runner.prepare(Step(migration, "down" if direction == "down" else "up", "resume"))
-    if prepared.statements is None:
-        raise UsageError(
-            f"{row.version} is a Python migration: it cannot resume part-way",
-            hint="use --forget or --mark-applied",
+        return repair_history(
+            sess,
+            version,
+            forget=forget,
+            mark_applied=mark_applied,
+            resume=resume,
+            resume_from=resume_from,
+            checksums=checksums,
+            forget_missing=forget_missing,
         )
-    start = (resume_from - 1) if resume_from is not None else (row.progress or 0)
-    if not 0 <= start < len(prepared.statements):
-        raise UsageError(f"statement {start + 1} does not exist: {migration.label} has {len(prepared.statements)}")
-    try:
-        result = runner.run_one(replace(prepared, mode="journal"), start=start, resume=True)
-    finally:
-        runner.backend.apply_timeout(None)
-    result.reason = f"from statement {start + 1} of {len(prepared.statements)}"
-    return result
 
 
 def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, **overrides: Any) -> StampResult:
     """Record migrations up to ``version`` as applied without running them
     (adopting an existing database). Rows above it are removed only with ``force``."""
+    from migrata.ops.repair import stamp_history
+
     with session(config, **overrides) as sess:
-        source = sess.source
-        base = version.strip().lower() == planner.BASE
-        if not base and not Version.is_version(version):
-            raise UsageError(f"{version!r} is not a version", hint="e.g. `migrata stamp 3`")
-        target = None if base else Version.parse(version)
-        with sess.locked():
-            rows = sess.ledger.read()
-            dirty = [r for r in rows if r.status in (FAILED, RUNNING)]
-            if dirty:
-                raise UsageError(
-                    f"{dirty[0].version} has a {dirty[0].status} run; repair it before stamping",
-                    hint=f"`migrata repair {dirty[0].version}`",
-                )
-            have = {r.version_key for r in rows if r.version_key is not None}
-            above = [r for r in planner.applied_versions(rows) if target is None or (r.version_key or ()) > target.key]
-            if above and not force:
-                raise NotConfirmedError(
-                    f"{len(above)} applied version(s) above {version}: {', '.join(r.version for r in above[:5])}",
-                    hint="add --force to remove their history rows (their schema changes stay in the database)",
-                )
-            led = sess.ledger
-            ops = []
-            added = []
-            if target is not None:
-                for m in source.versioned:
-                    if m.version and m.version <= target and m.version.key not in have:
-                        ops.append(led.record_applied(m.id, m.name, m.kind, m.checksum, None, None))
-                        added.append(m.id)
-                if source.get(target) is None and target.key not in have:
-                    ops.append(led.record_applied(target.canonical, "baseline", "baseline", "", None, None))
-                    added.append(target.canonical)
-            removed = [r.version for r in above]
-            ops.extend(led.delete(v) for v in removed)
-            ops.append(
-                led.event(
-                    "stamp",
-                    version=None if base else target.canonical if target else None,
-                    detail={"added": added, "removed": removed},
-                )
-            )
-            sess.backend.begin()
-            try:
-                led.run(*ops)
-                sess.backend.commit()
-            except BaseException:
-                sess.backend.rollback()
-                raise
-        return StampResult(version if base else Version.parse(version).canonical, added, removed)
+        return stamp_history(sess, version, force=force)
 
 
 def cleanup(config: ConfigLike = None, *, keep_days: int, dry_run: bool = False, **overrides: Any) -> CleanupResult:

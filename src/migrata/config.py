@@ -426,18 +426,7 @@ def load_settings(
     if not start.is_dir():
         raise ConfigError(f"directory {start} does not exist (from -C)")
     env_name = env or environ.get("MIGRATA_ENV") or None
-    found: tuple[Path, dict[str, Any]] | None
-    if config is not None:
-        path = Path(config).expanduser()
-        path = path if path.is_absolute() else start / path
-        if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist (from --config)")
-        data = _read_toml(path)
-        if path.name == "pyproject.toml":
-            data = data.get("tool", {}).get("migrata", {})
-        found = (path.resolve(), data)
-    else:
-        found = find_config(start)
+    found = _config_file(config, start)
     project_dir = found[0].parent if found else start
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
@@ -475,6 +464,20 @@ def load_settings(
     if "backup_dir" not in values:
         settings.backup_dir = project_dir / "backups"
     return settings
+
+
+def _config_file(config: str | os.PathLike[str] | None, start: Path) -> tuple[Path, dict[str, Any]] | None:
+    """The config file given (``--config``) or found upward from ``start``, with its settings."""
+    if config is None:
+        return find_config(start)
+    path = Path(config).expanduser()
+    path = path if path.is_absolute() else start / path
+    if not path.is_file():
+        raise ConfigError(f"config file {path} does not exist (from --config)")
+    data = _read_toml(path)
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("migrata", {})
+    return path.resolve(), data
 
 
 def _read_dotenv(path: Path) -> dict[str, str]:

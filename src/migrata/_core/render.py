@@ -16,7 +16,7 @@ __all__ = ["render_plan"]
 
 
 def render_plan(backend: Backend, ledger: Ledger, prepared: list[Prepared], *, ledger_exists: bool) -> str:
-    out: list[str] = []
+    out: list[str] = [backend.script_header] if backend.script_header else []
     if not ledger_exists:
         out.append("-- migrata's own tables")
         out.extend(s + ";" for s in ledger.render(*ledger.create_ops()))

@@ -15,12 +15,13 @@ from migrata._core.model import (
     AppliedMigration,
     Migration,
     MigrationState,
+    Plan,
     Problem,
 )
 from migrata._core.source import Source
 from migrata.errors import ChecksumMismatchError, DirtyStateError
 
-__all__ = ["build_report", "guard"]
+__all__ = ["build_report", "guard", "planned_states"]
 
 
 def _state(m: Migration, state: str, row: AppliedMigration | None = None) -> MigrationState:
@@ -174,3 +175,19 @@ def guard(problems: Sequence[Problem]) -> None:
     if edited:
         more = f" (and {len(edited) - 1} more)" if len(edited) > 1 else ""
         raise ChecksumMismatchError(edited[0].message + more, hint=edited[0].hint)
+
+
+def planned_states(plan: Plan) -> list[MigrationState]:
+    """One line per step of ``plan``, its reason as the state (``--dry-run``)."""
+    return [
+        MigrationState(
+            version=step.migration.id,
+            name=step.migration.name,
+            kind="repeatable" if step.migration.repeatable else step.migration.kind,
+            state=step.reason,
+            checksum=step.migration.checksum,
+            path=str(step.script.path),
+            has_down=step.migration.down is not None,
+        )
+        for step in plan.steps
+    ]

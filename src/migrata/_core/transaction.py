@@ -26,7 +26,7 @@ from migrata._core.steps import (
     step_result,
 )
 from migrata.backends.base import Backend, StatementError
-from migrata.errors import MigrationFailedError
+from migrata.errors import DatabaseError, MigrationFailedError
 from migrata.util import utcnow
 
 __all__ = ["run_transaction"]
@@ -74,7 +74,13 @@ def _run_in_one_call(backend: Backend, ledger: Ledger, item: Prepared, completed
             exc.position = position
             err = _script_failure(item, exc)
         else:  # no position (or one in the bookkeeping): find the statement by replaying
-            err = _locate_failure(backend, item, exc)
+            found = _locate_failure(backend, item)
+            if found is None:  # every statement runs: one of migrata's own rows failed
+                raise DatabaseError(
+                    f"recording the run of {item.migration.label} failed: {exc.db_message}",
+                    hint="nothing of it was applied",
+                ) from None
+            err = found
         record_failure(ledger, item, err, elapsed_ms(t0), completed, applied_part=NOTHING_APPLIED)
         raise err from None
     except BaseException:
@@ -83,10 +89,11 @@ def _run_in_one_call(backend: Backend, ledger: Ledger, item: Prepared, completed
     return step_result(item, t0)
 
 
-def _locate_failure(backend: Backend, item: Prepared, exc: StatementError) -> MigrationFailedError:
-    """The server gave no position (a dependency error, say): replay the
-    statements one by one in a transaction that is rolled back, to find the
-    one that fails. Only ever done on a failed migration."""
+def _locate_failure(backend: Backend, item: Prepared) -> MigrationFailedError | None:
+    """The server gave no position in the migration (a dependency error, say,
+    or an error in the bookkeeping after it): replay the statements one by
+    one in a transaction that is rolled back, to find the one that fails;
+    None when none does. Only ever done on a failed step."""
     assert item.statements
     backend.begin()
     try:
@@ -97,7 +104,7 @@ def _locate_failure(backend: Backend, item: Prepared, exc: StatementError) -> Mi
                 return statement_failure(item, stmt, again)
     finally:
         backend.rollback()
-    return statement_failure(item, item.statements[0], exc)
+    return None
 
 
 def _script_failure(item: Prepared, exc: StatementError) -> MigrationFailedError:

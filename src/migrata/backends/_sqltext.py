@@ -193,111 +193,142 @@ def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
     """Cut ``sql`` into (statement, 1-based line) pairs the way the dialect's
     own client does: quotes, comments, dollar quotes, ``DELIMITER`` and
     ``BEGIN ... END`` bodies are respected; blank statements are dropped."""
-    out: list[tuple[str, int]] = []
-    n = len(sql)
-    delimiter = ";"
-    start = 0  # start of the current statement
-    pos = 0
-    depth = 0  # BEGIN/CASE ... END nesting inside a routine body
-    parens = 0  # open parentheses (dialects whose client counts them)
-    routine = None  # None: not known yet for this statement; True/False once known
-    at_line_start = True
+    return _Splitter(sql, d).split()
 
-    def skip(at: int) -> int:
-        return skip_space_and_comments(sql, at, hash_comments=d.hash_comments, nested=d.nested_comments)
 
-    def emit(end: int, resume: int) -> None:
-        nonlocal start, depth, routine, parens
-        chunk = sql[start:end]
-        if not is_blank(chunk, hash_comments=d.hash_comments, nested=d.nested_comments):
-            first = skip(start)
-            out.append((sql[first:end].strip(), line_of(sql, first)))
-        start = resume
-        depth = parens = 0
-        routine = None
+class _Splitter:
+    """One pass over a script (see :func:`split_sql`)."""
 
-    while pos < n:
-        if d.delimiter_command and at_line_start:
-            m = _DELIMITER_RE.match(sql, pos)
-            if m and is_blank(sql[start:pos], hash_comments=d.hash_comments, nested=d.nested_comments):
-                delimiter = m.group(1)
-                start = pos = m.end()
-                routine = None
+    def __init__(self, sql: str, d: SplitDialect) -> None:
+        self.sql, self.d, self.n = sql, d, len(sql)
+        self.out: list[tuple[str, int]] = []
+        self.delimiter = ";"
+        self.start = 0  # start of the current statement
+        self.pos = 0
+        self.depth = 0  # BEGIN/CASE ... END nesting inside a routine body
+        self.parens = 0  # open parentheses (dialects whose client counts them)
+        self.routine: bool | None = None  # None: not known yet for this statement
+        self.at_line_start = True
+
+    def skip(self, at: int) -> int:
+        return skip_space_and_comments(self.sql, at, hash_comments=self.d.hash_comments, nested=self.d.nested_comments)
+
+    def blank(self, text: str) -> bool:
+        return is_blank(text, hash_comments=self.d.hash_comments, nested=self.d.nested_comments)
+
+    def split(self) -> list[tuple[str, int]]:
+        while self.pos < self.n:
+            if self._delimiter_command() or self._custom_delimiter():
                 continue
-        at_line_start = False
-        if delimiter != ";" and sql.startswith(delimiter, pos):
-            emit(pos, pos + len(delimiter))
-            pos += len(delimiter)
-            continue
-        if routine is None and d.scan is not None and delimiter == ";":
-            first = skip(start)
-            if first < n and sql[first] != "\n":
-                routine = bool(
-                    (d.compound_blocks and _ROUTINE_RE.match(sql, first))
-                    or (d.begin_atomic and _ATOMIC_RE.match(sql, first))
+            m = self._scanner().search(self.sql, self.pos)
+            if m is None:
+                break
+            self.pos = m.start()
+            if self.delimiter != ";" and self.sql.startswith(self.delimiter, self.pos):
+                continue  # the delimiter: emitted at the top of the loop
+            self._special(self.sql[self.pos])
+        if self.start < self.n:
+            self._emit(self.n, self.n)
+        return self.out
+
+    def _emit(self, end: int, resume: int) -> None:
+        chunk = self.sql[self.start : end]
+        if not self.blank(chunk):
+            first = self.skip(self.start)
+            self.out.append((self.sql[first:end].strip(), line_of(self.sql, first)))
+        self.start = resume
+        self.depth = self.parens = 0
+        self.routine = None
+
+    def _delimiter_command(self) -> bool:
+        """A ``DELIMITER x`` line between statements changes the delimiter."""
+        if not (self.d.delimiter_command and self.at_line_start):
+            return False
+        self.at_line_start = False
+        m = _DELIMITER_RE.match(self.sql, self.pos)
+        if m is None or not self.blank(self.sql[self.start : self.pos]):
+            return False
+        self.delimiter = m.group(1)
+        self.start = self.pos = m.end()
+        self.routine = None
+        self.at_line_start = True
+        return True
+
+    def _custom_delimiter(self) -> bool:
+        """Under ``DELIMITER``, the delimiter ends the statement wherever it is."""
+        if self.delimiter == ";" or not self.sql.startswith(self.delimiter, self.pos):
+            return False
+        self._emit(self.pos, self.pos + len(self.delimiter))
+        self.pos += len(self.delimiter)
+        return True
+
+    def _scanner(self) -> re.Pattern[str]:
+        """What to look for next: words matter only inside a routine body."""
+        d = self.d
+        if self.delimiter != ";":
+            return d.scan_delimited(self.delimiter)
+        if self.routine is None and d.scan is not None:
+            first = self.skip(self.start)
+            if first < self.n and self.sql[first] != "\n":
+                self.routine = bool(
+                    (d.compound_blocks and _ROUTINE_RE.match(self.sql, first))
+                    or (d.begin_atomic and _ATOMIC_RE.match(self.sql, first))
                 )
-        if delimiter != ";":
-            scan = d.scan_delimited(delimiter)
-        elif routine and d.scan is not None:
-            scan = d.scan
-        else:
-            scan = d.scan_plain
-        m = scan.search(sql, pos)
-        if m is None:
-            break
-        pos = m.start()
-        if delimiter != ";" and sql.startswith(delimiter, pos):
-            continue  # the delimiter: emitted at the top of the loop
-        ch = sql[pos]
+        return d.scan if self.routine and d.scan is not None else d.scan_plain
+
+    def _special(self, ch: str) -> None:
+        """Step over the construct that starts with ``ch`` at ``pos``."""
+        sql, d, pos = self.sql, self.d, self.pos
         if ch == "\n":
-            pos += 1
-            at_line_start = True
-        elif ch == "'" or ch == '"' or ch == "`":
+            self.pos, self.at_line_start = pos + 1, True
+        elif ch in "'\"`":
             escaped = d.backslash_escapes and ch != "`"
             if ch == "'" and d.dollar_quotes and pos > 0 and sql[pos - 1] in "eE":
                 escaped = True
-            pos = _skip_string(sql, pos, ch, escaped)
-        elif ch == "-" and dash_comment(sql, pos, d.hash_comments):
+            self.pos = _skip_string(sql, pos, ch, escaped)
+        elif (ch == "-" and dash_comment(sql, pos, d.hash_comments)) or (ch == "#" and d.hash_comments):
             end = sql.find("\n", pos)
-            pos = n if end < 0 else end
-        elif ch == "#" and d.hash_comments:
-            end = sql.find("\n", pos)
-            pos = n if end < 0 else end
+            self.pos = self.n if end < 0 else end
         elif ch == "/" and sql.startswith("/*", pos):
-            pos = _skip_block_comment(sql, pos, d.nested_comments)
+            self.pos = _skip_block_comment(sql, pos, d.nested_comments)
         elif ch == "$":
-            dm = _DOLLAR_RE.match(sql, pos)
-            if dm is None or (pos > 0 and (sql[pos - 1].isalnum() or sql[pos - 1] == "_")):
-                pos += 1
-                continue
-            close = sql.find(dm.group(0), dm.end())
-            pos = n if close < 0 else close + len(dm.group(0))
+            self.pos = self._dollar_quote(pos)
         elif ch == ";":
-            if delimiter == ";" and depth <= 0 and parens <= 0:
-                emit(pos, pos + 1)
-            pos += 1
-        elif (ch == "(" or ch == ")") and d.parentheses:
-            parens += 1 if ch == "(" else -1
-            pos += 1
+            if self.delimiter == ";" and self.depth <= 0 and self.parens <= 0:
+                self._emit(pos, pos + 1)
+            self.pos = pos + 1
+        elif ch in "()" and d.parentheses:
+            self.parens += 1 if ch == "(" else -1
+            self.pos = pos + 1
         elif ch.isalpha() or ch == "_":
-            wm = _WORD_RE.match(sql, pos)
-            assert wm is not None
-            word = wm.group(0).upper()
-            pos = wm.end()
-            if delimiter != ";" or word not in ("BEGIN", "CASE", "END") or not routine:
-                continue
-            nxt = _WORD_RE.match(sql, skip(pos))
-            following = nxt.group(0).upper() if nxt else ""
-            if word == "BEGIN":
-                if d.begin_atomic and not d.compound_blocks and following != "ATOMIC":
-                    continue
-                depth += 1
-            elif word == "CASE":
-                depth += 1 if depth > 0 else 0
-            elif word == "END" and depth > 0 and following not in _END_FOLLOWERS:
-                depth -= 1
+            self._word()
         else:
-            pos += 1
-    if start < n:
-        emit(n, n)
-    return out
+            self.pos = pos + 1
+
+    def _dollar_quote(self, pos: int) -> int:
+        """Past a ``$tag$ ... $tag$`` string, or one character on."""
+        sql = self.sql
+        dm = _DOLLAR_RE.match(sql, pos)
+        if dm is None or (pos > 0 and (sql[pos - 1].isalnum() or sql[pos - 1] == "_")):
+            return pos + 1
+        close = sql.find(dm.group(0), dm.end())
+        return self.n if close < 0 else close + len(dm.group(0))
+
+    def _word(self) -> None:
+        """A word inside a routine body: BEGIN/CASE open a block, END closes one."""
+        wm = _WORD_RE.match(self.sql, self.pos)
+        assert wm is not None
+        word = wm.group(0).upper()
+        self.pos = wm.end()
+        if self.delimiter != ";" or word not in ("BEGIN", "CASE", "END") or not self.routine:
+            return
+        nxt = _WORD_RE.match(self.sql, self.skip(self.pos))
+        following = nxt.group(0).upper() if nxt else ""
+        if word == "BEGIN":
+            if self.d.begin_atomic and not self.d.compound_blocks and following != "ATOMIC":
+                return
+            self.depth += 1
+        elif word == "CASE":
+            self.depth += 1 if self.depth > 0 else 0
+        elif word == "END" and self.depth > 0 and following not in _END_FOLLOWERS:
+            self.depth -= 1

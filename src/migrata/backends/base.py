@@ -29,7 +29,8 @@ Running SQL
      tells it, the position or line.
   4. ``split(sql)`` cuts a script into :class:`Statement` objects the way the
      database's own client does, each with its line; ``render_statement``
-     writes one back as that client must be given it in a script (``--sql``).
+     writes one back as that client must be given it in a script (``--sql``),
+     after ``script_header`` (what the client must be told first).
   5. ``literal(value)`` renders a value as an SQL literal by the driver's
      own quoting rules for this connection (backslashes, quotes, NULL,
      numbers): the ONE way migrata writes a value into SQL text (steps sent
@@ -160,6 +161,8 @@ class Backend(ABC):
     id_column: ClassVar[str] = "id INTEGER PRIMARY KEY"
     #: Statement that opens a transaction for a migration.
     begin_sql: ClassVar[str] = "BEGIN"
+    #: First line of a script for the database's own client (``--sql``).
+    script_header: ClassVar[str] = ""
     #: Capabilities (checklist item 6).
     transactional_ddl: ClassVar[bool] = True
     step_in_one_call: ClassVar[bool] = False

@@ -87,6 +87,8 @@ class MySQLBackend(Backend):
     text_type = "TEXT"
     id_column = "id BIGINT AUTO_INCREMENT PRIMARY KEY"
     begin_sql = "START TRANSACTION"
+    # the client's own character set may be narrower than the connection's utf8mb4
+    script_header = "SET NAMES utf8mb4;"
     journal_in_one_call = True
     defers_journal_commits = True
 

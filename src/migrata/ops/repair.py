@@ -1,0 +1,191 @@
+"""Putting the history right: ``repair`` (failed or interrupted runs, edited
+or missing files) and ``stamp`` (recording versions as applied without
+running them). Each acts under the migration lock and records a
+``repair``/``stamp`` event."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from migrata._core import planner
+from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Problem, Step, Version
+from migrata._core.steps import StepResult
+from migrata.errors import NotConfirmedError, UsageError
+from migrata.results import RepairResult, StampResult
+from migrata.session import Session
+
+__all__ = ["repair_history", "stamp_history"]
+
+
+def repair_history(
+    sess: Session,
+    version: str | None,
+    *,
+    forget: bool,
+    mark_applied: bool,
+    resume: bool,
+    resume_from: int | None,
+    checksums: bool,
+    forget_missing: bool,
+) -> RepairResult:
+    """What :func:`migrata.api.repair` does, on an open session."""
+    chosen = [forget, mark_applied, resume or resume_from is not None]
+    rows = sess.rows()
+    _, problems = sess.report(rows)
+    mine = [p for p in problems if version is None or p.version == version]
+    wanted = {"checksum"} if checksums else set()
+    wanted |= {"missing"} if forget_missing else set()
+    wanted |= {FAILED, RUNNING} if any(chosen) else set()
+    if not any(p.code in wanted for p in mine) and not any(chosen):
+        # nothing asked for, or nothing to act on: report without locking or writing
+        return RepairResult([p for p in mine if p.severity == "error"], [])
+    with sess.locked():
+        rows = sess.ledger.read()
+        _, problems = sess.report(rows)
+        mine = [p for p in problems if version is None or p.version == version]
+        actions: list[str] = []
+        steps: list[StepResult] = []
+        if any(chosen):
+            row = _dirty_row(rows, version)
+            how = "forget" if forget else "mark-applied" if mark_applied else "resume"
+            actions.append(_repair_run(sess, row, how, resume_from, steps))
+        if checksums:
+            actions.extend(_accept_edits(sess, [p for p in mine if p.code == "checksum"]))
+        if forget_missing:
+            actions.extend(_forget_missing(sess, [p for p in mine if p.code == "missing"]))
+        _, remaining = sess.report()
+        return RepairResult([p for p in remaining if p.severity == "error"], actions, steps)
+
+
+def _dirty_row(rows: list[AppliedMigration], version: str | None) -> AppliedMigration:
+    """The one failed/interrupted run a repair acts on."""
+    dirty = [r for r in rows if r.status in (FAILED, RUNNING) and (version is None or r.version == version)]
+    if not dirty:
+        raise UsageError("no failed or interrupted run to repair" + (f" for {version}" if version else ""))
+    if len(dirty) > 1:
+        raise UsageError(f"{len(dirty)} runs need repair ({', '.join(r.version for r in dirty)}); name one")
+    return dirty[0]
+
+
+def _repair_run(
+    sess: Session, row: AppliedMigration, how: str, resume_from: int | None, steps: list[StepResult]
+) -> str:
+    """Forget, mark applied or resume one dirty run; returns what was done."""
+    led = sess.ledger
+    detail: dict[str, Any] = {"action": how, "was": row.status}
+    if how == "forget":
+        ops = [led.delete(row.version)]
+        done = f"forgot the {row.status} run of {row.version} {row.name}: it counts as not applied"
+    elif how == "mark-applied":
+        ops = [led.set_status(row.version, APPLIED)]
+        done = f"marked {row.version} {row.name} as applied"
+    else:
+        result = _resume(sess, row, resume_from)
+        steps.append(result)
+        ops, detail["from_statement"] = [], result.reason
+        done = f"resumed {row.version} {row.name} ({result.reason})"
+    led.run(*ops, led.event("repair", version=row.version, name=row.name, detail=detail))
+    return done
+
+
+def _accept_edits(sess: Session, edited: list[Problem]) -> list[str]:
+    led, done = sess.ledger, []
+    for p in edited:
+        m = sess.source.get(p.version or "")
+        assert m is not None
+        detail = {"action": "checksum", "checksum": m.checksum}
+        led.run(led.set_checksum(m.id, m.checksum), led.event("repair", version=m.id, name=m.name, detail=detail))
+        done.append(f"accepted the edited file of {m.label} (checksum {m.checksum[:12]})")
+    return done
+
+
+def _forget_missing(sess: Session, missing: list[Problem]) -> list[str]:
+    led, done = sess.ledger, []
+    for p in missing:
+        version = p.version or ""
+        led.run(led.delete(version), led.event("repair", version=version, detail={"action": "forget-missing"}))
+        done.append(f"dropped the history row of {version} (file missing)")
+    return done
+
+
+def _resume(sess: Session, row: AppliedMigration, resume_from: int | None) -> StepResult:
+    source = sess.source
+    migration = (
+        source.get(row.version)
+        if row.version_key is not None
+        else next((m for m in source.repeatables if m.id == row.version), None)
+    )
+    if migration is None:
+        raise UsageError(f"cannot resume {row.version}: its file is missing")
+    direction = row.direction or "up"
+    if direction == "down" and migration.down is None:
+        raise UsageError(f"cannot resume the rollback of {row.version}: it has no down part")
+    runner = sess.runner()
+    prepared = runner.prepare(Step(migration, "down" if direction == "down" else "up", "resume"))
+    if prepared.statements is None:
+        raise UsageError(
+            f"{row.version} is a Python migration: it cannot resume part-way",
+            hint="use --forget or --mark-applied",
+        )
+    start = (resume_from - 1) if resume_from is not None else (row.progress or 0)
+    if not 0 <= start < len(prepared.statements):
+        raise UsageError(f"statement {start + 1} does not exist: {migration.label} has {len(prepared.statements)}")
+    try:
+        result = runner.run_one(replace(prepared, mode="journal"), start=start, resume=True)
+    finally:
+        runner.backend.apply_timeout(None)
+    result.reason = f"from statement {start + 1} of {len(prepared.statements)}"
+    return result
+
+
+def stamp_history(sess: Session, version: str, *, force: bool) -> StampResult:
+    """What :func:`migrata.api.stamp` does, on an open session."""
+    source = sess.source
+    base = version.strip().lower() == planner.BASE
+    if not base and not Version.is_version(version):
+        raise UsageError(f"{version!r} is not a version", hint="e.g. `migrata stamp 3`")
+    target = None if base else Version.parse(version)
+    with sess.locked():
+        rows = sess.ledger.read()
+        dirty = [r for r in rows if r.status in (FAILED, RUNNING)]
+        if dirty:
+            raise UsageError(
+                f"{dirty[0].version} has a {dirty[0].status} run; repair it before stamping",
+                hint=f"`migrata repair {dirty[0].version}`",
+            )
+        have = {r.version_key for r in rows if r.version_key is not None}
+        above = [r for r in planner.applied_versions(rows) if target is None or (r.version_key or ()) > target.key]
+        if above and not force:
+            raise NotConfirmedError(
+                f"{len(above)} applied version(s) above {version}: {', '.join(r.version for r in above[:5])}",
+                hint="add --force to remove their history rows (their schema changes stay in the database)",
+            )
+        led = sess.ledger
+        ops = []
+        added = []
+        if target is not None:
+            for m in source.versioned:
+                if m.version and m.version <= target and m.version.key not in have:
+                    ops.append(led.record_applied(m.id, m.name, m.kind, m.checksum, None, None))
+                    added.append(m.id)
+            if source.get(target) is None and target.key not in have:
+                ops.append(led.record_applied(target.canonical, "baseline", "baseline", "", None, None))
+                added.append(target.canonical)
+        removed = [r.version for r in above]
+        ops.extend(led.delete(v) for v in removed)
+        ops.append(
+            led.event(
+                "stamp",
+                version=None if base else target.canonical if target else None,
+                detail={"added": added, "removed": removed},
+            )
+        )
+        sess.backend.begin()
+        try:
+            led.run(*ops)
+            sess.backend.commit()
+        except BaseException:
+            sess.backend.rollback()
+            raise
+    return StampResult(version if base else Version.parse(version).canonical, added, removed)

@@ -149,10 +149,6 @@ class Backend(ABC):
 
     #: Name used in results, ``ctx.dialect`` and the registry.
     dialect: ClassVar[str]
-    #: URL schemes this backend serves (``postgresql``, ``postgres``...).
-    schemes: ClassVar[tuple[str, ...]]
-    #: Extra to install for the driver, named in DriverMissingError.
-    extra: ClassVar[str | None] = None
     #: DB-API placeholder for parameters.
     placeholder: ClassVar[str] = "%s"
     #: Column types for migrata's own tables.

@@ -79,8 +79,6 @@ def _multi_statements() -> int:
 
 class MySQLBackend(Backend):
     dialect = "mysql"
-    schemes = ("mysql", "mariadb")
-    extra = "mysql"
     transactional_ddl = False
     placeholder = "%s"
     key_type = "VARCHAR(255)"

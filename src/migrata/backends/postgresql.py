@@ -54,8 +54,6 @@ def _psycopg() -> Any:
 
 class PostgresBackend(Backend):
     dialect = "postgresql"
-    schemes = ("postgresql", "postgres", "pgsql")
-    extra = "postgres"
     transactional_ddl = True
     placeholder = "%s"
     key_type = "VARCHAR(255)"

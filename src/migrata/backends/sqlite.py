@@ -41,7 +41,6 @@ _FIRST_WAIT = 0.1  # seconds a query outside the migration lock waits for SQLite
 
 class SQLiteBackend(Backend):
     dialect = "sqlite"
-    schemes = ("sqlite", "sqlite3", "file")
     transactional_ddl = True
     placeholder = "?"
     key_type = "VARCHAR(255)"

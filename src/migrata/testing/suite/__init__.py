@@ -36,8 +36,9 @@ the flag promises instead (``run_script`` raises NotImplementedError where
 ``step_in_one_call`` is False), never skipped. The tests speak standard SQL;
 what no standard spelling covers (a slow statement, one that cannot run in a
 transaction, a trigger, the database's client...) is in one table,
-``DIALECTS`` in :mod:`migrata.testing.suite.dialects`, by ``Backend.dialect``:
-a new backend adds its line there. A contract promise a backend breaks today
+``DIALECTS`` (importable from here), by ``Backend.dialect``: a backend of
+another package adds its :class:`Dialect` from its ``conftest.py`` and gives
+a ``migrata_url`` fixture making fresh databases of its kind. A contract promise a backend breaks today
 is listed in ``KNOWN_BUGS`` beside it; the autouse fixture
 ``migrata_known_bug`` marks that test as expected to fail there, strictly (the
 run fails once the bug is fixed, until its line is struck).
@@ -51,8 +52,11 @@ from __future__ import annotations
 
 from migrata.testing.suite import databases, statements, workflows
 from migrata.testing.suite.databases import *  # noqa: F403
+from migrata.testing.suite.dialects import DIALECTS as DIALECTS
+from migrata.testing.suite.dialects import Dialect as Dialect
 from migrata.testing.suite.dialects import migrata_known_bug
 from migrata.testing.suite.statements import *  # noqa: F403
 from migrata.testing.suite.workflows import *  # noqa: F403
 
+# DIALECTS and Dialect are importable from here, but not star-imported into test modules
 __all__ = ["migrata_known_bug", *statements.__all__, *databases.__all__, *workflows.__all__]

@@ -1,7 +1,9 @@
 """What the shared suite needs to know of each dialect, and its helpers.
 
 The tests speak standard SQL. What no standard spelling covers is in
-``DIALECTS``, by ``Backend.dialect``: a new backend adds its line there.
+``DIALECTS``, by ``Backend.dialect``: a backend of another package adds its
+own :class:`Dialect` to it from its ``conftest.py`` (and gives a
+``migrata_url`` fixture that makes a fresh database of its kind).
 ``KNOWN_BUGS`` lists the contract promises a backend breaks today: such a
 test is expected to fail on that dialect, strictly (once the bug is fixed the
 run fails until its line is struck).
@@ -110,7 +112,7 @@ def migrata_known_bug(request: pytest.FixtureRequest) -> None:
 
 def facts(b: Backend) -> Dialect:
     if b.dialect not in DIALECTS:
-        pytest.fail(f"add the {b.dialect!r} dialect to migrata.testing.suite.dialects.DIALECTS")
+        pytest.fail(f"no Dialect for {b.dialect!r}: add one to migrata.testing.suite.DIALECTS (e.g. from conftest.py)")
     return DIALECTS[b.dialect]
 
 

@@ -5,16 +5,15 @@ Operations:
 * ``apply``: all N migrations on a fresh, empty database;
 * ``status``: the tool's status command with all N applied;
 * ``check``: the tool's "anything pending?" command with all N applied;
-* ``status2``, ``check2``: the same commands asked again at once, nothing
-  changed in between (what a readiness probe or a second CI step sees);
-* ``status0``, ``check0`` (migrata only): the same with its caches off
-  (``MIGRATA_NO_CACHE=1``), the full answer: no kept answer (``up`` keeps
-  those of ``status`` and ``check``) and no cached file checksums;
 * ``apply1``: one new migration (N + 1) on top of N applied;
 * ``rollback``: every migration (N + 1 of them) rolled back;
 * ``library``: migrata's ``migrata.upgrade()`` in a fresh ``python -c``
-  (and the same through Python's sqlite3 module, the in-process floor);
-* ``start``: ``python -c pass``, the floor of status, check and apply1.
+  (and on SQLite the same through Python's sqlite3 module, the in-process
+  floor);
+* ``start``: the start floors, run with the interpreter that runs migrata:
+  ``python -c pass`` everywhere, and on PostgreSQL ``python -c 'import
+  psycopg'`` (the driver's import, most of what any Python tool pays there
+  before it can ask the server anything).
 
 Every tool runs one transaction per migration (Alembic with
 ``transaction_per_migration=True``; yoyo, dbmate and migrata do it by
@@ -34,11 +33,9 @@ from .peers import Peers
 from .servers import Database
 from .workload import Workload
 
-OPS = ("apply", "status", "status2", "status0", "check", "check2", "check0", "apply1", "rollback", "library", "start")
-#: operations that ask an earlier one's question again
-AGAIN = {"status2": "status", "check2": "check"}
-#: migrata with its caches (kept answers, file checksums) off
-NO_CACHE = {"MIGRATA_NO_CACHE": "1"}
+OPS = ("start", "apply", "status", "check", "apply1", "rollback", "library")
+#: the cycle every migration tool runs on one fresh database, in this order
+CYCLE = ("apply", "status", "check", "apply1", "rollback")
 
 LIBRARY_CODE = """\
 import json, sys, time
@@ -110,6 +107,7 @@ class Tool:
     ops: tuple[str, ...] = ()
     dialects: tuple[str, ...] = ("sqlite", "postgresql", "mysql")
     files = ""  # the workload folder it uses
+    needs_db = True  # False: a start floor, run without a database
 
     def __init__(self, peers: Peers | None, python: Path) -> None:
         self.peers = peers
@@ -128,7 +126,7 @@ class Tool:
 
 class Migrata(Tool):
     name, label, kind, files = "migrata", "migrata", "migrata", "migrata"
-    ops = ("apply", "status", "status2", "status0", "check", "check2", "check0", "apply1", "rollback")
+    ops = CYCLE
 
     def exe(self) -> list[str]:
         script = self.python.parent / "migrata"
@@ -141,8 +139,6 @@ class Migrata(Tool):
                 "apply": Invocation([*base, "up", "-q"]),
                 "status": Invocation([*base, "status"], check=_expect(r"\b{n}\b")),
                 "check": Invocation([*base, "check"]),
-                "status0": Invocation([*base, "status"], check=_expect(r"\b{n}\b"), env=NO_CACHE),
-                "check0": Invocation([*base, "check"], env=NO_CACHE),
                 "apply1": Invocation([*base, "up", "-q"]),
                 "rollback": Invocation([*base, "down", "base", "-q"]),
             }[op]
@@ -160,7 +156,7 @@ class MigrataLibrary(Tool):
 
 class Alembic(Tool):
     name, label, files = "alembic", "Alembic", "alembic"
-    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
+    ops = CYCLE
 
     def problem(self) -> str | None:
         return None if self.peers and self.peers.bin("alembic").exists() else "alembic is not installed"
@@ -186,7 +182,7 @@ class Alembic(Tool):
 
 class Yoyo(Tool):
     name, label, files = "yoyo", "yoyo", "yoyo"
-    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
+    ops = CYCLE
 
     def problem(self) -> str | None:
         return None if self.peers and self.peers.bin("yoyo").exists() else "yoyo-migrations is not installed"
@@ -208,7 +204,7 @@ class Yoyo(Tool):
 
 class Dbmate(Tool):
     name, label, files = "dbmate", "dbmate", "dbmate"
-    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
+    ops = CYCLE
 
     def problem(self) -> str | None:
         if self.peers is None or self.peers.dbmate is None:
@@ -256,9 +252,20 @@ class ClientPerMigration(ClientFloor):
 class PythonStart(Tool):
     name, label, kind = "python", "floor: python -c pass", "floor"
     ops = ("start",)
+    needs_db = False
+    code = "pass"
 
-    def invocations(self, op: str, w: Workload, db: Database) -> list[Invocation]:
-        return [Invocation([str(self.python), "-c", "pass"])]
+    def invocations(self, op: str, w: Workload, db: Database | None) -> list[Invocation]:
+        return [Invocation([str(self.python), "-c", self.code])]
+
+
+class PsycopgStart(PythonStart):
+    """The start floor of a Python tool on PostgreSQL: the interpreter that runs
+    migrata importing psycopg, and nothing else."""
+
+    name, label = "psycopg", "floor: python -c 'import psycopg'"
+    dialects = ("postgresql",)
+    code = "import psycopg"
 
 
 class PySQLiteFloor(Tool):
@@ -275,6 +282,7 @@ class PySQLiteFloor(Tool):
 
 TOOL_CLASSES: list[type[Tool]] = [
     PythonStart,
+    PsycopgStart,
     ClientOneTransaction,
     ClientPerMigration,
     PySQLiteFloor,
@@ -284,7 +292,6 @@ TOOL_CLASSES: list[type[Tool]] = [
     Yoyo,
     Dbmate,
 ]
-PEER_NAMES = ("alembic", "yoyo", "dbmate")
 WORKLOAD_TOOLS = ("migrata", "alembic", "yoyo", "dbmate")
 
 

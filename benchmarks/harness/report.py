@@ -72,17 +72,14 @@ COMMANDS = {
     ("alembic", "status"): "alembic current",
     ("alembic", "check"): "alembic current --check-heads",
     ("alembic", "apply1"): "alembic upgrade head",
-    ("alembic", "rollback"): "alembic downgrade base",
     ("yoyo", "apply"): "yoyo apply --batch",
     ("yoyo", "status"): "yoyo list",
     ("yoyo", "check"): "yoyo list",
     ("yoyo", "apply1"): "yoyo apply --batch",
-    ("yoyo", "rollback"): "yoyo rollback --batch --all",
     ("dbmate", "apply"): "dbmate migrate",
     ("dbmate", "status"): "dbmate status",
     ("dbmate", "check"): "dbmate status --exit-code",
     ("dbmate", "apply1"): "dbmate migrate",
-    ("dbmate", "rollback"): "dbmate rollback, once per migration",
 }
 
 
@@ -248,11 +245,13 @@ def _ratio(a: Row | None, b: Row | None) -> float | None:
 
 
 def _why(rows: Sequence[Row], db: str, n: int, *wanted: tuple[str, str]) -> str:
-    """Why a target has no value: the first of its rows that failed, else ""."""
+    """Why a target has no value: the first of its rows that failed or was not run, else ""."""
     for tool, op in wanted:
-        for r in rows:
-            if (r.db, r.n, r.tool, r.op) == (db, n, tool, op) and not r.ok:
-                return f"{tool} {op} failed"
+        mine = [r for r in rows if (r.db, r.n, r.tool, r.op) == (db, n, tool, op)]
+        if not mine:
+            return f"{tool} {op} not run at this N"
+        if not all(r.ok for r in mine):
+            return f"{tool} {op} failed"
     return ""
 
 

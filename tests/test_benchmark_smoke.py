@@ -169,3 +169,18 @@ def test_targets_pair_the_issue_rows() -> None:
     assert got[("postgresql", 1000, "check", "× psycopg")].measured == pytest.approx(2.0)
     assert got[("postgresql", 1000, "check", "× psycopg")].result == "not met"
     assert got[("postgresql", 1000, "up", "× dbmate")].result == "not measured"
+
+
+def test_a_failure_shows_no_password() -> None:
+    """A failed sample's text (the command line and the tool's output) is
+    stored and printed with the server's password masked."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from harness.bench import masked
+    finally:
+        sys.path.pop(0)
+    text = "exit 1: migrata --url postgresql://app:s%40cret@127.0.0.1/db up\nFATAL: password s@cret refused"
+    out = masked(text, ["s@cret", "s%40cret"])
+    assert "s@cret" not in out and "s%40cret" not in out
+    assert "postgresql://app:***@127.0.0.1/db" in out
+    assert masked("sqlite:////tmp/x.db mysql://root@h/db", []) == "sqlite:////tmp/x.db mysql://root@h/db"

@@ -18,6 +18,7 @@ whichever tool comes next, so no tool always comes right after the same one.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -30,6 +31,16 @@ from .tools import WORKLOAD_TOOLS, Invocation, Tool
 from .workload import Workload
 
 WARMUP_N = 3
+_USERINFO = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+def masked(text: str, secrets: list[str]) -> str:
+    """``text`` with no password in it: none in a URL, none of ``secrets``."""
+    text = _USERINFO.sub(r"\1:***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 @dataclass
@@ -151,6 +162,13 @@ class Bench:
         self.log(line)
 
     def measure(self, server: Server, tool: Tool, op: str, w: Workload, db: Database | None, rep: int) -> Sample:
+        """One operation, timed and checked; a failure's text never holds a password."""
+        sample = self._measure(server, tool, op, w, db, rep)
+        if sample.error is not None:
+            sample.error = masked(sample.error, server.secrets())
+        return sample
+
+    def _measure(self, server: Server, tool: Tool, op: str, w: Workload, db: Database | None, rep: int) -> Sample:
         sample = Sample(server.dialect, w.n, tool.name, op, rep, False)
         invocations: list[Invocation] = tool.invocations(op, w, db)  # type: ignore[arg-type]  # None: a start floor
         env = dict(self.env, **server.client_env())

@@ -52,6 +52,7 @@ from harness.tools import all_tools  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 SMOKE_N = 20
+RUN_COMMAND = ("python3", "-m", "uv", "run", "python", "benchmarks/run.py")
 DROP_ENV = ("PYTHONDONTWRITEBYTECODE", "DATABASE_URL", "DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD", "DB_NAME")
 
 
@@ -206,8 +207,7 @@ def main(argv: list[str] | None = None) -> int:
 
     meta: dict[str, Any] = {
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "command": "python3 -m uv run python benchmarks/run.py "
-        + shlex.join(argv if argv is not None else sys.argv[1:]),
+        "command": shlex.join([*RUN_COMMAND, *(argv if argv is not None else sys.argv[1:])]),
         "reps": args.reps,
         "ns": args.ns,
         "databases": args.dbs,

@@ -39,6 +39,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -148,11 +149,14 @@ def versions(peers: peers_mod.Peers | None, servers: dict[str, Server]) -> dict[
     return out
 
 
+Log = Callable[[str], None]
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     started = time.perf_counter()
-    log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
+    log: Log = (lambda m: None) if args.quiet else (lambda m: print(m, file=sys.stderr, flush=True))
     if args.from_json is not None:
         return rereport(args, log)
     if not (Path(sys.executable).parent / "migrata").exists():
@@ -169,8 +173,26 @@ def main(argv: list[str] | None = None) -> int:
     peers = peers_mod.ensure_peers(reinstall=args.reinstall_peers)
     for problem in peers.problems:
         log(f"[peers] {problem}")
+    servers = reachable(args.dbs, unavailable, log)
+    if args.workdir:
+        Path(args.workdir).mkdir(parents=True, exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="migrata-bench-", dir=args.workdir))
+    try:
+        samples = measure(args, peers, servers, workdir)
+    finally:
+        if not args.keep:
+            shutil.rmtree(workdir, ignore_errors=True)
+        else:
+            log(f"work folder kept: {workdir}")
+    meta = run_meta(args, argv, peers, servers, unavailable, workdir)
+    meta["duration_s"] = round(time.perf_counter() - started, 1)
+    return finish(samples, meta, args, log)
+
+
+def reachable(dbs: list[str], unavailable: dict[str, str], log: Log) -> dict[str, Server]:
+    """The servers to measure; why the others cannot be, into ``unavailable``."""
     servers: dict[str, Server] = {}
-    for name in args.dbs:
+    for name in dbs:
         if name in unavailable:
             continue
         server = SERVERS[name]()
@@ -183,29 +205,36 @@ def main(argv: list[str] | None = None) -> int:
         if dropped:
             log(f"[{name}] dropped leftovers of earlier runs: {', '.join(dropped)}")
         servers[name] = server
+    return servers
 
-    if args.workdir:
-        Path(args.workdir).mkdir(parents=True, exist_ok=True)
-    workdir = Path(tempfile.mkdtemp(prefix="migrata-bench-", dir=args.workdir))
-    env = measured_env(workdir / "pycache")
+
+def measure(
+    args: argparse.Namespace, peers: peers_mod.Peers, servers: dict[str, Server], workdir: Path
+) -> list[Sample]:
+    """Every block (database, N) of the run."""
     tools = all_tools(peers, Path(sys.executable))
     if args.tools:
         keep = {t.strip() for t in args.tools.split(",")}
         tools = [t for t in tools if t.kind == "floor" or t.name in keep]
+    env = measured_env(workdir / "pycache")
     bench = Bench(tools, env, workdir, args.reps, warmup=not args.smoke, verbose=not args.quiet)
-    try:
-        for name, server in servers.items():
-            for n in args.ns:
-                if n > args.server_max_n and name != "sqlite":
-                    continue
+    for name, server in servers.items():
+        for n in args.ns:
+            if n <= args.server_max_n or name == "sqlite":
                 bench.block(server, n)
-    finally:
-        if not args.keep:
-            shutil.rmtree(workdir, ignore_errors=True)
-        else:
-            log(f"work folder kept: {workdir}")
+    return bench.samples
 
-    meta: dict[str, Any] = {
+
+def run_meta(
+    args: argparse.Namespace,
+    argv: list[str] | None,
+    peers: peers_mod.Peers,
+    servers: dict[str, Server],
+    unavailable: dict[str, str],
+    workdir: Path,
+) -> dict[str, Any]:
+    """What the report says about the run besides its samples."""
+    return {
         "when": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "command": shlex.join([*RUN_COMMAND, *(argv if argv is not None else sys.argv[1:])]),
         "reps": args.reps,
@@ -223,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             "installed_now": peers.installed_now,
             "problems": peers.problems,
         },
-        "duration_s": round(time.perf_counter() - started, 1),
     }
-    return finish(bench.samples, meta, args, log)
 
 
 def targets_at(smoke: bool) -> dict[str, Any]:
@@ -236,7 +263,7 @@ def targets_at(smoke: bool) -> dict[str, Any]:
     return {"apply": list(report.APPLY_NS), "question": report.QUESTION_N}
 
 
-def finish(samples: list[Sample], meta: dict[str, Any], args: argparse.Namespace, log: Any) -> int:
+def finish(samples: list[Sample], meta: dict[str, Any], args: argparse.Namespace, log: Log) -> int:
     """Summarize, print, write; the exit status."""
     rows = report.summarize(samples)
     at = meta.get("targets_at") or targets_at(bool(meta.get("smoke")))
@@ -256,7 +283,7 @@ def finish(samples: list[Sample], meta: dict[str, Any], args: argparse.Namespace
     return 3 if meta.get("unavailable") else 0
 
 
-def rereport(args: argparse.Namespace, log: Any) -> int:
+def rereport(args: argparse.Namespace, log: Log) -> int:
     """``--from-json``: the tables and targets of an earlier run, measuring nothing."""
     data = json.loads(args.from_json.read_text(encoding="utf-8"))
     samples = [Sample(**s) for s in data["samples"]]

@@ -1,9 +1,11 @@
 """The measuring loop: for each database and N, every tool's cycle, repeated.
 
 A cycle runs one tool's operations in order on a fresh database (apply,
-status, check, apply1, rollback) and checks the schema after each of them
-(N bench tables with their indexes and 10 rows in the newest after apply,
-status and check; N + 1 after apply1; none after rollback). A process that
+status, check, apply1, rollback; the library call on a database of its own)
+and checks the schema after each of them (N bench tables with their indexes
+and 10 rows in the newest after apply, status, check and the library call;
+N + 1 after apply1; none after rollback). The start floors run without a
+database. A process that
 fails, or leaves the schema other than expected, gets no time: the sample is
 marked failed with the reason, and the rest of that cycle is skipped.
 
@@ -16,6 +18,7 @@ whichever tool comes next, so no tool always comes right after the same one.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -24,10 +27,20 @@ from typing import Any
 
 from . import proc
 from .servers import Counts, Database, Server
-from .tools import AGAIN, WORKLOAD_TOOLS, Invocation, Tool
+from .tools import WORKLOAD_TOOLS, Invocation, Tool
 from .workload import Workload
 
 WARMUP_N = 3
+_USERINFO = re.compile(r"(://[^:/@\s]*):[^@\s]*@")
+
+
+def masked(text: str, secrets: list[str]) -> str:
+    """``text`` with no password in it: none in a URL, none of ``secrets``."""
+    text = _USERINFO.sub(r"\1:***@", text)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 @dataclass
@@ -89,9 +102,9 @@ class Bench:
         w.generate(wanted, peer_python, self.env)
         return w
 
-    def block(self, server: Server, n: int, names: list[str] | None = None) -> None:
-        """Every (selected) tool on one database at one N, ``reps`` times."""
-        tools = [t for t in self.tools if server.dialect in t.dialects and (names is None or t.name in names)]
+    def block(self, server: Server, n: int) -> None:
+        """Every tool on one database at one N, ``reps`` times."""
+        tools = [t for t in self.tools if server.dialect in t.dialects]
         if self.warmup and server.dialect not in self._warmed:
             self.log(f"== {server.dialect}: warm-up (N={WARMUP_N}, not recorded)")
             w = self.workload(server, WARMUP_N, tools, "-warmup")
@@ -111,8 +124,9 @@ class Bench:
             for op in ops:
                 self._add(record, Sample(server.dialect, w.n, tool.name, op, rep, False, error=problem))
             return
-        if tool.name == "python":
-            self._add(record, self.measure(server, tool, "start", w, None, rep))
+        if not tool.needs_db:
+            for op in ops:
+                self._add(record, self.measure(server, tool, op, w, None, rep))
             return
         with server.fresh(self.workdir) as db:
             tool.prepare(w, db)
@@ -148,8 +162,15 @@ class Bench:
         self.log(line)
 
     def measure(self, server: Server, tool: Tool, op: str, w: Workload, db: Database | None, rep: int) -> Sample:
+        """One operation, timed and checked; a failure's text never holds a password."""
+        sample = self._measure(server, tool, op, w, db, rep)
+        if sample.error is not None:
+            sample.error = masked(sample.error, server.secrets())
+        return sample
+
+    def _measure(self, server: Server, tool: Tool, op: str, w: Workload, db: Database | None, rep: int) -> Sample:
         sample = Sample(server.dialect, w.n, tool.name, op, rep, False)
-        invocations: list[Invocation] = tool.invocations(AGAIN.get(op, op), w, db)  # type: ignore[arg-type]  # None: python -c pass
+        invocations: list[Invocation] = tool.invocations(op, w, db)  # type: ignore[arg-type]  # None: a start floor
         env = dict(self.env, **server.client_env())
         total, peak = 0.0, 0
         for inv in invocations:

@@ -111,7 +111,7 @@ def run(
     args = [str(c) for c in cmd]
     with tempfile.TemporaryDirectory(prefix="migbench-out-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
-        req = {
+        req: dict[str, object] = {
             "cmd": args,
             "cwd": str(cwd) if cwd else None,
             "env": dict(env if env is not None else os.environ),

@@ -7,14 +7,21 @@ back to back, so the machine's drift between repetitions cancels out):
 
 * ``× floor``: to the floor of the operation: floor (b) (the client, one
   transaction per migration with a history row) for apply and rollback;
-  ``python -c pass`` for status, check and apply 1; for the in-process
-  library call, floor (b) through Python's sqlite3 module on SQLite (call
-  time against call time) and the client's floor (b) elsewhere (process
-  against process);
+  the database's start floor for status, check and apply 1 (``python -c
+  'import psycopg'`` on PostgreSQL, ``python -c pass`` on SQLite and
+  MariaDB); ``python -c pass`` for the other start floor; for the
+  in-process library call, floor (b) through Python's sqlite3 module on
+  SQLite (call time against call time) and the client's floor (b)
+  elsewhere (process against process);
 * ``× best peer``: to the fastest of Alembic, yoyo and dbmate at the same
   operation (for the library call: at apply);
 * ``ms / migration``: seconds / N for apply, library and rollback (N + 1),
   the whole command for apply 1.
+
+The targets are issue 15's: apply ≤ 1.25× floor (b) and ≤ 1.0× dbmate at
+N = 300 and 1,000 on every database; ``status`` and ``check`` at N = 1,000
+≤ 0.25× Alembic's ``current`` on SQLite and MariaDB, ≤ 1.5× ``python -c
+'import psycopg'`` on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -29,36 +36,25 @@ from .bench import Sample
 BEGIN = "<!-- benchmark:begin -->"
 END = "<!-- benchmark:end -->"
 DB_TITLES = {"sqlite": "SQLite", "postgresql": "PostgreSQL", "mysql": "MariaDB"}
-OP_ORDER = (
-    "start",
-    "apply",
-    "status",
-    "status2",
-    "status0",
-    "check",
-    "check2",
-    "check0",
-    "apply1",
-    "rollback",
-    "library",
+OP_ORDER = ("start", "apply", "status", "check", "apply1", "rollback", "library")
+TOOL_ORDER = (
+    "python",
+    "psycopg",
+    "client-a",
+    "client-b",
+    "py-sqlite3",
+    "migrata",
+    "migrata-lib",
+    "alembic",
+    "yoyo",
+    "dbmate",
 )
-OP_TITLES = {
-    "start": "interpreter start (floor of status, check, apply 1)",
-    "apply": "apply all N to an empty database (× floor: floor (b))",
-    "status": "status with N applied (× floor: python -c pass)",
-    "status2": "status asked again, nothing changed (× floor: python -c pass)",
-    "check": "check: anything pending? N applied (× floor: python -c pass)",
-    "check2": "check asked again, nothing changed (× floor: python -c pass)",
-    "status0": "migrata status with its caches off: the full answer (× floor: python -c pass)",
-    "check0": "migrata check with its caches off: the full answer (× floor: python -c pass)",
-    "apply1": "apply 1 new migration on top of N (× floor: python -c pass)",
-    "rollback": "roll back all N + 1 (× floor: floor (b) running the downs)",
-    "library": "library API in a fresh python -c (× floor on SQLite: call time against floor (b) in Python's sqlite3)",
-}
-TOOL_ORDER = ("python", "client-a", "client-b", "py-sqlite3", "migrata", "migrata-lib", "alembic", "yoyo", "dbmate")
 PEERS = ("alembic", "yoyo", "dbmate")
+#: the start floor of status, check and apply 1, per database (default: python -c pass)
+START_FLOOR = {"postgresql": "psycopg"}
 COMMANDS = {
     ("python", "start"): "python -c pass",
+    ("psycopg", "start"): "python -c 'import psycopg'",
     ("client-a", "apply"): "client, one file, one transaction",
     ("client-a", "apply1"): "client, one transaction",
     ("client-a", "rollback"): "client, downs in one transaction",
@@ -69,34 +65,21 @@ COMMANDS = {
     ("migrata", "apply"): "migrata up",
     ("migrata", "status"): "migrata status",
     ("migrata", "check"): "migrata check",
-    ("migrata", "status2"): "migrata status, again",
-    ("migrata", "check2"): "migrata check, again",
-    ("migrata", "status0"): "migrata status, caches off (full answer)",
-    ("migrata", "check0"): "migrata check, caches off (full answer)",
     ("migrata", "apply1"): "migrata up",
     ("migrata", "rollback"): "migrata down base",
     ("migrata-lib", "library"): "migrata.upgrade(url, migrations=...)",
     ("alembic", "apply"): "alembic upgrade head",
     ("alembic", "status"): "alembic current",
     ("alembic", "check"): "alembic current --check-heads",
-    ("alembic", "status2"): "alembic current, again",
-    ("alembic", "check2"): "alembic current --check-heads, again",
     ("alembic", "apply1"): "alembic upgrade head",
-    ("alembic", "rollback"): "alembic downgrade base",
     ("yoyo", "apply"): "yoyo apply --batch",
     ("yoyo", "status"): "yoyo list",
     ("yoyo", "check"): "yoyo list",
-    ("yoyo", "status2"): "yoyo list, again",
-    ("yoyo", "check2"): "yoyo list, again",
     ("yoyo", "apply1"): "yoyo apply --batch",
-    ("yoyo", "rollback"): "yoyo rollback --batch --all",
     ("dbmate", "apply"): "dbmate migrate",
     ("dbmate", "status"): "dbmate status",
     ("dbmate", "check"): "dbmate status --exit-code",
-    ("dbmate", "status2"): "dbmate status, again",
-    ("dbmate", "check2"): "dbmate status --exit-code, again",
     ("dbmate", "apply1"): "dbmate migrate",
-    ("dbmate", "rollback"): "dbmate rollback, once per migration",
 }
 
 
@@ -168,8 +151,13 @@ def summarize(samples: Sequence[Sample]) -> list[Row]:
             row.error = next(s.error for s in group if not s.ok)
         rows.append(row)
     _ratios(rows)
-    rows.sort(key=lambda r: (list(DB_TITLES).index(r.db), r.n, OP_ORDER.index(r.op), TOOL_ORDER.index(r.tool)))
+    rows.sort(key=lambda r: (_index(tuple(DB_TITLES), r.db), r.n, _index(OP_ORDER, r.op), _index(TOOL_ORDER, r.tool)))
     return rows
+
+
+def _index(order: Sequence[str], name: str) -> int:
+    """Where ``name`` sorts; names of an older harness (``--from-json``) go last."""
+    return order.index(name) if name in order else len(order)
 
 
 def find(rows: Sequence[Row], db: str, n: int, tool: str, op: str) -> Row | None:
@@ -183,8 +171,10 @@ def floor_of(rows: Sequence[Row], row: Row) -> tuple[Row | None, bool]:
     """The floor row of ``row``'s operation, and whether call times are compared."""
     if row.op in ("apply", "rollback"):
         return find(rows, row.db, row.n, "client-b", row.op), False
-    if row.op in ("status", "status2", "status0", "check", "check2", "check0", "apply1"):
+    if row.op == "start":
         return find(rows, row.db, row.n, "python", "start"), False
+    if row.op in ("status", "check", "apply1"):
+        return find(rows, row.db, row.n, START_FLOOR.get(row.db, "python"), "start"), False
     if row.op == "library":
         py = find(rows, row.db, row.n, "py-sqlite3", "library")
         if py is not None:
@@ -194,7 +184,7 @@ def floor_of(rows: Sequence[Row], row: Row) -> tuple[Row | None, bool]:
 
 
 #: a migrata-only operation -> the peers' operation it is compared with
-PEER_OP = {"library": "apply", "status0": "status", "check0": "check"}
+PEER_OP = {"library": "apply"}
 
 
 def best_peer(rows: Sequence[Row], db: str, n: int, op: str) -> Row | None:
@@ -223,7 +213,11 @@ def _ratios(rows: list[Row]) -> None:
             row.ms_per_migration = 1000 * basis / per
 
 
-# --- targets (issue 6, point 7; scaling from point 5) ------------------------------------
+# --- targets (issue 15) --------------------------------------------------------------------
+
+#: where issue 15 sets its targets: apply at each of these N, status and check at this one
+APPLY_NS = (300, 1000)
+QUESTION_N = 1000
 
 
 @dataclass
@@ -238,216 +232,82 @@ class Target:
     detail: str = ""
 
 
-def _target(
-    name: str, db: str, n: int | None, value: float | None, limit: float, unit: str, detail: str = ""
-) -> Target:
+def _target(name: str, db: str, n: int | None, value: float | None, limit: float, unit: str, detail: str) -> Target:
     if value is None:
         return Target(name, db, n, None, limit, unit, "not measured", detail)
-    met = value < limit if unit == "× best peer" or unit == "MB" else value <= limit
-    return Target(name, db, n, value, limit, unit, "met" if met else "not met", detail)
+    return Target(name, db, n, value, limit, unit, "met" if value <= limit else "not met", detail)
 
 
-def _ratio(a: Row | None, b: Row | None, call: bool = False) -> float | None:
+def _ratio(a: Row | None, b: Row | None) -> float | None:
     if a is None or b is None:
         return None
-    return paired(a, b, call)
+    return paired(a, b)
 
 
-def _missing(rows: Sequence[Row], db: str, n: int, tool: str, op: str) -> str:
-    for r in rows:
-        if (r.db, r.n, r.tool, r.op) == (db, n, tool, op) and not r.ok:
+def _why(rows: Sequence[Row], db: str, n: int, *wanted: tuple[str, str]) -> str:
+    """Why a target has no value: the first of its rows that failed or was not run, else ""."""
+    for tool, op in wanted:
+        mine = [r for r in rows if (r.db, r.n, r.tool, r.op) == (db, n, tool, op)]
+        if not mine:
+            return f"{tool} {op} not run at this N"
+        if not all(r.ok for r in mine):
             return f"{tool} {op} failed"
     return ""
 
 
 def targets(
-    rows: Sequence[Row], dbs: Sequence[str], target_n: int = 1000, big_n: int = 5000, lib_n: int = 200
+    rows: Sequence[Row], dbs: Sequence[str], apply_ns: Sequence[int] = APPLY_NS, question_n: int = QUESTION_N
 ) -> list[Target]:
+    """Every target of issue 15 on every database asked for, measured or not."""
     out: list[Target] = []
     for db in dbs:
-        if db == "sqlite":
-            continue
-        # the issue's independent check: 300 migrations on each server
-        row300 = find(rows, db, 300, "migrata", "apply")
-        if row300 is not None or _missing(rows, db, 300, "migrata", "apply"):
-            out.append(
-                _target(
-                    "apply all ≤ 1.25× floor (b)",
-                    db,
-                    300,
-                    _ratio(row300, find(rows, db, 300, "client-b", "apply")),
-                    1.25,
-                    "× floor (b)",
-                    _missing(rows, db, 300, "migrata", "apply"),
-                )
-            )
+        for n in apply_ns:
+            out += _apply_targets(rows, db, n)
     for db in dbs:
-        mig = find(rows, db, target_n, "migrata", "apply")
-        peer = best_peer(rows, db, target_n, "apply")
-        out.append(
-            _target(
-                "apply all ≤ 1.25× floor (b)",
-                db,
-                target_n,
-                _ratio(mig, find(rows, db, target_n, "client-b", "apply")),
-                1.25,
-                "× floor (b)",
-                _missing(rows, db, target_n, "migrata", "apply"),
-            )
-        )
-        out.append(
-            _target(
-                "apply all faster than every peer",
-                db,
-                target_n,
-                _ratio(mig, peer),
-                1.0,
-                "× best peer",
-                f"best peer: {peer.tool}" if peer else _missing(rows, db, target_n, "migrata", "apply"),
-            )
-        )
-    questions = (
-        ("status2", "migrata status", "asked again"),
-        ("status", "migrata status", "first after apply"),
-        ("status0", "migrata status", "caches off: full answer"),
-        ("check2", "migrata check", "asked again"),
-        ("check", "migrata check", "first after apply"),
-        ("check0", "migrata check", "caches off: full answer"),
-    )
-    for op, cmd, when in questions:
-        for db in dbs:
-            row = find(rows, db, target_n, "migrata", op)
-            start = find(rows, db, target_n, "python", "start")
-            out.append(
-                _target(
-                    f"{cmd} ≤ 2× python -c pass ({when})",
-                    db,
-                    target_n,
-                    _ratio(row, start),
-                    2.0,
-                    "× start",
-                    _missing(rows, db, target_n, "migrata", op),
-                )
-            )
-            alembic = find(rows, db, target_n, "alembic", PEER_OP.get(op, op))
-            what = "alembic current" if op.startswith("status") else "alembic current --check-heads"
-            out.append(
-                _target(
-                    f"{cmd} ≤ 0.25× {what} ({when})",
-                    db,
-                    target_n,
-                    _ratio(row, alembic),
-                    0.25,
-                    "× Alembic",
-                    _missing(rows, db, target_n, "migrata", op),
-                )
-            )
-    if "sqlite" in dbs:
-        row = find(rows, "sqlite", target_n, "migrata", "apply1")
-        start = find(rows, "sqlite", target_n, "python", "start")
-        out.append(
-            _target(
-                "apply 1 on top of N ≤ 3× python -c pass",
-                "sqlite",
-                target_n,
-                _ratio(row, start),
-                3.0,
-                "× start",
-                _missing(rows, "sqlite", target_n, "migrata", "apply1"),
-            )
-        )
-    for db in dbs:
-        row = find(rows, db, target_n, "migrata", "rollback")
-        out.append(
-            _target(
-                "roll back all ≤ 1.3× client downs per migration",
-                db,
-                target_n,
-                _ratio(row, find(rows, db, target_n, "client-b", "rollback")),
-                1.3,
-                "× floor (b)",
-                _missing(rows, db, target_n, "migrata", "rollback"),
-            )
-        )
-    for db in dbs:
-        # status with its caches off: the full answer holds the most (a kept answer ~10 MB)
-        for op, limit in (("status0", 40.0), ("apply", 60.0)):
-            row = find(rows, db, big_n, "migrata", op)
-            if row is None and db != "sqlite" and not _missing(rows, db, big_n, "migrata", op):
-                continue  # N = 5,000 is required on SQLite only
-            out.append(
-                _target(
-                    f"peak RSS of migrata {'status (full answer)' if op == 'status0' else 'up'} < {limit:.0f} MB",
-                    db,
-                    big_n,
-                    row.rss_mb if row else None,
-                    limit,
-                    "MB",
-                    _missing(rows, db, big_n, "migrata", op),
-                )
-            )
-    if "sqlite" in dbs:
-        lib = find(rows, "sqlite", lib_n, "migrata-lib", "library")
-        py = find(rows, "sqlite", lib_n, "py-sqlite3", "library")
-        out.append(
-            _target(
-                "library upgrade() in-process ≤ 1.25× floor (b) in Python's sqlite3 (call only)",
-                "sqlite",
-                lib_n,
-                _ratio(lib, py, call=True),
-                1.25,
-                "× floor (b)",
-                _missing(rows, "sqlite", lib_n, "migrata-lib", "library"),
-            )
-        )
-    out.extend(_scaling(rows, dbs))
+        for op in ("status", "check"):
+            out.append(_question_target(rows, db, question_n, op))
     return out
 
 
-def _scaling(rows: Sequence[Row], dbs: Sequence[str]) -> list[Target]:
-    """Point 5: per-migration cost flat, status at most linear in N (between the two largest N)."""
-    out: list[Target] = []
-    for db in dbs:
-        ns = sorted({r.n for r in rows if r.db == db and r.tool == "migrata" and r.op == "apply"})
-        if len(ns) < 2:
-            continue
-        small, big = ns[-2], ns[-1]
-        a, b = find(rows, db, small, "migrata", "apply"), find(rows, db, big, "migrata", "apply")
-        fa, fb = find(rows, db, small, "client-b", "apply"), find(rows, db, big, "client-b", "apply")
-        if a and b and fa and fb and a.ms_per_migration and b.ms_per_migration and fa.seconds and fb.seconds:
-            # the database's own cost per migration grows with its schema (SQLite
-            # parses more of it at every DDL): what must stay flat is migrata's
-            # cost per migration relative to floor (b) at the same N
-            raw = b.ms_per_migration / a.ms_per_migration
-            floor_growth = (fb.seconds / big) / (fa.seconds / small)
-            out.append(
-                _target(
-                    f"apply ms/migration flat against floor (b): N={big} ≤ 1.25× N={small}",
-                    db,
-                    big,
-                    raw / floor_growth,
-                    1.25,
-                    "× smaller N",
-                    f"migrata {raw:.2f}×, floor (b) {floor_growth:.2f}× per migration",
-                )
-            )
-        # the full answer (caches off): a kept answer's cost hardly depends on N
-        sa, sb = find(rows, db, small, "migrata", "status0"), find(rows, db, big, "migrata", "status0")
-        pa, pb = find(rows, db, small, "python", "start"), find(rows, db, big, "python", "start")
-        if sa and sb and pa and pb and sa.seconds and sb.seconds and pa.seconds and pb.seconds:
-            grow = max(sb.seconds - pb.seconds, 0.0) / max(sa.seconds - pa.seconds, 1e-4)
-            out.append(
-                _target(
-                    f"status (full answer) above start grows ≤ linearly: N={big} vs N={small}",
-                    db,
-                    big,
-                    grow / (big / small),
-                    1.0,
-                    "× linear",
-                    f"{(sa.seconds - pa.seconds) * 1000:.0f} → {(sb.seconds - pb.seconds) * 1000:.0f} ms",
-                )
-            )
-    return out
+def _apply_targets(rows: Sequence[Row], db: str, n: int) -> list[Target]:
+    """Apply all N at the client's per-migration floor, and as fast as dbmate or faster."""
+    mig = find(rows, db, n, "migrata", "apply")
+    floor = find(rows, db, n, "client-b", "apply")
+    dbmate = find(rows, db, n, "dbmate", "apply")
+    return [
+        _target(
+            "migrata up (apply all N) ≤ 1.25× floor (b)",
+            db,
+            n,
+            _ratio(mig, floor),
+            1.25,
+            "× floor (b)",
+            _why(rows, db, n, ("migrata", "apply"), ("client-b", "apply")),
+        ),
+        _target(
+            "migrata up (apply all N) ≤ 1.0× dbmate migrate",
+            db,
+            n,
+            _ratio(mig, dbmate),
+            1.0,
+            "× dbmate",
+            _why(rows, db, n, ("migrata", "apply"), ("dbmate", "apply")),
+        ),
+    ]
+
+
+def _question_target(rows: Sequence[Row], db: str, n: int, op: str) -> Target:
+    """status or check with N applied: against Alembic's ``current``, or on
+    PostgreSQL against importing psycopg (the driver's import is the floor there)."""
+    row = find(rows, db, n, "migrata", op)
+    if db in START_FLOOR:
+        floor = START_FLOOR[db]
+        name, limit, unit = f"migrata {op} ≤ 1.5× {COMMANDS[(floor, 'start')]}", 1.5, f"× {floor}"
+        base, why = find(rows, db, n, floor, "start"), _why(rows, db, n, ("migrata", op), (floor, "start"))
+    else:
+        name, limit, unit = f"migrata {op} ≤ 0.25× {COMMANDS[('alembic', op)]}", 0.25, "× Alembic"
+        base, why = find(rows, db, n, "alembic", op), _why(rows, db, n, ("migrata", op), ("alembic", op))
+    return _target(name, db, n, _ratio(row, base), limit, unit, why)
 
 
 # --- rendering -----------------------------------------------------------------------------
@@ -519,14 +379,13 @@ def result_table(rows: Sequence[Row], db: str, n: int, markdown: bool) -> str:
 
 
 def target_table(items: Sequence[Target], markdown: bool) -> str:
-    unit_fmt = {"MB": ".1f"}
     cells = [
         [
             t.name,
             DB_TITLES.get(t.db, t.db),
-            "" if t.n is None else str(t.n),
-            _fmt(t.measured, unit_fmt.get(t.unit, ".2f"), " " + t.unit),
-            f"{'<' if t.unit in ('MB', '× best peer') else '≤'} {t.limit:g}",
+            "" if t.n is None else f"{t.n:,}",
+            _fmt(t.measured, ".2f", " " + t.unit),
+            f"≤ {t.limit:g}",
             t.result,
             t.detail,
         ]
@@ -560,7 +419,10 @@ def text_report(rows: Sequence[Row], items: Sequence[Target], meta: dict[str, An
     for db, n in blocks(rows):
         parts.append(f"\n== {DB_TITLES.get(db, db)}, N = {n}")
         parts.append(result_table(rows, db, n, markdown=False))
-    parts.append("\n== Targets (issue 6)")
+    title = "\n== Targets (issue 15)"
+    if meta.get("smoke"):
+        title += ": computed at the smoke run's N to check that they compute, not to judge them"
+    parts.append(title)
     parts.append(target_table(items, markdown=False))
     return "\n".join(parts)
 
@@ -570,7 +432,7 @@ def markdown_section(rows: Sequence[Row], items: Sequence[Target], meta: dict[st
         BEGIN,
         "<!-- generated by benchmarks/run.py: everything between these markers is rewritten on each full run -->",
         "",
-        f"Latest run: {meta['when']}, `{meta['command']}`, {_reps(meta['reps'])} of every measurement "
+        f"Latest run: {meta['when']}, `{meta['command'].strip()}`, {_reps(meta['reps'])} of every measurement "
         f"(median shown), {_duration(meta['duration_s'])} in all. Raw samples: [performance.json](performance.json).",
         "",
         "### Machine and versions",

@@ -84,6 +84,10 @@ class Server:
         """Variables the client (and the tools) need beside the URL, e.g. a password."""
         return {}
 
+    def secrets(self) -> list[str]:
+        """What must never be shown: the password, as given and as a URL spells it."""
+        return []
+
     def check(self) -> str | None:
         """None when usable, else why not."""
         raise NotImplementedError
@@ -170,6 +174,11 @@ class _NetServer(Server):
         self.admin_db = parts.path.lstrip("/") or self.admin_db
         self.created: set[str] = set()
         atexit.register(self._drop_all)
+
+    def secrets(self) -> list[str]:
+        from urllib.parse import quote
+
+        return [self.password, quote(self.password, safe="")] if self.password else []
 
     def auth(self) -> str:
         from urllib.parse import quote

@@ -5,16 +5,18 @@ Operations:
 * ``apply``: all N migrations on a fresh, empty database;
 * ``status``: the tool's status command with all N applied;
 * ``check``: the tool's "anything pending?" command with all N applied;
-* ``status2``, ``check2``: the same commands asked again at once, nothing
-  changed in between (what a readiness probe or a second CI step sees);
-* ``status0``, ``check0`` (migrata only): the same with its caches off
-  (``MIGRATA_NO_CACHE=1``), the full answer: no kept answer (``up`` keeps
-  those of ``status`` and ``check``) and no cached file checksums;
 * ``apply1``: one new migration (N + 1) on top of N applied;
-* ``rollback``: every migration (N + 1 of them) rolled back;
+* ``rollback``: every migration (N + 1 of them) rolled back, by migrata
+  and the client floors only: the peers' rollbacks were 40 % of a run's
+  measured time (dbmate's is one process per migration) and no target
+  needs them;
 * ``library``: migrata's ``migrata.upgrade()`` in a fresh ``python -c``
-  (and the same through Python's sqlite3 module, the in-process floor);
-* ``start``: ``python -c pass``, the floor of status, check and apply1.
+  (and on SQLite the same through Python's sqlite3 module, the in-process
+  floor);
+* ``start``: the start floors, run with the interpreter that runs migrata:
+  ``python -c pass`` everywhere, and on PostgreSQL ``python -c 'import
+  psycopg'`` (the driver's import, most of what any Python tool pays there
+  before it can ask the server anything).
 
 Every tool runs one transaction per migration (Alembic with
 ``transaction_per_migration=True``; yoyo, dbmate and migrata do it by
@@ -34,11 +36,11 @@ from .peers import Peers
 from .servers import Database
 from .workload import Workload
 
-OPS = ("apply", "status", "status2", "status0", "check", "check2", "check0", "apply1", "rollback", "library", "start")
-#: operations that ask an earlier one's question again
-AGAIN = {"status2": "status", "check2": "check"}
-#: migrata with its caches (kept answers, file checksums) off
-NO_CACHE = {"MIGRATA_NO_CACHE": "1"}
+OPS = ("start", "apply", "status", "check", "apply1", "rollback", "library")
+#: the cycle migrata runs on one fresh database, in this order
+CYCLE = ("apply", "status", "check", "apply1", "rollback")
+#: the peers' cycle: the same without the rollback
+PEER_CYCLE = CYCLE[:-1]
 
 LIBRARY_CODE = """\
 import json, sys, time
@@ -110,6 +112,7 @@ class Tool:
     ops: tuple[str, ...] = ()
     dialects: tuple[str, ...] = ("sqlite", "postgresql", "mysql")
     files = ""  # the workload folder it uses
+    needs_db = True  # False: a start floor, run without a database
 
     def __init__(self, peers: Peers | None, python: Path) -> None:
         self.peers = peers
@@ -128,7 +131,7 @@ class Tool:
 
 class Migrata(Tool):
     name, label, kind, files = "migrata", "migrata", "migrata", "migrata"
-    ops = ("apply", "status", "status2", "status0", "check", "check2", "check0", "apply1", "rollback")
+    ops = CYCLE
 
     def exe(self) -> list[str]:
         script = self.python.parent / "migrata"
@@ -141,8 +144,6 @@ class Migrata(Tool):
                 "apply": Invocation([*base, "up", "-q"]),
                 "status": Invocation([*base, "status"], check=_expect(r"\b{n}\b")),
                 "check": Invocation([*base, "check"]),
-                "status0": Invocation([*base, "status"], check=_expect(r"\b{n}\b"), env=NO_CACHE),
-                "check0": Invocation([*base, "check"], env=NO_CACHE),
                 "apply1": Invocation([*base, "up", "-q"]),
                 "rollback": Invocation([*base, "down", "base", "-q"]),
             }[op]
@@ -160,7 +161,7 @@ class MigrataLibrary(Tool):
 
 class Alembic(Tool):
     name, label, files = "alembic", "Alembic", "alembic"
-    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
+    ops = PEER_CYCLE
 
     def problem(self) -> str | None:
         return None if self.peers and self.peers.bin("alembic").exists() else "alembic is not installed"
@@ -179,14 +180,13 @@ class Alembic(Tool):
                 "status": Invocation([*base, "current"], check=_expect(r"\(head\)")),
                 "check": Invocation([*base, "current", "--check-heads"], check=_expect(r"\(head\)")),
                 "apply1": Invocation([*base, "upgrade", "head"]),
-                "rollback": Invocation([*base, "downgrade", "base"]),
             }[op]
         ]
 
 
 class Yoyo(Tool):
     name, label, files = "yoyo", "yoyo", "yoyo"
-    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
+    ops = PEER_CYCLE
 
     def problem(self) -> str | None:
         return None if self.peers and self.peers.bin("yoyo").exists() else "yoyo-migrations is not installed"
@@ -201,14 +201,13 @@ class Yoyo(Tool):
                 "status": Invocation([exe, "list", *tail], check=_yoyo_list),
                 "check": Invocation([exe, "list", *tail], check=_yoyo_list),
                 "apply1": Invocation([exe, "apply", "--batch", *tail]),
-                "rollback": Invocation([exe, "rollback", "--batch", "--all", *tail]),
             }[op]
         ]
 
 
 class Dbmate(Tool):
     name, label, files = "dbmate", "dbmate", "dbmate"
-    ops = ("apply", "status", "status2", "check", "check2", "apply1", "rollback")
+    ops = PEER_CYCLE
 
     def problem(self) -> str | None:
         if self.peers is None or self.peers.dbmate is None:
@@ -219,9 +218,6 @@ class Dbmate(Tool):
         assert self.peers is not None and self.peers.dbmate is not None
         base = [str(self.peers.dbmate), "--url", db.url("dbmate"), "--migrations-dir", str(w.migrations("dbmate"))]
         base.append("--no-dump-schema")
-        if op == "rollback":
-            # dbmate rolls back one migration per call: rolling back all is a loop of processes.
-            return [Invocation([*base, "rollback"]) for _ in range(w.n + 1)]
         return [
             {
                 "apply": Invocation([*base, "migrate"]),
@@ -256,9 +252,20 @@ class ClientPerMigration(ClientFloor):
 class PythonStart(Tool):
     name, label, kind = "python", "floor: python -c pass", "floor"
     ops = ("start",)
+    needs_db = False
+    code = "pass"
 
-    def invocations(self, op: str, w: Workload, db: Database) -> list[Invocation]:
-        return [Invocation([str(self.python), "-c", "pass"])]
+    def invocations(self, op: str, w: Workload, db: Database | None) -> list[Invocation]:
+        return [Invocation([str(self.python), "-c", self.code])]
+
+
+class PsycopgStart(PythonStart):
+    """The start floor of a Python tool on PostgreSQL: the interpreter that runs
+    migrata importing psycopg, and nothing else."""
+
+    name, label = "psycopg", "floor: python -c 'import psycopg'"
+    dialects = ("postgresql",)
+    code = "import psycopg"
 
 
 class PySQLiteFloor(Tool):
@@ -275,6 +282,7 @@ class PySQLiteFloor(Tool):
 
 TOOL_CLASSES: list[type[Tool]] = [
     PythonStart,
+    PsycopgStart,
     ClientOneTransaction,
     ClientPerMigration,
     PySQLiteFloor,
@@ -284,7 +292,6 @@ TOOL_CLASSES: list[type[Tool]] = [
     Yoyo,
     Dbmate,
 ]
-PEER_NAMES = ("alembic", "yoyo", "dbmate")
 WORKLOAD_TOOLS = ("migrata", "alembic", "yoyo", "dbmate")
 
 

@@ -78,7 +78,9 @@ def test_every_file_form_is_recognised(tmp_path: Path) -> None:
     assert [m.id for m in src.versioned] == ["1", "2", "3", "4", "4.1.2", "10", "11"]
     assert [m.id for m in src.repeatables] == ["R__views"]
     by = {m.id: m for m in src.versioned}
-    assert by["1"].down is not None and by["1"].down.sql == "DROP TABLE a;"
+    assert by["1"].down is not None and by["1"].down.sql is None  # found by name, read when needed
+    src.read(by["1"], by["1"].down)
+    assert by["1"].down.sql == "DROP TABLE a;"
     assert by["2"].up.sql is not None and "CREATE TABLE b" in by["2"].up.sql
     assert by["2"].down is not None and by["2"].down.sql is not None and "DROP TABLE b" in by["2"].down.sql
     assert by["2"].up.line_offset == 1 and by["2"].down.line_offset == 3
@@ -233,3 +235,21 @@ def test_goose_no_transaction(tmp_path: Path) -> None:
     )
     m = load_source(d).versioned[0]
     assert not m.up.transactional and m.down is not None and not m.down.transactional
+
+
+def test_a_separate_down_file_is_read_and_checked_when_needed(tmp_path: Path) -> None:
+    """Reports only ask whether a down file exists; a rollback (or validate)
+    reads it, with the same checks as any migration file."""
+    d = tmp_path / "m"
+    write(d, "1_a.up.sql", "CREATE TABLE a (id INT);")
+    write(d, "1_a.down.sql", "-- only a comment\n")
+    write(d, "2_b.up.sql", "CREATE TABLE b (id INT);")
+    write(d, "2_b.down.sql", "-- migrata:no-transaction\nDROP TABLE b;")
+    src = load_source(d)
+    a, b = src.versioned
+    assert a.down is not None and b.down is not None
+    with pytest.raises(MigrationFileError, match="1_a.down.sql: empty migration"):
+        src.read_all()
+    src.read(b, b.down)
+    assert b.down.sql is not None and not b.down.transactional and b.down.explicit_no_transaction
+    assert load_source(d, allow_empty=True).read_all() is None

@@ -241,7 +241,9 @@ def downgrade(
             resolved = planner.resolve_target(target, source, rows, "down")
             chosen = [r for r in planner.applied_versions(rows)]
             source.load_python(m for r in chosen if (m := source.get(r.version)) is not None and m.kind == "py")
-            return planner.plan_down(source, rows, target=resolved, steps=steps)
+            plan = planner.plan_down(source, rows, target=resolved, steps=steps)
+            source.read_steps(plan.steps)
+            return plan
 
         return _migrate(sess, "down", make_plan, dry_run=dry_run, sql=sql)
 
@@ -346,6 +348,7 @@ def validate(
     with session(config, **overrides) as sess:
         try:
             source = sess.source
+            source.read_all()
             source.load_python()
         except MigrataError as exc:
             if exc.exit_code != 3:

@@ -27,7 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from migrata._core.model import Migration, Script, Version
+from migrata._core.model import Migration, Script, Step, Version
 from migrata.errors import ConfigError, MigrationFileError
 from migrata.util import parse_duration
 
@@ -155,16 +155,16 @@ def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
 
 def _candidates(directory: Path) -> list[Path]:
     """The files that may be migrations, sorted by name."""
-    found = []
     with os.scandir(directory) as it:
-        for entry in it:
-            name = entry.name
-            if name.startswith((".", "_")) or not name.endswith((".sql", ".py")) or name.endswith(_IGNORED_SUFFIXES):
-                continue
-            if entry.is_file():
-                found.append(directory / name)
-    found.sort(key=lambda p: p.name)
-    return found
+        names = sorted(
+            entry.name
+            for entry in it
+            if entry.name.endswith((".sql", ".py"))
+            and not entry.name.startswith((".", "_"))
+            and not entry.name.endswith(_IGNORED_SUFFIXES)
+            and entry.is_file()
+        )
+    return [directory / name for name in names]
 
 
 # --- directives and sections --------------------------------------------------
@@ -373,11 +373,14 @@ def _apply_python_flags(migration: Migration, module: ModuleType) -> None:
 
 @dataclass
 class Source:
-    """All migrations of a project, checked as a set."""
+    """All migrations of a project, checked as a set. A separate down file
+    (``.down.sql``, Flyway's ``U``) is found by its name and read when a
+    step needs it (:meth:`read`): most commands only ask whether it exists."""
 
     directory: Path
     versioned: list[Migration] = field(default_factory=list)  # ascending version
     repeatables: list[Migration] = field(default_factory=list)  # by name
+    allow_empty: bool = False
 
     def __post_init__(self) -> None:
         self._by_key = {m.version.key: m for m in self.versioned if m.version}
@@ -398,6 +401,32 @@ class Source:
         for m in self.all if migrations is None else migrations:
             if m.kind == "py":
                 load_python(m)
+
+    def read(self, migration: Migration, script: Script) -> None:
+        """Read and check ``script`` of ``migration`` if only its name was seen."""
+        if migration.kind == "py" or script.sql is not None:
+            return
+        text = read_text(script.path)
+        if _blank_sql(text) and not self.allow_empty:
+            raise MigrationFileError(
+                "empty migration (down part has no SQL)",
+                path=str(script.path),
+                hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
+            )
+        parsed = sql_script(script.path, text)
+        script.sql, script.transactional, script.timeout = parsed.sql, parsed.transactional, parsed.timeout
+        script.explicit_no_transaction = parsed.explicit_no_transaction
+
+    def read_steps(self, steps: Iterable[Step]) -> None:
+        """Read what the steps will run."""
+        for step in steps:
+            self.read(step.migration, step.script)
+
+    def read_all(self) -> None:
+        """Read every part: the whole set checked (``validate``)."""
+        for m in self.versioned:
+            if m.down is not None:
+                self.read(m, m.down)
 
 
 def load_source(
@@ -444,14 +473,17 @@ def load_source(
         )
     versioned.sort(key=lambda m: m.version.key if m.version else ())
     repeatables.sort(key=lambda m: m.name)
-    return Source(directory, versioned, repeatables)
+    return Source(directory, versioned, repeatables, allow_empty)
 
 
 _Up = tuple[_Part, Script, Script | None, str]  # part, up, down, checksum
 
 
 def _parse_part(part: _Part, allow_empty: bool) -> tuple[Script, Script | None, str]:
-    """Read and check one file: (up, down, checksum)."""
+    """Read and check one file: (up, down, checksum). A separate down file
+    is only named here: :meth:`Source.read` reads it when a step needs it."""
+    if part.direction == "down":
+        return Script(path=part.path), None, ""
     text = read_text(part.path)
     if part.kind == "py":
         return Script(path=part.path), Script(path=part.path), checksum(text)

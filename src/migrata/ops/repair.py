@@ -121,8 +121,10 @@ def _resume(sess: Session, row: AppliedMigration, resume_from: int | None) -> St
     direction = row.direction or "up"
     if direction == "down" and migration.down is None:
         raise UsageError(f"cannot resume the rollback of {row.version}: it has no down part")
+    step = Step(migration, "down" if direction == "down" else "up", "resume")
+    source.read_steps([step])
     runner = sess.runner()
-    prepared = runner.prepare(Step(migration, "down" if direction == "down" else "up", "resume"))
+    prepared = runner.prepare(step)
     if prepared.statements is None:
         raise UsageError(
             f"{row.version} is a Python migration: it cannot resume part-way",

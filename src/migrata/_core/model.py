@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass, field, fields
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -142,9 +141,10 @@ class Migration:
         return f"{self.id} {self.name}" if self.version else f"R__{self.name}"
 
 
-@dataclass
+@dataclass(slots=True)
 class AppliedMigration:
-    """One row of the history table."""
+    """One row of the history table (``version_key``: the version's parts,
+    None for a repeatable migration or a version migrata cannot read)."""
 
     version: str
     name: str
@@ -158,22 +158,23 @@ class AppliedMigration:
     progress: int | None = None  # statements completed (journal), for non-transactional runs
     statements: int | None = None  # statements in the run
     direction: str | None = None  # "up" or "down": what the last run did (dirty rows)
+    version_key: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        v = self.version
+        if v.isdigit():  # the common case: a one-part version
+            self.version_key = (int(v),)
+        elif self.repeatable or not Version.is_version(v):
+            self.version_key = None
+        else:
+            self.version_key = Version.parse(v).key
 
     @property
     def repeatable(self) -> bool:
         return self.kind == "repeatable" or self.version.startswith("R__")
 
-    @cached_property
-    def version_key(self) -> tuple[int, ...] | None:
-        v = self.version
-        if v.isdigit():  # the common case: a one-part version
-            return (int(v),)
-        if self.repeatable or not Version.is_version(v):
-            return None
-        return Version.parse(v).key
-
     def to_dict(self) -> dict[str, Any]:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.init}
 
 
 @dataclass

@@ -42,8 +42,8 @@ import pytest
 import migrata
 from migrata.backends import create_backend
 from migrata.backends.base import DatabaseURL
-from migrata.testing import ServerUnavailable, run_cli, schema_of, temporary_database
-from migrata.testing.plugin import in_ci
+from migrata.testing import run_cli, schema_of
+from migrata.testing.plugin import fresh_database, skip_or_fail
 
 CORPUS = Path(os.environ.get("MIGRATA_CORPUS_DIR", "/work/shared/corpus"))
 ENTE = CORPUS / "ente" / "postgres"
@@ -54,15 +54,9 @@ OWN_TABLES = {"migrata_history", "migrata_events"}
 
 
 # --- helpers -------------------------------------------------------------------------------
-def _unavailable(reason: str) -> None:
-    if in_ci():
-        pytest.fail(f"{reason} (CI: a missing server or corpus is a failure)")
-    pytest.skip(reason)
-
-
 def _corpus(folder: Path, files: int) -> Path:
     if not folder.is_dir():
-        _unavailable(f"corpus folder {folder} not found")
+        skip_or_fail(f"corpus folder {folder} not found")
     found = len([p for p in folder.iterdir() if p.suffix == ".sql"])
     assert found == files, f"{folder} holds {found} .sql files, expected {files}: the corpus changed"
     return folder
@@ -71,11 +65,8 @@ def _corpus(folder: Path, files: int) -> Path:
 @contextlib.contextmanager
 def server_database(dialect: str, tmp_path: Path) -> Iterator[str]:
     """A fresh database of ``dialect``, dropped afterwards."""
-    try:
-        with temporary_database(dialect, directory=tmp_path) as url:
-            yield url
-    except ServerUnavailable as exc:
-        _unavailable(str(exc))
+    with fresh_database(dialect, directory=tmp_path) as url:
+        yield url
 
 
 def _toml(value: Any) -> str:
@@ -335,7 +326,7 @@ def _client(*names: str) -> str:
         path = shutil.which(name)
         if path:
             return path
-    pytest.skip(f"no {' or '.join(names)} client installed")
+    skip_or_fail(f"no {' or '.join(names)} client installed")
 
 
 def test_ente_sql_script_runs_in_psql(ente: tuple[Path, str]) -> None:

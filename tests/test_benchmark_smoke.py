@@ -21,6 +21,8 @@ import pytest
 
 from migrata.testing.plugin import in_ci
 
+pytestmark = pytest.mark.benchmark
+
 ROOT = Path(__file__).resolve().parent.parent
 N = 20
 DATABASES = ("sqlite", "postgresql", "mysql")

@@ -148,30 +148,36 @@ def _batch_backend(server: Server) -> Any:
 
 def test_run_batch_calls_meanwhile_while_the_server_works(server: Server) -> None:
     """The packet is sent before ``meanwhile`` runs and its results are read
-    after: a packet that sleeps on the server has not finished when
-    ``meanwhile`` is called, and what ``meanwhile`` raises comes after the
-    results were read, the connection still usable."""
-    import time
-
+    after: a packet that waits on the server (at a lock this test's own
+    session holds) is seen at work when ``meanwhile`` is called, which then
+    lets it go on; and what ``meanwhile`` raises comes after the results were
+    read, the connection still usable."""
     from migrata.backends.base import StatementError
+    from migrata.testing import wait_for
 
     backend = _batch_backend(server)
+    gate = f"{server.name}_carry"  # GET_LOCK names are per server: this database's own
     try:
         backend.execute("CREATE TABLE carry_t (id INT PRIMARY KEY)")
         session = backend.query("SELECT CONNECTION_ID()")[0][0]
+        assert server.sql("SELECT GET_LOCK(%s, 0)", (gate,)) == [(1,)]
         seen_running: list[str] = []
 
-        def look() -> None:  # from another session: the server is at work on the packet
-            deadline = time.monotonic() + 0.3
-            while time.monotonic() < deadline and not seen_running:
-                info = server.sql("SELECT info FROM information_schema.processlist WHERE id = %s", (session,))
-                if info and info[0][0] and "SLEEP" in info[0][0]:
-                    seen_running.append(info[0][0])
-                time.sleep(0.01)
+        def at_the_gate() -> bool:
+            info = server.sql("SELECT info FROM information_schema.processlist WHERE id = %s", (session,))
+            if info and info[0][0] and "GET_LOCK" in info[0][0]:
+                seen_running.append(info[0][0])
+            return bool(seen_running)
 
-        t0 = time.monotonic()
-        backend.run_batch(["DO SLEEP(0.5)", "INSERT INTO carry_t VALUES (1)"], meanwhile=look)
-        assert seen_running and time.monotonic() - t0 >= 0.5
+        def look() -> None:  # from another session: the server is at work on the packet
+            try:
+                wait_for(at_the_gate, 60, "the packet to wait at the gate")
+            finally:
+                server.sql("SELECT RELEASE_LOCK(%s)", (gate,))
+
+        gated = [f"DO GET_LOCK('{gate}', 300)", f"DO RELEASE_LOCK('{gate}')"]
+        backend.run_batch([*gated, "INSERT INTO carry_t VALUES (1)"], meanwhile=look)
+        assert seen_running
         assert backend.query("SELECT id FROM carry_t") == [(1,)]
 
         def interrupted() -> None:

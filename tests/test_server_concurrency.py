@@ -119,7 +119,9 @@ def test_eight_migrators_at_once(server: Server, tmp_path: Path, already: int) -
     else:
         assert all(re.search(r"held by pid (\d+) .*server connection \1\b", err) for err in waiting), waiting
     lock_waits = [d for action, _, _, d, _ in events if action == "lock-wait"]
-    assert 1 <= len(lock_waits) <= PROCS - 1, f"lock-wait events: {lock_waits}"
+    # the waiters' (at most one each); the holder's own too when taking the free lock took
+    # 50 ms or more, which a busy machine can make a single GET_LOCK query take
+    assert 1 <= len(lock_waits) <= PROCS, f"lock-wait events: {lock_waits}"
     assert all(d is not None and d >= 50 for d in lock_waits), lock_waits
 
 

@@ -199,7 +199,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def up(ctx):
     ctx.execute("CREATE TABLE held (x INTEGER)")
-    (ROOT / "holder-started").write_text(str(os.getpid()))
+    # written whole, then renamed: whoever sees the file can read the pid
+    (ROOT / "holder-started.tmp").write_text(str(os.getpid()))
+    (ROOT / "holder-started.tmp").rename(ROOT / "holder-started")
     deadline = time.monotonic() + 60
     while not (ROOT / "release").exists() and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -568,7 +568,14 @@ def test_authelia_mysql(tmp_path: Path) -> None:
         assert ("webauthn_devices", "webauthn_devices_kid_key") not in indexes  # statement 22 (line 22)
         assert ("user_preferences", "username") in indexes  # statement 29 (line 31)
         assert ("webauthn_devices", "kid") in indexes  # V0012's down made it
-        fks = {r[0] for r in query(url, "SELECT constraint_name FROM information_schema.referential_constraints")}
+        fks = {
+            r[0]
+            for r in query(
+                url,
+                "SELECT constraint_name FROM information_schema.referential_constraints "
+                "WHERE constraint_schema = DATABASE()",
+            )
+        }
         assert "oauth2_consent_session_subject_fkey" not in fks  # dropped by statement 1, re-added at line 42
         nullable = "SELECT is_nullable FROM information_schema.columns WHERE table_schema = DATABASE() "
         assert query(url, nullable + "AND table_name = 'webauthn_devices' AND column_name = 'aaguid'") == [("YES",)]

@@ -6,8 +6,8 @@ project folder: it runs the ``migrata`` CLI against it (in a subprocess or in
 this process) and reads the database directly with the driver, so the tests
 check what the server really holds, not what migrata says it holds.
 
-An unreachable server skips the test locally and fails it in CI, as
-``migrata.testing.plugin`` does.
+An unreachable server skips the test locally and fails it in CI
+(``migrata.testing.plugin.fresh_database``).
 """
 
 from __future__ import annotations
@@ -20,26 +20,15 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from migrata.testing import CliResult, ServerUnavailable, run_cli, temporary_database
-from migrata.testing.plugin import in_ci
+from migrata.testing import CliResult, run_cli, wait_for
+from migrata.testing.plugin import fresh_database
 
 SERVERS = ("postgresql", "mysql")
 LEDGER = {"migrata_history", "migrata_events"}
-
-
-def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.01) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
 
 
 class Server:
@@ -230,13 +219,7 @@ class Server:
 @contextlib.contextmanager
 def open_server(dialect: str, root: Path) -> Iterator[Server]:
     """A fresh database; an unreachable server skips locally and fails in CI."""
-    with contextlib.ExitStack() as stack:
-        try:
-            url = stack.enter_context(temporary_database(dialect))
-        except ServerUnavailable as exc:
-            if in_ci():
-                pytest.fail(f"{exc} (CI: a missing server is a failure)")
-            pytest.skip(str(exc))
+    with fresh_database(dialect) as url:
         server = Server(dialect, url, root)
         try:
             yield server
@@ -313,7 +296,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def up(ctx):
     ctx.query("SELECT 1")
-    (ROOT / "holder-started").write_text(str(os.getpid()))
+    # written whole, then renamed: whoever sees the file can read the pid
+    (ROOT / "holder-started.tmp").write_text(str(os.getpid()))
+    (ROOT / "holder-started.tmp").rename(ROOT / "holder-started")
     deadline = time.monotonic() + 90
     while not (ROOT / "release").exists() and time.monotonic() < deadline:
         time.sleep(0.01)

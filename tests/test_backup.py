@@ -41,8 +41,8 @@ from urllib.parse import quote
 
 import pytest
 
-from migrata.testing import CliResult, ServerUnavailable, run_cli, schema_of, server_url, temporary_database
-from migrata.testing.plugin import in_ci
+from migrata.testing import CliResult, run_cli, schema_of, server_url
+from migrata.testing.plugin import fresh_database
 
 DIALECTS = ("sqlite", "postgresql", "mysql")
 SERVERS = ("postgresql", "mysql")
@@ -336,13 +336,7 @@ def _plain(v: Any) -> Any:
 
 @contextlib.contextmanager
 def fresh(dialect: str, tmp_path: Path) -> Iterator[Db]:
-    with contextlib.ExitStack() as stack:
-        try:
-            url = stack.enter_context(temporary_database(dialect, directory=tmp_path))
-        except ServerUnavailable as exc:
-            if in_ci():
-                pytest.fail(f"{exc} (CI: a missing server is a failure)")
-            pytest.skip(str(exc))
+    with fresh_database(dialect, directory=tmp_path) as url:
         yield Db(dialect, url, tmp_path / "proj")
 
 

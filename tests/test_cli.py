@@ -768,7 +768,7 @@ HOLDER = textwrap.dedent(
     info = {"pid": os.getpid(), "host": socket.gethostname(), "since": "2020-01-01T00:00:00Z", "detail": "migrata up"}
     os.pwrite(fd, json.dumps(info).encode(), 0)
     print("locked", flush=True)
-    time.sleep(60)
+    time.sleep(600)  # until killed (by `lock release --force`, or the test's cleanup)
     """
 )
 

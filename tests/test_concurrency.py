@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -22,12 +23,13 @@ from typing import Any
 
 import pytest
 
+from migrata.testing import wait_for
+
 pytestmark = pytest.mark.slow
 
 N = 20
 ROWS = 20_000
 PROCS = 8
-RUN_HOLD = 0.6
 
 # Imports migrata first (the slow part), signals ready, then waits for the
 # start file, so all processes call `migrata up` within a millisecond or two.
@@ -47,12 +49,49 @@ BARRIER = textwrap.dedent(
 )
 
 
-def wait_for(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
+#: The last migration of the set: holds the run, and so the lock, until the test
+#: has seen every other migrator say that it waits (then touches `release`).
+HOLD_UNTIL_RELEASED = """
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def up(ctx):
+    ctx.execute({create!r})
+    ctx.execute({fill!r})
+    deadline = time.monotonic() + 120
+    while not (ROOT / "release").exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
+"""
+
+
+class Output:
+    """A process's stdout and stderr, read by two threads as they come."""
+
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.out: list[str] = []
+        self.err: list[str] = []
+        self._threads = [
+            threading.Thread(target=self._read, args=(stream, lines), daemon=True)
+            for stream, lines in ((proc.stdout, self.out), (proc.stderr, self.err))
+        ]
+        for t in self._threads:
+            t.start()
+
+    @staticmethod
+    def _read(stream: Any, lines: list[str]) -> None:
+        for line in stream:
+            lines.append(line)
+
+    def says_it_waits(self) -> bool:
+        return any("waiting for the migration lock" in x or "in use by a migration run" in x for x in self.err)
+
+    def join(self, timeout: float) -> tuple[str, str]:
+        for t in self._threads:
+            t.join(timeout)
+        return "".join(self.out), "".join(self.err)
 
 
 def write_set(project: Any) -> None:
@@ -65,14 +104,8 @@ def write_set(project: Any) -> None:
         if v < N:
             project.write(f"{v:03d}_t{v}.up.sql", f"{create};\n{fill};\n")
         else:
-            # the last migration, pending in every case, holds the run for RUN_HOLD seconds
-            # so that every waiter waits longer than the short first wait after which it
-            # says so (unless the scheduler starts it that much later than the others)
-            project.write(
-                f"{v:03d}_t{v}.py",
-                f"import time\n\n\ndef up(ctx):\n    ctx.execute({create!r})\n    ctx.execute({fill!r})\n"
-                f"    time.sleep({RUN_HOLD})\n",
-            )
+            # the last migration, pending in every case, holds the run until every waiter said it waits
+            project.write(f"{v:03d}_t{v}.py", HOLD_UNTIL_RELEASED.format(create=create, fill=fill))
 
 
 @pytest.mark.parametrize("already", [0, N // 2], ids=["fresh", "half-applied"])
@@ -80,6 +113,7 @@ def test_eight_migrators_at_once(project: Any, tmp_path: Path, already: int) -> 
     write_set(project)
     if already:
         assert project.run("up", str(already)).exit_code == 0
+    events_before = project.sql("SELECT COUNT(*) FROM migrata_events")[0][0] if already else 0
     gate = tmp_path / "gate"
     gate.mkdir()
     go = gate / "go"
@@ -97,6 +131,8 @@ def test_eight_migrators_at_once(project: Any, tmp_path: Path, already: int) -> 
                     str(project.root),
                     "up",
                     "--json",
+                    "--lock-timeout",
+                    "300s",
                 ],
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
@@ -108,7 +144,14 @@ def test_eight_migrators_at_once(project: Any, tmp_path: Path, already: int) -> 
         if not already:
             assert not project.db.exists(), "a migrator touched the database before the start signal"
         go.touch()
-        outs = [p.communicate(timeout=120) for p in procs]
+        outputs = [Output(p) for p in procs]
+        wait_for(
+            lambda: sum(o.says_it_waits() for o in outputs) >= PROCS - 1, 120, "every migrator but one to say it waits"
+        )
+        (project.root / "release").touch()
+        for p in procs:
+            p.wait(timeout=120)
+        outs = [o.join(60) for o in outputs]
     finally:
         for p in procs:
             if p.poll() is None:
@@ -129,7 +172,7 @@ def test_eight_migrators_at_once(project: Any, tmp_path: Path, already: int) -> 
     assert project.tables() == {f"t{v}" for v in range(1, N + 1)}
     for v in range(1, N + 1):
         assert project.sql(f"SELECT COUNT(*) FROM t{v}") == [(ROWS,)]
-    events = project.sql("SELECT action, version, outcome, duration_ms FROM migrata_events")
+    events = project.sql("SELECT action, version, outcome, duration_ms FROM migrata_events ORDER BY id")
     ups = Counter((int(v), outcome) for action, v, outcome, _ in events if action == "up")
     assert ups == Counter({(v, "ok"): 1 for v in range(1, N + 1)}), f"`up` events: {ups}"
 
@@ -141,8 +184,9 @@ def test_eight_migrators_at_once(project: Any, tmp_path: Path, already: int) -> 
     assert named and named <= pids, f"waiters named holders {named}, migrators were {pids}"
     # a waiter that waited at the lock records it (a reader that waited for the run
     # and then found nothing to do writes nothing; the test with a holding Python migration checks the event)
-    lock_waits = [d for action, _, _, d in events if action == "lock-wait"]
-    assert len(lock_waits) <= PROCS - 1
+    # (not the half-applying `up`'s: alone, it too records one when taking the lock took 50 ms)
+    lock_waits = [d for action, _, _, d in events[events_before:] if action == "lock-wait"]
+    assert len(lock_waits) <= PROCS  # the holder's too, when taking the free lock took 50 ms on a busy machine
     assert all(d is not None and d >= 50 for d in lock_waits), lock_waits
 
 
@@ -157,7 +201,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def up(ctx):
     ctx.execute("CREATE TABLE held (x INTEGER)")
-    (ROOT / "holder-started").write_text(str(os.getpid()))
+    # written whole, then renamed: whoever sees the file can read the pid
+    (ROOT / "holder-started.tmp").write_text(str(os.getpid()))
+    (ROOT / "holder-started.tmp").rename(ROOT / "holder-started")
     deadline = time.monotonic() + 60
     while not (ROOT / "release").exists() and time.monotonic() < deadline:
         time.sleep(0.01)
@@ -187,7 +233,8 @@ def test_lock_timeout_names_holder_and_lock_dies_with_it(project: Any) -> None:
         blocked = migrata(project, "up", "--lock-timeout", "1s")
         waited = time.monotonic() - t0
         assert blocked.returncode == 4, blocked.stderr
-        assert 0.9 <= waited < 15, f"waited {waited:.2f}s for a 1s lock timeout"
+        # at least the timeout; far less than the 60 s default, however busy the machine
+        assert 0.9 <= waited < 30, f"waited {waited:.2f}s for a 1s lock timeout"
         errors = [line for line in blocked.stderr.splitlines() if line.startswith("error:")]
         assert len(errors) == 1, blocked.stderr
         assert f"pid {holder.pid}" in errors[0], blocked.stderr
@@ -218,11 +265,9 @@ def test_lock_timeout_names_holder_and_lock_dies_with_it(project: Any) -> None:
     assert project.sql("SELECT version, status FROM migrata_history WHERE kind != 'ledger'") == [("1", "applied")]
 
     (project.root / "release").touch()
-    t0 = time.monotonic()
     rerun = migrata(project, "up", "--lock-timeout", "0s")
     assert rerun.returncode == 0, rerun.stderr
     assert "waiting for the migration lock" not in rerun.stderr
-    assert time.monotonic() - t0 < 10
     assert project.tables() == {"first", "held"}
     assert sorted(project.sql("SELECT version, status FROM migrata_history WHERE kind != 'ledger'")) == [
         ("1", "applied"),
@@ -238,7 +283,7 @@ def test_waiter_proceeds_when_holder_finishes(project: Any) -> None:
     try:
         wait_for(lambda: (project.root / "holder-started").exists() or holder.poll() is not None, 60, "the holder")
         assert holder.poll() is None
-        waiter = project.popen("up", "--lock-timeout", "30s", stdout=subprocess.PIPE)
+        waiter = project.popen("up", "--lock-timeout", "300s", stdout=subprocess.PIPE)
         assert waiter.stderr is not None
         line = waiter.stderr.readline()
         assert "waiting for the migration lock" in line and f"pid {holder.pid}" in line, line
@@ -258,7 +303,8 @@ def test_waiter_proceeds_when_holder_finishes(project: Any) -> None:
             holder.stderr.close()
     assert project.sql("SELECT version, status FROM migrata_history WHERE kind != 'ledger'") == [("1", "applied")]
     lock_waits = project.sql("SELECT duration_ms FROM migrata_events WHERE action = 'lock-wait'")
-    assert len(lock_waits) == 1 and lock_waits[0][0] >= 300, lock_waits
+    # the waiter's, and the holder's too when taking the free lock took 50 ms on a busy machine
+    assert 1 <= len(lock_waits) <= 2 and max(d for (d,) in lock_waits) >= 300, lock_waits
 
 
 def test_lock_file_is_not_the_database(project: Any) -> None:

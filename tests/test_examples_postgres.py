@@ -27,13 +27,13 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 import migrata
-from migrata.testing import ServerUnavailable, schema_of, stairway, temporary_database
-from migrata.testing.plugin import in_ci
+from migrata.testing import schema_of, stairway
+from migrata.testing.plugin import fresh_database, skip_or_fail
 
-if in_ci():
+try:
     import psycopg
-else:
-    psycopg = pytest.importorskip("psycopg")
+except ImportError as exc:
+    skip_or_fail(f"psycopg is not installed: {exc}", allow_module_level=True)
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 OWN_TABLES = {"migrata_history", "migrata_events"}
@@ -63,13 +63,8 @@ ALERTAGENT_V2_TABLES = {
 @pytest.fixture
 def pg_url() -> Iterator[str]:
     """A fresh, empty PostgreSQL database, dropped after the test."""
-    try:
-        with temporary_database("postgresql") as url:
-            yield url
-    except ServerUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"{exc} (CI: a missing server is a failure)")
-        pytest.skip(str(exc))
+    with fresh_database("postgresql") as url:
+        yield url
 
 
 def copy_example(name: str, tmp_path: Path) -> Path:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 import migrata
@@ -11,16 +9,15 @@ from migrata.errors import DirtyStateError, MigrationFailedError
 
 
 def test_statement_timeout_directive_cancels_a_long_statement(project) -> None:
+    """The statement never ends by itself: returning at all is the timeout at work."""
     project.pair(
         "1",
         "slow",
         "-- migrata:timeout 200ms\nCREATE TABLE s (x);\n"
         "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT COUNT(*) FROM c;\n",
     )
-    t0 = time.monotonic()
     with pytest.raises(MigrationFailedError, match="timeout of 0.2s") as info:
         migrata.upgrade(project.root)
-    assert time.monotonic() - t0 < 5
     assert info.value.line == 3
     assert project.tables() == set() and migrata.status(project.root).pending
 
@@ -123,29 +120,32 @@ def test_foreign_keys_are_enforced(project) -> None:
 
 
 def test_python_migration_timeout_is_enforced(project) -> None:
+    """The query never ends by itself: returning at all is the timeout at work."""
     project.write(
         "1_slow.py",
         "timeout = '200ms'\n"
         "def up(ctx):\n"
         "    ctx.query('WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT COUNT(*) FROM c')\n",
     )
-    t0 = time.monotonic()
     with pytest.raises(MigrationFailedError, match="timeout of 0.2s"):
         migrata.upgrade(project.root)
-    assert time.monotonic() - t0 < 5
 
 
 def test_run_timeout_bounds_the_whole_run(project) -> None:
-    slow = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c LIMIT 3000000) SELECT COUNT(*) FROM c;\n"
+    """Migration 2 never ends by itself: the run's timeout cancels it (no
+    time is measured: returning at all is the timeout at work)."""
+    endless = "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c) SELECT COUNT(*) FROM c;\n"
     for i in range(1, 4):
-        project.pair(f"{i}", f"t{i}", f"CREATE TABLE t{i} (id INTEGER);\n{slow * 3}", f"DROP TABLE t{i};")
-    t0 = time.monotonic()
+        project.pair(
+            f"{i}", f"t{i}", f"CREATE TABLE t{i} (id INTEGER);\n{endless if i == 2 else ''}", f"DROP TABLE t{i};"
+        )
     with pytest.raises(MigrationFailedError, match="run's timeout of 1s expired") as info:
         migrata.upgrade(project.root, timeout="1s")
-    assert time.monotonic() - t0 < 4
-    # every migration either completed or did not start
+    # every migration either completed or did not start (1 does, unless the machine
+    # is too busy to finish it within the second); 2 and 3 never do
     st = migrata.status(project.root)
     assert st.problems == []
+    assert set(project.history()) <= {"1"}
     assert project.tables() == {f"t{v}" for v in project.history()}
     assert info.value.hint
 

@@ -76,6 +76,7 @@ def test_eight_migrators_at_once(server: Server, tmp_path: Path, already: int) -
     write_set(s)
     if already:
         assert s.run("up", str(already)).exit_code == 0
+    events_before = len(s.events())
     gate = tmp_path / "gate"
     gate.mkdir()
     procs = [start_barrier(s, gate, i, "up", "--json") for i in range(PROCS)]
@@ -118,12 +119,44 @@ def test_eight_migrators_at_once(server: Server, tmp_path: Path, already: int) -
         assert all(re.search(r"held by pid \d+ .*server session \d+", err) for err in waiting), waiting
     else:
         assert all(re.search(r"held by pid (\d+) .*server connection \1\b", err) for err in waiting), waiting
-    lock_waits = [d for action, _, _, d, _ in events if action == "lock-wait"]
-    assert 1 <= len(lock_waits) <= PROCS - 1, f"lock-wait events: {lock_waits}"
+    lock_waits = [d for action, _, _, d, _ in events[events_before:] if action == "lock-wait"]
+    # the waiters' (at most one each); the holder's own too when taking the free lock took
+    # 50 ms or more, which a busy machine can make a single query take (as it can for the
+    # `up` that half-applied the set: its event, if any, is left out)
+    assert 1 <= len(lock_waits) <= PROCS, f"lock-wait events: {lock_waits}"
     assert all(d is not None and d >= 50 for d in lock_waits), lock_waits
 
 
-SLOW_SECONDS = 3
+class Gate:
+    """A lock that this test's own session holds, and that a migration's
+    statement (``Gate.statements``) waits for: the migration stays inside that
+    statement until :meth:`open` (PostgreSQL: an advisory lock, per database;
+    MariaDB: a GET_LOCK name, per server, so named after the database)."""
+
+    def __init__(self, s: Server) -> None:
+        self.s = s
+        self.conn = s.connect()
+        self.key = f"{s.name}_gate"
+        self._run("SELECT pg_advisory_lock(4242)" if s.pg else f"SELECT GET_LOCK('{self.key}', 0)")
+
+    def statements(self) -> str:
+        if self.s.pg:
+            return "SELECT pg_advisory_xact_lock(4242);\n"
+        return f"DO GET_LOCK('{self.key}', 300);\nDO RELEASE_LOCK('{self.key}');\n"
+
+    def _run(self, sql: str) -> None:
+        cur = self.conn.cursor()
+        try:
+            cur.execute(sql)
+            cur.fetchall()
+        finally:
+            cur.close()
+
+    def open(self) -> None:
+        if self.conn is not None:
+            self._run("SELECT pg_advisory_unlock(4242)" if self.s.pg else f"SELECT RELEASE_LOCK('{self.key}')")
+            self.conn.close()
+            self.conn = None
 
 
 def test_migrator_arriving_mid_run_waits(server: Server) -> None:
@@ -131,30 +164,42 @@ def test_migrator_arriving_mid_run_waits(server: Server) -> None:
     history row says `running`) must wait for the lock like any waiter, then
     find nothing to do: the row belongs to a live migrator, not a crashed one.
     (On PostgreSQL a `no-transaction` migration is journaled; on MariaDB any
-    migration with DDL is.)"""
+    migration with DDL is.) Migration 2 waits at a gate the test opens only
+    once the late migrator said it waits: no time is measured."""
     s = server
     s.write("001_a.up.sql", "CREATE TABLE a (x INTEGER);\n")
-    sleep = f"SELECT pg_sleep({SLOW_SECONDS})" if s.pg else f"SELECT SLEEP({SLOW_SECONDS})"
+    gate = Gate(s)
     s.write(
         "002_slow.up.sql",
         ("-- migrata:no-transaction\n" if s.pg else "")
-        + f"CREATE TABLE slow (x INTEGER);\n{sleep};\nCREATE TABLE after_slow (x INTEGER);\n",
+        + f"CREATE TABLE slow (x INTEGER);\n{gate.statements()}CREATE TABLE after_slow (x INTEGER);\n",
     )
     first = s.popen("up")
-    timer = watchdog(first)
+    late = None
+    timer = watchdog(first, 300)
     try:
-        wait_for(lambda: s.history().get("2", ("",))[0] == "running", 30, "migration 2 to start")
+        wait_for(lambda: s.history().get("2", ("",))[0] == "running", 120, "migration 2 to start")
         assert first.poll() is None
-        t0 = time.monotonic()
-        late = s.cli("up", "--lock-timeout", "30s")
-        waited = time.monotonic() - t0
-        assert first.wait(timeout=60) == 0
+        late = s.popen("up", "--lock-timeout", "300s")
+        late_timer = watchdog(late, 300)
+        assert late.stderr is not None
+        said = ""
+        for line in late.stderr:  # it says so once it found the lock taken
+            said += line
+            if "waiting for the migration lock" in line:
+                break
+        else:
+            raise AssertionError(f"the late migrator never said it waits: {said}")
+        assert first.poll() is None and s.history()["2"][0] == "running"
+        gate.open()
+        _, late_err = late.communicate(timeout=120)
+        late_timer.cancel()
+        assert first.wait(timeout=120) == 0
     finally:
+        gate.open()
         timer.cancel()
-        reap(first)
-    assert late.returncode == 0, f"a migrator arriving mid-run exited {late.returncode}: {late.stderr}"
-    assert "waiting for the migration lock" in late.stderr, late.stderr
-    assert waited >= 1.0, f"the late migrator did not wait ({waited:.2f}s)"
+        reap(first, *([late] if late else []))
+    assert late.returncode == 0, f"a migrator arriving mid-run exited {late.returncode}: {said}{late_err}"
     assert s.tables() == {"a", "slow", "after_slow"}
     assert {v: h[0] for v, h in s.history().items()} == {"1": "applied", "2": "applied"}
 
@@ -219,7 +264,8 @@ def test_lock_timeout_status_and_forced_release(server: Server) -> None:
         blocked = s.cli("up", "--lock-timeout", "1s")
         waited = time.monotonic() - t0
         assert blocked.returncode == 4, blocked.stderr
-        assert 1.0 <= waited < 4, f"a 1s lock timeout took {waited:.2f}s"
+        # at least the timeout; far less than the 60 s default, however busy the machine
+        assert 1.0 <= waited < 30, f"a 1s lock timeout took {waited:.2f}s"
         errors = error_lines(blocked.stderr)
         assert len(errors) == 1, blocked.stderr
         assert f"pid {sid}" in errors[0] and who in errors[0], errors[0]
@@ -243,7 +289,7 @@ def test_lock_timeout_status_and_forced_release(server: Server) -> None:
         # free at once
         after = json.loads(s.cli("lock", "status", "--json").stdout)
         assert after["held"] is False, after
-        wait_for(lambda: sid not in s.sessions(), 5, "the holder's session to end")
+        wait_for(lambda: sid not in s.sessions(), 60, "the holder's session to end")
         assert any(a == "lock-break" for a, *_ in s.events())
 
         # the holder finds its connection gone and fails cleanly; nothing of 002 is recorded
@@ -274,11 +320,9 @@ def test_sigkill_of_holder_frees_lock_at_once(server: Server) -> None:
         rc = sigkill(holder)
     assert rc == -signal.SIGKILL
     (s.root / "release").touch()
-    t0 = time.monotonic()
     rerun = s.cli("up", "--lock-timeout", "0s")
     assert rerun.returncode == 0, f"the lock outlived its killed holder: {rerun.stderr}"
     assert "waiting for the migration lock" not in rerun.stderr, rerun.stderr
-    assert time.monotonic() - t0 < 10
     assert s.tables() == {"first"}
     assert {v: h[0] for v, h in s.history().items()} == {"1": "applied", "2": "applied"}
     assert json.loads(s.cli("lock", "status", "--json").stdout)["held"] is False

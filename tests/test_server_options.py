@@ -8,30 +8,20 @@ from urllib.parse import urlsplit
 import pytest
 
 import migrata
-from migrata.testing import ServerUnavailable, temporary_database
-from migrata.testing.plugin import in_ci
+from migrata.testing import database_name
+from migrata.testing.plugin import fresh_database
 
 
 @pytest.fixture
 def pg_url():
-    try:
-        with temporary_database("postgresql") as url:
-            yield url
-    except ServerUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"{exc} (CI: a missing server is a failure)")
-        pytest.skip(str(exc))
+    with fresh_database("postgresql") as url:
+        yield url
 
 
 @pytest.fixture
 def my_url():
-    try:
-        with temporary_database("mysql") as url:
-            yield url
-    except ServerUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"{exc} (CI: a missing server is a failure)")
-        pytest.skip(str(exc))
+    with fresh_database("mysql") as url:
+        yield url
 
 
 def _project(tmp_path: Path) -> Path:
@@ -135,19 +125,12 @@ def test_postgres_url_spellings(pg_url: str, tmp_path: Path) -> None:
 def test_db_create_and_drop(dialect: str, tmp_path: Path) -> None:
     """`db create` makes the database (utf8mb4 on MariaDB), is a no-op when it
     exists; `db drop` needs --force and is a no-op when it is gone."""
-    import uuid
-
     from migrata.backends.base import DatabaseURL
     from migrata.testing import run_cli, server_url
 
-    try:
-        with temporary_database(dialect):
-            pass
-    except ServerUnavailable as exc:
-        if in_ci():
-            pytest.fail(f"{exc} (CI: a missing server is a failure)")
-        pytest.skip(str(exc))
-    url = DatabaseURL.parse(server_url(dialect)).with_database(f"migrata_db_{uuid.uuid4().hex[:8]}").raw
+    with fresh_database(dialect):
+        pass  # the server is there (else: skipped locally, failed in CI)
+    url = DatabaseURL.parse(server_url(dialect)).with_database(database_name()).raw
     try:
         created = run_cli(["--url", url, "db", "create"])
         assert created.exit_code == 0 and created.stdout.startswith("created"), created.output

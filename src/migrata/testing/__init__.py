@@ -3,6 +3,15 @@
 * :func:`temporary_database` — a fresh, empty database for one test (SQLite
   file, or a database created and dropped on the PostgreSQL/MySQL server
   named by ``MIGRATA_TEST_POSTGRES_URL`` / ``MIGRATA_TEST_MYSQL_URL``).
+  Its name is ``MIGRATA_TEST_DB_PREFIX`` (default ``migrata_test_``) plus a
+  random part, so parallel test processes (pytest-xdist workers) never share
+  one; give two copies of a suite running side by side different prefixes to
+  tell their databases apart (and find leftovers of a killed run).
+* :func:`database_name` — a new unique name with that prefix, for a test that
+  creates a database of its own.
+* :func:`wait_for` — poll until something is true, failing after a generous
+  deadline: tests wait on events (a file appears, a row is visible), never on
+  a sleep.
 * :func:`run_cli` — run the ``migrata`` command in-process and capture its
   exit code and output.
 * :func:`stairway` — apply every migration one at a time, roll each back and
@@ -17,21 +26,26 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import re
 import tempfile
+import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 __all__ = [
     "CliResult",
+    "DB_PREFIX_ENV",
     "SERVER_ENV",
     "ServerUnavailable",
+    "database_name",
     "run_cli",
     "schema_of",
     "stairway",
     "temporary_database",
+    "wait_for",
 ]
 
 #: Environment variables naming the test servers, by dialect.
@@ -40,6 +54,13 @@ _DEFAULT_SERVERS = {
     "postgresql": "postgresql://postgres@127.0.0.1:5432/postgres",
     "mysql": "mysql://root@127.0.0.1:3306/mysql",
 }
+#: Environment variable holding the prefix of every test database's name.
+DB_PREFIX_ENV = "MIGRATA_TEST_DB_PREFIX"
+_DEFAULT_PREFIX = "migrata_test_"
+# lower-case letters, digits and underscores: the same name on both servers,
+# unquoted, and short enough that the unique part always fits (PostgreSQL
+# keeps 63 characters of a name, MySQL 64)
+_PREFIX_RE = re.compile(r"[a-z_][a-z0-9_]{0,39}")
 
 
 class ServerUnavailable(RuntimeError):
@@ -77,6 +98,29 @@ def run_cli(args: Sequence[str], *, cwd: str | os.PathLike[str] | None = None) -
     return CliResult(code, out.getvalue(), err.getvalue())
 
 
+def database_name() -> str:
+    """A new database name: ``MIGRATA_TEST_DB_PREFIX`` (default
+    ``migrata_test_``) followed by 12 random hex digits."""
+    prefix = os.environ.get(DB_PREFIX_ENV) or _DEFAULT_PREFIX
+    if not _PREFIX_RE.fullmatch(prefix):
+        raise ValueError(
+            f"{DB_PREFIX_ENV}={prefix!r}: use 1 to 40 lower-case letters, digits or underscores, "
+            "not starting with a digit"
+        )
+    return f"{prefix}{uuid.uuid4().hex[:12]}"
+
+
+def wait_for(predicate: Callable[[], object], timeout: float, what: str, interval: float = 0.01) -> None:
+    """Call ``predicate`` until it returns something true; raise AssertionError
+    naming ``what`` when ``timeout`` seconds pass first. Choose a timeout far
+    beyond what the event needs on a busy machine: it only bounds a hang."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:g}s waiting for {what}")
+        time.sleep(interval)
+
+
 def server_url(dialect: str) -> str:
     """URL of the test server for ``dialect`` (from its environment variable)."""
     return os.environ.get(SERVER_ENV[dialect]) or _DEFAULT_SERVERS[dialect]
@@ -86,18 +130,21 @@ def server_url(dialect: str) -> str:
 def temporary_database(dialect: str = "sqlite", *, directory: str | os.PathLike[str] | None = None) -> Iterator[str]:
     """Yield the URL of a new empty database; drop it afterwards.
 
-    Raises :class:`ServerUnavailable` when the server cannot be reached.
+    On a server the database is named by :func:`database_name`; an SQLite
+    file of that name is made in ``directory`` (default: a new temporary
+    folder). Raises :class:`ServerUnavailable` when the server cannot be
+    reached.
     """
+    name = database_name()
     if dialect == "sqlite":
         with contextlib.ExitStack() as stack:
             folder = directory or stack.enter_context(tempfile.TemporaryDirectory(prefix="migrata-test-"))
-            yield f"sqlite:///{Path(folder, f'test_{uuid.uuid4().hex[:8]}.db')}"
+            yield f"sqlite:///{Path(folder, f'{name}.db')}"
         return
     from migrata.backends.base import DatabaseURL
     from migrata.backends.registry import create_backend
 
     base = DatabaseURL.parse(server_url(dialect))
-    name = f"migrata_test_{uuid.uuid4().hex[:12]}"
     try:
         admin = create_backend(base)
         admin.connect()

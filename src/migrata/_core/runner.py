@@ -99,14 +99,20 @@ class Runner:
         return render_plan(self.backend, self.ledger, prepared, ledger_exists=ledger_exists)
 
     def run(self, prepared: list[Prepared]) -> list[StepResult]:
+        """Run the steps in order (the caller holds the lock)."""
+        # steps that each commit one transaction of SQL: the backend may make
+        # those commits cheaper (a Python step may open connections of its own,
+        # a journaled one may change settings: either runs as the database is)
+        plain = all(p.mode == TRANSACTION and p.statements is not None for p in prepared)
         try:
-            for n, item in enumerate(prepared):
-                if self.deadline is not None and time.monotonic() >= self.deadline:
-                    raise self._run_timeout(len(prepared) - n)
-                result = self.run_one(item)
-                self.results.append(result)
-                if self.on_step:
-                    self.on_step(result)
+            with self.backend.run_of_transactions(len(prepared) if plain else 0):
+                for n, item in enumerate(prepared):
+                    if self.deadline is not None and time.monotonic() >= self.deadline:
+                        raise self._run_timeout(len(prepared) - n)
+                    result = self.run_one(item)
+                    self.results.append(result)
+                    if self.on_step:
+                        self.on_step(result)
         finally:
             self.backend.apply_timeout(None)
         return self.results

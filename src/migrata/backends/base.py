@@ -49,7 +49,10 @@ Running SQL
      running time that ``run_script``/``run_batch`` can evaluate.
   8. ``apply_timeout(seconds)`` bounds each following statement;
      ``statement_guard()`` enforces it around a Python migration's own
-     statements where the server does not.
+     statements where the server does not. ``run_of_transactions(count)``
+     surrounds a run of steps that each commit one transaction: a backend
+     may make those commits cheaper there at the same durability, and leaves
+     the database's settings as it found them.
 
 Locking
   9. ``acquire_lock(timeout)`` takes a database-wide lock tied to this
@@ -304,6 +307,12 @@ class Backend(ABC):
     @abstractmethod
     def apply_timeout(self, seconds: float | None) -> None:
         """Bound each following statement to ``seconds`` (None: no bound)."""
+
+    @contextlib.contextmanager
+    def run_of_transactions(self, count: int) -> Iterator[None]:
+        """Around ``count`` steps (SQL, each in one transaction) run under the
+        migration lock; the default changes nothing."""
+        yield
 
     @contextlib.contextmanager
     def statement_guard(self) -> Iterator[None]:

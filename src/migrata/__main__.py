@@ -1,6 +1,6 @@
 """``python -m migrata`` runs the command line."""
 
-from migrata.cli import main
+from migrata.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -15,12 +15,11 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
 from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version
 from migrata._core.report import guard, planned_states
-from migrata._core.runner import Prepared, Runner
 from migrata._core.source import Source
 from migrata.errors import (
     BackupError,
@@ -51,6 +50,9 @@ from migrata.results import (
     VerifyResult,
 )
 from migrata.session import ConfigLike, Session, resolve_settings, session
+
+if TYPE_CHECKING:
+    from migrata._core.runner import Prepared, Runner
 
 __all__ = [
     "backup",

@@ -6,11 +6,12 @@ Every result has ``to_dict()`` (what ``--json`` prints) and plain attributes.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from migrata._core.ledger import Event
-from migrata._core.model import MigrationState, Problem
-from migrata._core.steps import StepResult
+from migrata._core.model import MigrationState, Problem, StepResult
+
+if TYPE_CHECKING:
+    from migrata._core.ledger import Event
 
 __all__ = [
     "BackupResult",

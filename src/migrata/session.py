@@ -14,17 +14,19 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrata._core.ledger import Ledger
 from migrata._core.model import AppliedMigration, MigrationState, Problem
 from migrata._core.report import build_report
-from migrata._core.runner import Runner
 from migrata._core.source import Source, load_source
 from migrata.backends.base import Backend
 from migrata.backends.registry import create_backend
 from migrata.config import Settings, load_settings
 from migrata.errors import ConfigError, LockTimeoutError, MigrataError
+
+if TYPE_CHECKING:
+    from migrata._core.runner import Runner
 
 __all__ = ["ConfigLike", "MalformedSpec", "Session", "call_user", "resolve_settings", "session"]
 
@@ -177,6 +179,8 @@ class Session:
     def runner(self, *, connect: bool = True) -> Runner:
         """A runner on this database; ``connect=False`` gives one that can only
         prepare and render (nothing is opened or created)."""
+        from migrata._core.runner import Runner  # commands that only report never load the runner
+
         if connect:
             backend, ledger = self.backend, self.ledger
         else:

@@ -245,3 +245,21 @@ class MigrationState:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class StepResult:
+    """One step of a run, as it ended."""
+
+    version: str
+    name: str
+    direction: str
+    status: str  # "applied", "rolled back", "failed"
+    duration_ms: int
+    statements: int | None
+    mode: str
+    reason: str = ""
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -156,15 +156,13 @@ def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
 def _candidates(directory: Path) -> list[Path]:
     """The files that may be migrations, sorted by name."""
     with os.scandir(directory) as it:
-        names = sorted(
-            entry.name
-            for entry in it
-            if entry.name.endswith((".sql", ".py"))
-            and not entry.name.startswith((".", "_"))
-            and not entry.name.endswith(_IGNORED_SUFFIXES)
-            and entry.is_file()
-        )
-    return [directory / name for name in names]
+        others = {entry.name for entry in it if not entry.is_file()}
+    found = {}
+    for path in directory.iterdir():  # makes each path without parsing the folder's part again
+        name = path.name
+        if name.endswith((".sql", ".py")) and not name.startswith((".", "_")) and not name.endswith(_IGNORED_SUFFIXES):
+            found[name] = path
+    return [found[name] for name in sorted(found) if name not in others]
 
 
 # --- directives and sections --------------------------------------------------

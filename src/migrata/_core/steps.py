@@ -14,12 +14,12 @@ from __future__ import annotations
 import logging
 import time
 import traceback
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from migrata._core.ledger import Ledger, Op, Raw
-from migrata._core.model import Migration, Step
+from migrata._core.model import Migration, Step, StepResult
 from migrata._core.source import load_python
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.context import MigrationContext
@@ -69,24 +69,6 @@ class Prepared:
     def kind(self) -> str:
         """The kind its history row records."""
         return "repeatable" if self.migration.repeatable else self.migration.kind
-
-
-@dataclass
-class StepResult:
-    """One step of a run, as it ended."""
-
-    version: str
-    name: str
-    direction: str
-    status: str  # "applied", "rolled back", "failed"
-    duration_ms: int
-    statements: int | None
-    mode: str
-    reason: str = ""
-    error: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 # --- bookkeeping rows ------------------------------------------------------------------

@@ -8,9 +8,10 @@ traceback appears only with ``--debug``. The commands are click commands
 
 from __future__ import annotations
 
+import gc
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
 
 
 def _run_click(args: list[str]) -> int:
@@ -68,3 +69,14 @@ def main(argv: list[str] | None = None) -> None:
         sys.stderr.write("hint: run again with --debug for the traceback, and report it\n")
         sys.exit(1)
     sys.exit(code)
+
+
+def run() -> None:
+    """The ``migrata`` program (the console script and ``python -m migrata``):
+    :func:`main`, then the process ends without the cyclic collector's last
+    pass over every object it made (about 5% of a ``status``; the objects
+    are freed with the process, and files and connections are closed by then)."""
+    try:
+        main()
+    finally:
+        gc.freeze()

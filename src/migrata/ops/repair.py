@@ -9,8 +9,7 @@ from dataclasses import replace
 from typing import Any
 
 from migrata._core import planner
-from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Problem, Step, Version
-from migrata._core.steps import StepResult
+from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Problem, Step, StepResult, Version
 from migrata.errors import NotConfirmedError, UsageError
 from migrata.results import RepairResult, StampResult
 from migrata.session import Session

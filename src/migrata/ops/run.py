@@ -15,9 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from migrata._core import planner
-from migrata._core.model import Plan
+from migrata._core.model import Plan, StepResult
 from migrata._core.runner import Runner
-from migrata._core.steps import StepResult
 from migrata.errors import HookError, MigrataError, MigrationFailedError, VerificationError
 from migrata.ops.backup import BackupInfo, create_backup, restore_backup
 from migrata.ops.hooks import run_hooks

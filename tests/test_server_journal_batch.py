@@ -1,7 +1,9 @@
 """MariaDB/MySQL: a journaled step of plain statements goes to the server in
 one batch (its running row, a progress mark before each statement, its
-closing rows). These tests check what a run leaves behind when it goes on,
-when it is interrupted between two steps, and when a step fails.
+closing rows), and within a run the batch of the step before writes the
+next step's running row. These tests check what a run leaves behind when it
+goes on, when it is interrupted or dies between two steps, and when a step
+fails.
 """
 
 from __future__ import annotations
@@ -45,6 +47,21 @@ def interrupt_after_first(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return done
 
 
+def interrupt_between_first_and_second(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make the run stop (KeyboardInterrupt) after the first step, before the
+    runner calls the second."""
+    calls: list[int] = []
+    original = runner_module.Runner._may_open_ahead
+
+    def may_open_ahead(self: Any, item: Any, following: Any) -> bool:
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return bool(original(self, item, following))
+
+    monkeypatch.setattr(runner_module.Runner, "_may_open_ahead", may_open_ahead)
+
+
 def test_a_run_records_every_step(server: Server) -> None:
     write_three(server)
     assert server.run("up").exit_code == 0
@@ -57,10 +74,11 @@ def test_a_run_records_every_step(server: Server) -> None:
 
 
 def test_an_interrupted_up_leaves_nothing_running(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The first step's batch wrote the second step's running row; the run
+    stops before the second step is called: that row is taken back."""
     write_three(server)
-    done = interrupt_after_first(monkeypatch)
+    interrupt_between_first_and_second(monkeypatch)
     assert server.run("up").exit_code == 130  # the CLI's answer to an interrupt
-    assert done == ["1"]
     assert server.history() == {"1": ("applied", 2, 2)}
     assert server.tables() == {"t1"}
     monkeypatch.undo()
@@ -80,6 +98,25 @@ def test_an_interrupted_down_leaves_the_rest_applied(server: Server, monkeypatch
     monkeypatch.undo()
     assert server.run("down", "base").exit_code == 0
     assert server.tables() == set()
+
+
+def test_a_death_between_steps_reads_as_nothing_completed(server: Server, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A kill right after the first step (simulated: the row the first step's
+    batch opened for the second is not taken back) leaves the second step
+    running with none of its statements done; `repair` then lets the run go on."""
+    write_three(server)
+    interrupt_between_first_and_second(monkeypatch)
+    monkeypatch.setattr(runner_module.Runner, "_take_back", lambda self, item: None)
+    assert server.run("up").exit_code == 130
+    assert server.history() == {"1": ("applied", 2, 2), "2": ("running", 0, 2)}
+    monkeypatch.undo()
+    refused = server.run("up")
+    assert refused.exit_code != 0 and "repair" in refused.output
+    shown = server.run("repair")
+    assert "run of 2 t2 was interrupted after 0 of 2 statements (statement 1 is in doubt)" in shown.output
+    assert server.run("repair", "--resume", "2").exit_code == 0
+    assert server.run("up").exit_code == 0
+    assert server.tables() == {"t1", "t2", "t3"}
 
 
 def test_each_step_logs_its_lines_in_order(server: Server) -> None:

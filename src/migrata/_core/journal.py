@@ -14,6 +14,13 @@ step of plain statements goes in one batch instead: the same rows and marks
 in the same order, sent in one round trip; the server stops at the first
 failure and says which piece it was. Where DDL commits implicitly, each mark
 is committed by the statement it precedes, exactly as when sent one by one.
+
+Where journal writes wait for the next commit (``defers_journal_commits``),
+a step's running row would otherwise cost a commit of its own; within a run,
+the batch of the step before writes it (``open_next``) and its commit takes
+it along. After a crash in between, the record reads as any interrupted
+step's: running, none of its statements completed. A run that stops before
+that step starts takes the row back (:func:`may_open_ahead`, the runner).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ import time
 
 from migrata._core.ledger import Ledger, Raw
 from migrata._core.steps import (
+    JOURNAL,
     Prepared,
     StepResult,
     elapsed_ms,
@@ -37,7 +45,7 @@ from migrata.backends.base import Backend, Statement, StatementError
 from migrata.errors import DatabaseError, MigrationFailedError
 from migrata.util import utcnow
 
-__all__ = ["run_journal"]
+__all__ = ["may_open_ahead", "run_journal"]
 
 
 def run_journal(
@@ -49,18 +57,25 @@ def run_journal(
     start: int = 0,
     resume: bool = False,
     timed: bool = False,
+    opened: bool = False,
+    open_next: Prepared | None = None,
 ) -> StepResult:
     """Run ``item`` journaled from statement ``start`` (``resume``: its row
     exists already, a dirty run being finished; ``timed``: a timeout is armed,
-    so statements go one by one and the one that ran out of time is known)."""
+    so statements go one by one and the one that ran out of time is known;
+    ``opened``: the step before wrote its running row; ``open_next``: the step
+    after, whose running row this step's batch writes)."""
     m = item.migration
     t0 = time.perf_counter()
-    opening = opening_op(ledger, item, exists=resume or _has_row(ledger, item))
+    opening = None if opened else opening_op(ledger, item, exists=resume or _has_row(ledger, item))
     with backend.deferred_commits():
         try:
             if _batchable(backend, item, start, timed):
-                _run_batch(backend, ledger, item, [ledger.render(opening)[0]])
+                head = ledger.render(opening) if opening is not None else []
+                tail = ledger.render(opening_op(ledger, open_next, exists=False)) if open_next else []
+                _run_batch(backend, ledger, item, head, tail)
             else:
+                assert opening is not None and open_next is None
                 ledger.run(opening)
                 if start:
                     ledger.run(ledger.progress(m.id, start))
@@ -96,10 +111,23 @@ def _batchable(backend: Backend, item: Prepared, start: int, timed: bool) -> boo
     return not any(backend.returns_several_results(stmt) for stmt in item.statements)
 
 
-def _run_batch(backend: Backend, ledger: Ledger, item: Prepared, head: list[str]) -> None:
+def may_open_ahead(backend: Backend, item: Prepared, following: Prepared) -> bool:
+    """Whether ``item``'s batch may write the running row of ``following``
+    (both journaled batches with no timeout, where journal writes wait for
+    the next commit; ``following`` applies a migration that has no row yet)."""
+    if not backend.defers_journal_commits or item.mode != JOURNAL or following.mode != JOURNAL:
+        return False
+    if following.step.direction != "up" or following.migration.repeatable:
+        return False
+    timed = bool(item.step.script.timeout or following.step.script.timeout)
+    return _batchable(backend, item, 0, timed) and _batchable(backend, following, 0, timed)
+
+
+def _run_batch(backend: Backend, ledger: Ledger, item: Prepared, head: list[str], tail: list[str]) -> None:
     """The journal as the statement-by-statement path writes it, in one
-    batch: ``head`` (the running row), then before each statement its
-    progress mark, then the closing rows."""
+    batch: ``head`` (the running row, unless the step before wrote it), then
+    before each statement its progress mark, then the closing rows and
+    ``tail`` (the next step's running row)."""
     assert item.statements
     m = item.migration
     pieces = list(head)
@@ -110,6 +138,7 @@ def _run_batch(backend: Backend, ledger: Ledger, item: Prepared, head: list[str]
         which[len(pieces)] = stmt
         pieces.append(stmt.sql)
     pieces.extend(ledger.render(*journal_closing(ledger, item, Raw(backend.elapsed_ms_sql(utcnow())))))
+    pieces.extend(tail)
     try:
         backend.run_batch(pieces)
     except StatementError as exc:

@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from migrata._core.journal import run_journal
+from migrata._core.journal import may_open_ahead, run_journal
 from migrata._core.ledger import Ledger
 from migrata._core.model import Plan, Step
 from migrata._core.render import render_plan
@@ -104,21 +104,57 @@ class Runner:
         # those commits cheaper (a Python step may open connections of its own,
         # a journaled one may change settings: either runs as the database is)
         plain = all(p.mode == TRANSACTION and p.statements is not None for p in prepared)
+        # the next step, whose running row the last step's batch wrote: until
+        # it is called, a run that stops takes that row back
+        pending: Prepared | None = None
         try:
             with self.backend.run_of_transactions(len(prepared) if plain else 0):
                 for n, item in enumerate(prepared):
                     if self.deadline is not None and time.monotonic() >= self.deadline:
                         raise self._run_timeout(len(prepared) - n)
-                    result = self.run_one(item)
+                    following = prepared[n + 1] if n + 1 < len(prepared) else None
+                    ahead = following if following is not None and self._may_open_ahead(item, following) else None
+                    opened, pending = pending is item, None
+                    result = self.run_one(item, opened=opened, open_next=ahead)
+                    pending = ahead
                     self.results.append(result)
                     if self.on_step:
                         self.on_step(result)
         finally:
-            self.backend.apply_timeout(None)
+            try:
+                if pending is not None:
+                    self._take_back(pending)
+            finally:
+                self.backend.apply_timeout(None)
         return self.results
 
-    def run_one(self, item: Prepared, *, start: int = 0, resume: bool = False) -> StepResult:
-        """Run one prepared step; ``resume`` continues a dirty run from ``start``."""
+    def _may_open_ahead(self, item: Prepared, following: Prepared) -> bool:
+        """Whether ``item``'s batch writes the running row of ``following``
+        (never where the run may stop between them on a timeout)."""
+        if self.deadline is not None or self.statement_timeout:
+            return False
+        return may_open_ahead(self.backend, item, following)
+
+    def _take_back(self, item: Prepared) -> None:
+        """The run stopped before ``item``, whose running row the step before
+        may have written: that row goes (nothing of ``item`` ran)."""
+        try:
+            if any(r.version == item.migration.id and r.status == "running" for r in self.ledger.read()):
+                self.ledger.run(self.ledger.delete(item.migration.id))
+        except Exception as exc:  # noqa: BLE001 - the error that stopped the run matters more
+            log.warning("could not take back the running row of %s, which did not start: %s", item.migration.label, exc)
+
+    def run_one(
+        self,
+        item: Prepared,
+        *,
+        start: int = 0,
+        resume: bool = False,
+        opened: bool = False,
+        open_next: Prepared | None = None,
+    ) -> StepResult:
+        """Run one prepared step; ``resume`` continues a dirty run from
+        ``start``; ``opened``/``open_next``: see :func:`~migrata._core.journal.run_journal`."""
         label = item.migration.label
         log.debug("%s %s (%s)", "applying" if item.step.direction == "up" else "reverting", label, item.mode)
         timeout = self._timeout(item)
@@ -128,7 +164,15 @@ class Runner:
                 result = run_transaction(self.backend, self.ledger, item, self.results, timed=bool(timeout))
             else:
                 result = run_journal(
-                    self.backend, self.ledger, item, self.results, start=start, resume=resume, timed=bool(timeout)
+                    self.backend,
+                    self.ledger,
+                    item,
+                    self.results,
+                    start=start,
+                    resume=resume,
+                    timed=bool(timeout),
+                    opened=opened,
+                    open_next=open_next,
                 )
         except MigrationFailedError as exc:
             if self.deadline is not None and time.monotonic() >= self.deadline - 0.05:

@@ -98,6 +98,23 @@ class SQLiteBackend(Backend):
             raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
         conn.set_progress_handler(self._progress, 2000)
         self._conn = conn
+        if not self.in_memory and mode not in ("ro", "memory"):
+            self._put_back_left_journal()
+
+    def _put_back_left_journal(self) -> None:
+        """A run killed in WAL left the mode to put back in the lock file (a
+        free lock's file is otherwise empty: one ``stat`` tells): put it
+        back now, holding the lock for that moment, whatever the command."""
+        try:
+            if self._lock_fd is not None or os.stat(self.lock_path).st_size == 0:
+                return
+        except OSError:
+            return
+        patient = self._patient
+        with contextlib.suppress(DatabaseError):
+            if self.acquire_lock(0):  # puts the mode back (see acquire_lock)
+                self.release_lock()
+        self._be_patient(patient)
 
     def close(self) -> None:
         self.release_lock()

@@ -19,6 +19,7 @@ PUBLIC = [
     "UnknownTargetError", "UsageError", "ValidateResult", "ValidationError", "__version__", "check", "cleanup",
     "current", "downgrade", "history", "info", "init", "load_settings", "lock_release", "lock_status", "new",
     "repair", "stamp", "status", "upgrade", "validate",
+    "AdoptResult", "adopt",
 ]  # fmt: skip
 
 

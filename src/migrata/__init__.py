@@ -14,6 +14,7 @@ subclasses on failure; nothing prints or exits.
 from __future__ import annotations
 
 from migrata.api import (
+    adopt,
     backup,
     backups,
     check,
@@ -61,6 +62,7 @@ from migrata.errors import (
     VerificationError,
 )
 from migrata.results import (
+    AdoptResult,
     BackupResult,
     CheckResult,
     CleanupResult,
@@ -86,6 +88,7 @@ from migrata.results import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AdoptResult",
     "BackupError",
     "BackupResult",
     "CheckResult",
@@ -128,6 +131,7 @@ __all__ = [
     "VerificationError",
     "VerifyResult",
     "__version__",
+    "adopt",
     "backup",
     "backups",
     "check",

@@ -31,6 +31,7 @@ from migrata.errors import (
     ValidationError,
 )
 from migrata.results import (
+    AdoptResult,
     BackupResult,
     CheckResult,
     CleanupResult,
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from migrata._core.runner import Prepared, Runner
 
 __all__ = [
+    "adopt",
     "backup",
     "backups",
     "check",
@@ -207,14 +209,19 @@ def upgrade(
 ) -> MigrateResult:
     """Apply pending migrations up to ``target`` (default: all).
 
-    ``steps`` limits how many; ``out_of_order=True`` applies pending
-    migrations older than the current version; ``dry_run`` only plans;
+    ``target="+N"`` or ``steps=N`` applies the next N; ``out_of_order=True``
+    applies pending migrations older than the current version; ``dry_run`` only plans;
     ``sql`` renders the exact SQL (bookkeeping included) without writing.
     """
     with session(config, **overrides) as sess:
         policy = "allow" if out_of_order else sess.settings.out_of_order
 
+        relative = planner.relative_steps(target, "up", steps)  # `up +2`
+
         def make_plan(source: Source, rows: list[AppliedMigration]) -> Plan:
+            if relative is not None:
+                plan = planner.plan_up(source, rows, steps=relative, out_of_order=policy)
+                return planner.check_relative(plan, str(target), relative)
             resolved = planner.resolve_target(target, source, rows, "up")
             assert resolved is None or isinstance(resolved, Version)
             if resolved is not None and source.get(resolved) is None:
@@ -233,19 +240,21 @@ def downgrade(
     sql: bool = False,
     **overrides: Any,
 ) -> MigrateResult:
-    """Roll back: one migration by default, ``steps`` of them, down to
-    ``target`` (which stays applied), or everything with ``target="base"``."""
+    """Roll back: one migration by default, ``steps`` of them (or
+    ``target="-N"``), down to ``target`` (which stays applied), or everything
+    with ``target="base"``."""
     if target is not None and steps is not None:
         raise UsageError("give a target or --steps, not both")
     with session(config, **overrides) as sess:
+        relative = planner.relative_steps(target, "down")  # `down -1`: the last migration
 
         def make_plan(source: Source, rows: list[AppliedMigration]) -> Plan:
-            resolved = planner.resolve_target(target, source, rows, "down")
+            resolved = None if relative else planner.resolve_target(target, source, rows, "down")
             chosen = [r for r in planner.applied_versions(rows)]
             source.load_python(m for r in chosen if (m := source.get(r.version)) is not None and m.kind == "py")
-            plan = planner.plan_down(source, rows, target=resolved, steps=steps)
+            plan = planner.plan_down(source, rows, target=resolved, steps=relative or steps)
             source.read_steps(plan.steps)
-            return plan
+            return planner.check_relative(plan, str(target), relative) if relative else plan
 
         return _migrate(sess, "down", make_plan, dry_run=dry_run, sql=sql)
 
@@ -269,7 +278,7 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
             file_problems.append(Problem("file", exc.message, hint=exc.hint))
             sess.use_source(Source(sess.settings.migrations))
         states, problems = sess.report(rows)
-        problems = file_problems + _in_progress(sess, problems)
+        problems = file_problems + sess.in_progress(problems)
         return StatusResult(
             database=sess.database,
             dialect=sess.unconnected_backend().dialect,
@@ -280,22 +289,6 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
             problems=problems,
             database_exists=exists,
         )
-
-
-def _in_progress(sess: Session, problems: list[Problem]) -> list[Problem]:
-    """A ``running`` row whose migrator still holds the lock is in progress, not interrupted."""
-    running = [p for p in problems if p.code == RUNNING]
-    if not running:
-        return problems
-    holder = sess.backend.lock_holder()
-    if holder is None:
-        return problems
-    for p in running:
-        p.code = "in-progress"
-        p.severity = "warning"
-        p.message = p.message.replace("was interrupted", "is running now") + f" (lock held by {holder.describe()})"
-        p.hint = "wait for it; `migrata lock status` shows the migrator"
-    return problems
 
 
 def info(config: ConfigLike = None, **overrides: Any) -> StatusResult:
@@ -417,6 +410,17 @@ def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, 
 
     with session(config, **overrides) as sess:
         return stamp_history(sess, version, force=force)
+
+
+def adopt(
+    config: ConfigLike = None, tool: str = "", *, from_table: str | None = None, dry_run: bool = False, **overrides: Any
+) -> AdoptResult:
+    """Record as applied what ``tool`` (golang-migrate, dbmate, flyway or goose) applied,
+    read from its history table (``from_table``, default the tool's); ``dry_run`` writes nothing."""
+    from migrata.ops.adopt import adopt_history
+
+    with session(config, **overrides) as sess:
+        return adopt_history(sess, tool, from_table, dry_run=dry_run)
 
 
 def cleanup(config: ConfigLike = None, *, keep_days: int, dry_run: bool = False, **overrides: Any) -> CleanupResult:

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from migrata._core.ledger import Event
 
 __all__ = [
+    "AdoptResult",
     "BackupResult",
     "CheckResult",
     "CleanupResult",
@@ -182,6 +183,22 @@ class StampResult:
     version: str
     added: list[str]
     removed: list[str]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AdoptResult:
+    """What ``adopt`` found in another tool's history table and recorded."""
+
+    tool: str
+    table: str
+    found: list[str]  # versions that tool counts as applied (repeatables by R__ name)
+    added: list[str]  # versions recorded as applied in migrata's history now
+    already: list[str]  # versions migrata's history held before
+    warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrata._core.ledger import Ledger
-from migrata._core.model import AppliedMigration, MigrationState, Problem
+from migrata._core.model import RUNNING, AppliedMigration, MigrationState, Problem
 from migrata._core.report import build_report
 from migrata._core.source import Source, load_source
 from migrata.backends.base import Backend
@@ -147,6 +147,20 @@ class Session:
             out_of_order=self.settings.out_of_order,
             sequential=self.settings.versions == "sequential",
         )
+
+    def in_progress(self, problems: list[Problem]) -> list[Problem]:
+        """``problems`` with each ``running`` row whose migrator still holds
+        the lock marked in progress (a warning), not interrupted."""
+        running = [p for p in problems if p.code == RUNNING]
+        holder = self.backend.lock_holder() if running else None
+        if holder is None:
+            return problems
+        for p in running:
+            p.code = "in-progress"
+            p.severity = "warning"
+            p.message = p.message.replace("was interrupted", "is running now") + f" (lock held by {holder.describe()})"
+            p.hint = "wait for it; `migrata lock status` shows the migrator"
+        return problems
 
     @contextlib.contextmanager
     def locked(self, deadline: float | None = None, *, ensure: bool = True) -> Iterator[None]:

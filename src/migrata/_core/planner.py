@@ -14,6 +14,7 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 
 from migrata._core.model import APPLIED, AppliedMigration, Migration, Plan, Step, Version
@@ -23,10 +24,12 @@ from migrata.errors import IrreversibleError, OutOfOrderError, UnknownTargetErro
 __all__ = [
     "BASE",
     "applied_versions",
+    "check_relative",
     "current_version",
     "pending",
     "plan_down",
     "plan_up",
+    "relative_steps",
     "resolve_target",
 ]
 
@@ -185,3 +188,39 @@ def _how_to_add_down(m: Migration) -> str:
     if fname.startswith("V") and "__" in fname:
         return f"write U{fname[1:]}"
     return f"add a '-- migrate:down' section to {fname}"
+
+
+_RELATIVE_RE = re.compile(r"^([+-])(\d+)$")
+
+
+def relative_steps(text: str | None, direction: str, steps: int | None = None) -> int | None:
+    """Alembic's relative targets: ``+N`` (up) is the next N pending
+    migrations, ``-N`` (down) the last N applied; None for any other target
+    (``1`` stays version 1). Not with ``steps`` too."""
+    match = _RELATIVE_RE.match(text.strip()) if text else None
+    if match is None:
+        return None
+    if steps is not None:
+        raise UsageError(f"give {match.group(0)} or --steps, not both")
+    sign, count = match.group(1), int(match.group(2))
+    if (sign == "+") != (direction == "up"):
+        other = "down" if direction == "up" else "up"
+        raise UsageError(
+            f"`migrata {direction} {match.group(0)}` points the other way",
+            hint=f"`migrata {other} {'-' if other == 'down' else '+'}{count}`",
+        )
+    if count < 1:
+        raise UsageError(f"relative target {match.group(0)}: the count must be at least 1")
+    return count
+
+
+def check_relative(plan: Plan, text: str, count: int) -> Plan:
+    """``plan`` made for a relative target of ``count`` steps: an error when
+    fewer migrations are pending (up) or applied (down) than it asks for."""
+    if len(plan.steps) < count:
+        what = "pending" if plan.direction == "up" else "applied"
+        raise UsageError(
+            f"target {text.strip()} asks for {count} migration(s); only {len(plan.steps)} {what}",
+            hint="`migrata status` shows them" if plan.direction == "up" else "`migrata down base` rolls back all",
+        )
+    return plan

@@ -4,6 +4,7 @@ and the database itself: one thin function per library call."""
 from __future__ import annotations
 
 import os
+import re
 import sys
 from typing import Any
 
@@ -58,6 +59,24 @@ def new_cmd(ctx: click.Context, name: str, kind: str, as_json: bool) -> None:
 # --- migrating ---------------------------------------------------------------------------
 
 
+class _TargetCommand(click.Command):
+    """``migrata down -1``: a ``-N`` word is the relative target, as written
+    (click would take it for an unknown option)."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if "--" not in args:
+            valued = {
+                o for p in self.params if isinstance(p, click.Option) and not (p.is_flag or p.count) for o in p.opts
+            }
+            counts = [i for i, a in enumerate(args) if _COUNT.match(a) and (i == 0 or args[i - 1] not in valued)]
+            if counts:
+                args = [a for i, a in enumerate(args) if i not in counts] + ["--"] + [args[i] for i in counts]
+        return super().parse_args(ctx, args)
+
+
+_COUNT = re.compile(r"^-\d+$")
+
+
 def _migrate_options(f: Any) -> Any:
     f = click.option("--sql", "sql", is_flag=True, help="Print the exact SQL (bookkeeping included); write nothing.")(f)
     f = click.option("--dry-run", is_flag=True, help="Show the plan; write nothing.")(f)
@@ -65,7 +84,7 @@ def _migrate_options(f: Any) -> Any:
     return f
 
 
-@cli.command("up")
+@cli.command("up", cls=_TargetCommand)
 @click.argument("target", required=False)
 @_migrate_options
 @json_option
@@ -74,15 +93,15 @@ def _migrate_options(f: Any) -> Any:
 def up_cmd(ctx: click.Context, target: str | None, steps: int | None, dry_run: bool, sql: bool, as_json: bool) -> None:
     """Apply pending migrations, up to TARGET if given (default: all).
 
-    With --out-of-order, pending migrations older than the current version
-    are applied too.
+    TARGET +N applies the next N. With --out-of-order, pending migrations
+    older than the current version are applied too.
     """
     setup_logging(ctx)
     res = api.upgrade(settings(ctx), target, steps=steps, dry_run=dry_run, sql=sql)
     show_migrated(res, "up", as_json=as_json, sql=sql, dry_run=dry_run, quiet=quiet(ctx))
 
 
-@cli.command("down")
+@cli.command("down", cls=_TargetCommand)
 @click.argument("target", required=False)
 @_migrate_options
 @json_option
@@ -91,7 +110,7 @@ def up_cmd(ctx: click.Context, target: str | None, steps: int | None, dry_run: b
 def down_cmd(
     ctx: click.Context, target: str | None, steps: int | None, dry_run: bool, sql: bool, as_json: bool
 ) -> None:
-    """Roll back the last migration, --steps N of them, or down to TARGET.
+    """Roll back the last migration, --steps N (or -N) of them, or down to TARGET.
 
     TARGET stays applied; `down base` rolls back everything. A migration
     without a down part stops the rollback before anything runs.
@@ -318,6 +337,36 @@ def stamp_cmd(ctx: click.Context, version: str, force: bool, as_json: bool) -> N
         print_json(res.to_dict())
         return
     echo(f"stamped {res.version}: {len(res.added)} row(s) added, {len(res.removed)} removed")
+
+
+@cli.command("adopt")
+@click.option(
+    "--from", "tool", required=True, type=click.Choice(["golang-migrate", "dbmate", "flyway", "goose"]),
+    help="The tool whose history table to read.",
+)  # fmt: skip
+@click.option("--from-table", metavar="NAME", help="That tool's history table, if not its default name.")
+@click.option("--dry-run", is_flag=True, help="Show what would be recorded; write nothing.")
+@json_option
+@common_options
+@click.pass_context
+def adopt_cmd(ctx: click.Context, tool: str, from_table: str | None, dry_run: bool, as_json: bool) -> None:
+    """Record what another migration tool applied as applied, from its history table."""
+    setup_logging(ctx)
+    res = api.adopt(settings(ctx), tool, from_table=from_table, dry_run=dry_run)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    for warning in res.warnings:
+        echo(f"warning: {warning}")
+    listed = ", ".join(res.added[:10]) + (" ..." if len(res.added) > 10 else "")
+    if not res.found:
+        echo(f"{tool} has applied nothing ({res.table} is empty): nothing to adopt")
+    elif not res.added:
+        echo(f"nothing to adopt: the {len(res.found)} version(s) {tool} applied are already in migrata's history")
+    elif dry_run:
+        echo(f"would record {len(res.added)} version(s) from {tool} ({res.table}) as applied: {listed} (dry run)")
+    else:
+        echo(f"adopted from {tool} ({res.table}): {len(res.added)} version(s) recorded as applied: {listed}")
 
 
 @cli.command("cleanup")

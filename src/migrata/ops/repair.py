@@ -6,7 +6,7 @@ running them). Each acts under the migration lock and records a
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Problem, Step, StepResult, Version
@@ -14,7 +14,10 @@ from migrata.errors import NotConfirmedError, UsageError
 from migrata.results import RepairResult, StampResult
 from migrata.session import Session
 
-__all__ = ["repair_history", "stamp_history"]
+if TYPE_CHECKING:
+    from migrata._core.model import Migration
+
+__all__ = ["record_applied", "repair_history", "stamp_history"]
 
 
 def repair_history(
@@ -162,31 +165,42 @@ def stamp_history(sess: Session, version: str, *, force: bool) -> StampResult:
                 f"{len(above)} applied version(s) above {version}: {', '.join(r.version for r in above[:5])}",
                 hint="add --force to remove their history rows (their schema changes stay in the database)",
             )
-        led = sess.ledger
-        ops = []
-        added = []
+        chosen: list[Migration] = []
+        baselines: list[str] = []
         if target is not None:
-            for m in source.versioned:
-                if m.version and m.version <= target and m.version.key not in have:
-                    ops.append(led.record_applied(m.id, m.name, m.kind, m.checksum, None, None))
-                    added.append(m.id)
+            chosen = [m for m in source.versioned if m.version and m.version <= target and m.version.key not in have]
             if source.get(target) is None and target.key not in have:
-                ops.append(led.record_applied(target.canonical, "baseline", "baseline", "", None, None))
-                added.append(target.canonical)
+                baselines.append(target.canonical)
         removed = [r.version for r in above]
-        ops.extend(led.delete(v) for v in removed)
-        ops.append(
-            led.event(
-                "stamp",
-                version=None if base else target.canonical if target else None,
-                detail={"added": added, "removed": removed},
-            )
-        )
-        sess.backend.begin()
-        try:
-            led.run(*ops)
-            sess.backend.commit()
-        except BaseException:
-            sess.backend.rollback()
-            raise
+        added = record_applied(sess, chosen, baselines, removed, "stamp", None if target is None else target.canonical)
     return StampResult(version if base else Version.parse(version).canonical, added, removed)
+
+
+def record_applied(
+    sess: Session,
+    migrations: list[Migration],
+    baselines: list[str],
+    removed: list[str],
+    action: str,
+    version: str | None,
+    detail: dict[str, Any] | None = None,
+) -> list[str]:
+    """Record ``migrations`` as applied without running them (and each of
+    ``baselines``, a version without a file, as a ``baseline`` row), drop the
+    rows of ``removed`` and log one ``action`` event, in one transaction; the
+    caller holds the lock. Returns the versions added. ``stamp`` and
+    ``adopt`` write through here."""
+    led = sess.ledger
+    ops = [led.record_applied(m.id, m.name, m.kind, m.checksum, None, None) for m in migrations]
+    ops += [led.record_applied(v, "baseline", "baseline", "", None, None) for v in baselines]
+    ops += [led.delete(v) for v in removed]
+    added = [m.id for m in migrations] + baselines
+    ops.append(led.event(action, version=version, detail={**(detail or {}), "added": added, "removed": removed}))
+    sess.backend.begin()
+    try:
+        led.run(*ops)
+        sess.backend.commit()
+    except BaseException:
+        sess.backend.rollback()
+        raise
+    return added

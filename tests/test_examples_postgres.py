@@ -440,7 +440,7 @@ def test_kratos_migrate_at_startup_from_python(tmp_path: Path, pg_url: str) -> N
 
 
 def test_kratos_take_over_from_golang_migrate(tmp_path: Path, pg_url: str) -> None:
-    """README: a database golang-migrate already migrated is stamped, not migrated again."""
+    """README: a database golang-migrate already migrated is adopted, not migrated again."""
     proj = copy_example("kratos", tmp_path)
     with psycopg.connect(pg_url, autocommit=True) as conn:
         for name in ("000001_init_schema.up.sql", "000002_create_kms_data_keys.up.sql"):
@@ -450,7 +450,10 @@ def test_kratos_take_over_from_golang_migrate(tmp_path: Path, pg_url: str) -> No
     migrated = schema_of(pg_url)
 
     assert cli(proj, pg_url, "check").returncode == 5
-    ok(cli(proj, pg_url, "stamp", "2"))
+    out = ok(cli(proj, pg_url, "adopt", "--from", "golang-migrate"))
+    assert "adopted from golang-migrate (schema_migrations): 2 version(s) recorded as applied: 1, 2" in out
+    assert "nothing to adopt" in ok(cli(proj, pg_url, "adopt", "--from", "golang-migrate"))
+    assert sql(pg_url, "SELECT version, dirty FROM schema_migrations") == [(2, False)]
     out = ok(cli(proj, pg_url, "status"))
     assert "Current:  2 create_kms_data_keys" in out and "Pending:  0" in out
     assert "Nothing to apply" in ok(cli(proj, pg_url, "up"))

@@ -146,6 +146,8 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "lock_timeout": parse_duration,
     "statement_timeout": _parse_optional_duration,
     "timeout": _parse_optional_duration,
+    "ddl_lock_timeout": _parse_optional_duration,
+    "ddl_retries": _parse_positive_int,
     "out_of_order": _parse_out_of_order,
     "file_pattern": _parse_patterns,
     "allow_empty": _parse_bool,
@@ -185,6 +187,8 @@ class Settings:
     lock_timeout: float = 60.0
     statement_timeout: float | None = None
     timeout: float | None = None  # bound of a whole up/down run
+    ddl_lock_timeout: float | None = 5.0  # bound of a migration's lock waits (0/None: off)
+    ddl_retries: int = 5  # attempts of a migration whose lock wait timed out
     out_of_order: str = "refuse"
     file_pattern: list[str] = field(default_factory=list)
     allow_empty: bool = False

@@ -18,6 +18,7 @@ The whole tree (exit code of the ``migrata`` command in brackets)::
     ├── DatabaseError                 [6]  the database could not be reached or used
     │   └── DriverMissingError        [6]  the backend's driver is not installed
     ├── MigrationFailedError          [1]  a statement failed while migrating
+    │   └── DDLLockTimeoutError       [1]  it waited too long for another session's lock
     ├── BackupError                   [7]  a backup or restore failed, or a backup is broken
     ├── HookError                     [8]  a hook command or callable failed
     └── VerificationError             [9]  verify scripts or the health check failed
@@ -36,6 +37,7 @@ __all__ = [
     "BackupError",
     "ChecksumMismatchError",
     "ConfigError",
+    "DDLLockTimeoutError",
     "DatabaseError",
     "DirtyStateError",
     "DriverMissingError",
@@ -202,6 +204,18 @@ class MigrationFailedError(MigrataError):
         self.statement_index = statement_index
         self.db_error = db_error
         self.completed: list[Any] = list(completed or [])
+
+
+class DDLLockTimeoutError(MigrationFailedError):
+    """A migration's statement gave up waiting for a lock another session
+    holds (``ddl_lock_timeout``), so it did not run, on each of ``attempts``
+    attempts; ``holders``: who held the lock, as the server told
+    (:class:`~migrata.backends.base.LockHolder`), also named in the hint."""
+
+    def __init__(self, message: str, *, attempts: int = 1, holders: list[Any] | None = None, **kw: Any) -> None:
+        super().__init__(message, **kw)
+        self.attempts = attempts
+        self.holders: list[Any] = list(holders or [])
 
 
 class BackupError(MigrataError):

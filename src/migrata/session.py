@@ -200,7 +200,15 @@ class Session:
         else:
             backend = self.unconnected_backend()
             ledger = Ledger(backend, self.settings.table)
-        return Runner(backend, ledger, statement_timeout=self.settings.statement_timeout, mixed=self.settings.mixed)
+        s = self.settings
+        return Runner(
+            backend,
+            ledger,
+            statement_timeout=s.statement_timeout,
+            mixed=s.mixed,
+            ddl_lock_timeout=s.ddl_lock_timeout,
+            ddl_retries=s.ddl_retries,
+        )
 
     def close(self) -> None:
         for backend in (self._backend, self._spare):

@@ -21,6 +21,10 @@ the batch of the step before writes it (``open_next``) and its commit takes
 it along. After a crash in between, the record reads as any interrupted
 step's: running, none of its statements completed. A run that stops before
 that step starts takes the row back (:func:`may_open_ahead`, the runner).
+
+A statement that gave up waiting for a lock (``ddl_lock_timeout``,
+:mod:`~migrata._core.lockwaits`) did not run: it runs again, and the rest
+after it, one by one.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from __future__ import annotations
 import time
 
 from migrata._core.ledger import Ledger, Raw
+from migrata._core.lockwaits import LockWaits
 from migrata._core.steps import (
     JOURNAL,
     Prepared,
@@ -42,7 +47,7 @@ from migrata._core.steps import (
     step_result,
 )
 from migrata.backends.base import Backend, Statement, StatementError
-from migrata.errors import DatabaseError, MigrationFailedError
+from migrata.errors import DatabaseError, DDLLockTimeoutError, MigrationFailedError
 from migrata.util import utcnow
 
 __all__ = ["may_open_ahead", "run_journal"]
@@ -59,28 +64,36 @@ def run_journal(
     timed: bool = False,
     opened: bool = False,
     open_next: Prepared | None = None,
+    waits: LockWaits | None = None,
 ) -> StepResult:
     """Run ``item`` journaled from statement ``start`` (``resume``: its row
     exists already, a dirty run being finished; ``timed``: a timeout is armed,
     so statements go one by one and the one that ran out of time is known;
     ``opened``: the step before wrote its running row; ``open_next``: the step
-    after, whose running row this step's batch writes)."""
+    after, whose running row this step's batch writes; ``waits``: lock
+    waits are bounded and retried)."""
     m = item.migration
     t0 = time.perf_counter()
+    waits = waits or LockWaits(backend, ledger, None)
     opening = None if opened else opening_op(ledger, item, exists=resume or _has_row(ledger, item))
     with backend.deferred_commits():
         try:
-            if _batchable(backend, item, start, timed):
-                head = ledger.render(opening) if opening is not None else []
-                tail = ledger.render(opening_op(ledger, open_next, exists=False)) if open_next else []
-                _run_batch(backend, ledger, item, head, tail)
-            else:
-                assert opening is not None and open_next is None
-                ledger.run(opening)
-                if start:
-                    ledger.run(ledger.progress(m.id, start))
-                execute_body(backend, item, start, ledger)
-                ledger.run(*journal_closing(ledger, item, elapsed_ms(t0)))
+            try:
+                with waits.attempt():
+                    if _batchable(backend, item, start, timed):
+                        head = ledger.render(opening) if opening is not None else []
+                        tail = ledger.render(opening_op(ledger, open_next, exists=False)) if open_next else []
+                        waits.bound_session(item.statements)
+                        _run_batch(backend, ledger, item, head, tail)
+                    else:
+                        assert opening is not None and open_next is None
+                        ledger.run(opening)
+                        if start:
+                            ledger.run(ledger.progress(m.id, start))
+                        execute_body(backend, item, start, ledger, before=waits.bound_one)
+                        ledger.run(*journal_closing(ledger, item, elapsed_ms(t0)))
+            except DDLLockTimeoutError as exc:
+                _run_again(backend, ledger, item, waits, exc, t0, open_next)
         except MigrationFailedError as exc:
             _record_journal_failure(backend, ledger, item, exc, t0, completed)
             raise
@@ -89,6 +102,35 @@ def run_journal(
                 backend.rollback()
             raise
     return step_result(item, t0)
+
+
+def _run_again(
+    backend: Backend,
+    ledger: Ledger,
+    item: Prepared,
+    waits: LockWaits,
+    exc: DDLLockTimeoutError,
+    t0: float,
+    open_next: Prepared | None,
+) -> None:
+    """Statement ``exc.statement_index`` gave up waiting for a lock, so it did
+    not run (its progress mark is written): run it again and the rest after
+    it, one by one, until they complete or the retries are used up; then
+    the closing rows (and the next step's running row, which the batch
+    would have written)."""
+    while waits.settle(exc):
+        assert exc.statement_index is not None
+        try:
+            with waits.attempt():
+                execute_body(backend, item, exc.statement_index, ledger, before=waits.bound_one)
+            break
+        except DDLLockTimeoutError as again:
+            exc = again
+    else:
+        raise exc
+    ledger.run(*journal_closing(ledger, item, elapsed_ms(t0)))
+    if open_next is not None:
+        ledger.run(opening_op(ledger, open_next, exists=False))
 
 
 def _has_row(ledger: Ledger, item: Prepared) -> bool:

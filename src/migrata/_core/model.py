@@ -106,6 +106,7 @@ class Script:
     line_offset: int = 0  # lines of the file before this part starts
     transactional: bool = True
     timeout: float | None = None  # seconds, from `-- migrata:timeout`
+    ddl_lock_timeout: float | None = None  # seconds, from `-- migrata:ddl-lock-timeout` (0: off; None: the setting)
     explicit_no_transaction: bool = False  # the author asked for it
 
 
@@ -260,6 +261,7 @@ class StepResult:
     mode: str
     reason: str = ""
     error: str | None = None
+    lock_retries: int = 0  # attempts that gave up waiting for a lock (ddl_lock_timeout) and ran again
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from migrata._core.journal import may_open_ahead, run_journal
 from migrata._core.ledger import Ledger
+from migrata._core.lockwaits import LockWaits
 from migrata._core.model import Plan, Step
 from migrata._core.render import render_plan
 from migrata._core.source import load_python
@@ -86,7 +87,16 @@ class Runner:
     run_timeout: float | None = None  # bound of the whole run (--timeout), seconds
     deadline: float | None = None  # time.monotonic() at which the run must stop
     on_step: Callable[[StepResult], None] | None = None
+    ddl_lock_timeout: float | None = None  # bound of a migration's lock waits (None: off)
+    ddl_retries: int = 5  # attempts of a migration (statement) whose lock wait timed out
     results: list[StepResult] = field(default_factory=list)
+    waits: LockWaits | None = None  # this runner's, made on first use
+
+    def lock_waits(self) -> LockWaits:
+        """The bound on lock waits and the retries of this runner's steps."""
+        if self.waits is None:
+            self.waits = LockWaits(self.backend, self.ledger, self.ddl_lock_timeout, self.ddl_retries)
+        return self.waits
 
     def prepare(self, step: Step) -> Prepared:
         return prepare_step(self.backend, step, mixed=self.mixed)
@@ -126,6 +136,7 @@ class Runner:
                     self._take_back(pending)
             finally:
                 self.backend.apply_timeout(None)
+                self.lock_waits().finish()
         return self.results
 
     def _may_open_ahead(self, item: Prepared, following: Prepared) -> bool:
@@ -159,9 +170,13 @@ class Runner:
         log.debug("%s %s (%s)", "applying" if item.step.direction == "up" else "reverting", label, item.mode)
         timeout = self._timeout(item)
         self.backend.apply_timeout(timeout)
+        waits = self.lock_waits()
+        waits.start(item, timeout)
+        waits.deadline = self.deadline
         try:
             if item.mode == TRANSACTION:
-                result = run_transaction(self.backend, self.ledger, item, self.results, timed=bool(timeout))
+                timed = bool(timeout)
+                result = run_transaction(self.backend, self.ledger, item, self.results, timed=timed, waits=waits)
             else:
                 result = run_journal(
                     self.backend,
@@ -173,12 +188,14 @@ class Runner:
                     timed=bool(timeout),
                     opened=opened,
                     open_next=open_next,
+                    waits=waits,
                 )
         except MigrationFailedError as exc:
             if self.deadline is not None and time.monotonic() >= self.deadline - 0.05:
                 exc.message = f"the run's timeout of {self.run_timeout:g}s expired: {exc.message}"
                 exc.args = (exc.message,)
             raise
+        result.lock_retries = waits.retries.get(item.migration.id, 0)
         log.info("%s %s (%d ms)", result.status, label, result.duration_ms)
         return result
 

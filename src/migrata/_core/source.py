@@ -193,17 +193,22 @@ def _apply_directives(script: Script, text: str, path: Path, first_line: int) ->
         if name in ("no-transaction", "notransaction", "no_transaction"):
             script.transactional = False
             script.explicit_no_transaction = True
-        elif name == "timeout":
+        elif name in ("timeout", "ddl-lock-timeout"):
             try:
-                script.timeout = parse_duration(arg)
+                seconds = 0.0 if name != "timeout" and arg.strip() in ("0", "off") else parse_duration(arg)
             except ValueError as exc:
                 raise MigrationFileError(str(exc), path=str(path), line=lineno) from None
+            if name == "timeout":
+                script.timeout = seconds
+            else:
+                script.ddl_lock_timeout = seconds
         else:
             raise MigrationFileError(
                 f"unknown directive '-- migrata:{name}'",
                 path=str(path),
                 line=lineno,
-                hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s",
+                hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s, "
+                "-- migrata:ddl-lock-timeout 2s",
             )
 
 
@@ -413,6 +418,7 @@ class Source:
             )
         parsed = sql_script(script.path, text)
         script.sql, script.transactional, script.timeout = parsed.sql, parsed.transactional, parsed.timeout
+        script.ddl_lock_timeout = parsed.ddl_lock_timeout
         script.explicit_no_transaction = parsed.explicit_no_transaction
 
     def read_steps(self, steps: Iterable[Step]) -> None:

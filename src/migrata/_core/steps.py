@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,7 @@ from migrata._core.model import Migration, Step, StepResult
 from migrata._core.source import load_python
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.context import MigrationContext
-from migrata.errors import MigrationFailedError, one_line
+from migrata.errors import DDLLockTimeoutError, MigrationFailedError, one_line
 
 __all__ = [
     "JOURNAL",
@@ -126,9 +127,16 @@ def progress_marked(backend: Backend, stmt: Statement) -> bool:
 # --- the body --------------------------------------------------------------------------
 
 
-def execute_body(backend: Backend, item: Prepared, start: int = 0, ledger: Ledger | None = None) -> None:
+def execute_body(
+    backend: Backend,
+    item: Prepared,
+    start: int = 0,
+    ledger: Ledger | None = None,
+    before: Callable[[Statement], None] | None = None,
+) -> None:
     """Run the step's statements from ``start`` one by one (or its Python
-    function); with a ``ledger``, mark the journal's progress before each."""
+    function); with a ``ledger``, mark the journal's progress before each;
+    ``before(statement)`` is called just before each statement runs."""
     if item.statements is None:
         run_python(backend, item)
         return
@@ -136,6 +144,8 @@ def execute_body(backend: Backend, item: Prepared, start: int = 0, ledger: Ledge
     for stmt in item.statements[start:]:
         if ledger is not None and stmt.index > start and progress_marked(backend, stmt):
             ledger.run(ledger.progress(m.id, stmt.index))
+        if before is not None:
+            before(stmt)
         try:
             backend.run_statement(stmt.sql)
         except StatementError as exc:
@@ -187,7 +197,8 @@ def statement_failure(
     # the message stays one line of reasonable length; the server's full
     # text is kept in db_error and in the event log
     db = _clip(one_line(exc.db_message), 400)
-    return MigrationFailedError(
+    # a statement that gave up waiting for a lock did not run: it may run again
+    return (DDLLockTimeoutError if exc.lock_timeout else MigrationFailedError)(
         f"migration {m.label} failed at {Path(script.path).name}:{line}: {db} [statement {stmt.index + 1}: {shown}]",
         version=m.id,
         path=str(script.path),
@@ -218,11 +229,15 @@ def record_failure(
     except Exception:  # noqa: BLE001 - the event must not hide the migration's own error
         log.debug("could not record the failure event", exc_info=True)
     if not dirty:
-        exc.hint = exc.hint or f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again"
+        way_out = f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again"
     else:
-        exc.hint = exc.hint or (
+        way_out = (
             f"{applied_part}; the run is recorded as failed: fix the cause, then `migrata repair` shows the ways out"
         )
+    if isinstance(exc, DDLLockTimeoutError) and exc.hint:  # who held the lock, then the way out
+        exc.hint = f"{exc.hint}; {way_out}"
+    else:
+        exc.hint = exc.hint or way_out
     exc.completed = list(completed)
 
 

@@ -7,6 +7,11 @@ step — BEGIN, the migration's SQL, the bookkeeping rows rendered as SQL text,
 COMMIT — goes to the database in one call, and the server computes the
 step's duration. Otherwise, and when a timeout must say which statement ran
 out of time, the statements go one by one inside BEGIN ... COMMIT.
+
+With ``ddl_lock_timeout`` (:mod:`~migrata._core.lockwaits`) the bound on
+lock waits opens the transaction (in the same call); an attempt that gave
+up waiting for a lock is rolled back and run again, statement by statement
+(so the statement that waited is named).
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import time
 
 from migrata._core.ledger import Ledger, Raw
+from migrata._core.lockwaits import LockWaits
 from migrata._core.steps import (
     Prepared,
     StepResult,
@@ -26,7 +32,7 @@ from migrata._core.steps import (
     step_result,
 )
 from migrata.backends.base import Backend, StatementError
-from migrata.errors import DatabaseError, MigrationFailedError
+from migrata.errors import DatabaseError, DDLLockTimeoutError, MigrationFailedError
 from migrata.util import utcnow
 
 __all__ = ["run_transaction"]
@@ -35,20 +41,49 @@ NOTHING_APPLIED = "nothing of it was applied"
 
 
 def run_transaction(
-    backend: Backend, ledger: Ledger, item: Prepared, completed: list[StepResult], *, timed: bool
+    backend: Backend,
+    ledger: Ledger,
+    item: Prepared,
+    completed: list[StepResult],
+    *,
+    timed: bool,
+    waits: LockWaits | None = None,
 ) -> StepResult:
-    """Run ``item`` in one transaction (``timed``: a timeout is armed)."""
-    if backend.step_in_one_call and item.statements and not timed:
-        return _run_in_one_call(backend, ledger, item, completed)
+    """Run ``item`` in one transaction (``timed``: a timeout is armed;
+    ``waits``: lock waits are bounded and retried)."""
+    waits = waits or LockWaits(backend, ledger, None)
+    while True:
+        with waits.attempt():
+            try:
+                if backend.step_in_one_call and item.statements and not timed and waits.first:
+                    return _run_in_one_call(backend, ledger, item, completed, waits)
+                return _run_statements(backend, ledger, item, completed, waits)
+            except _Again:
+                continue
+
+
+class _Again(Exception):
+    """The attempt gave up waiting for a lock; it runs again."""
+
+
+def _run_statements(
+    backend: Backend, ledger: Ledger, item: Prepared, completed: list[StepResult], waits: LockWaits
+) -> StepResult:
+    """BEGIN, the statements one by one, the rows, COMMIT."""
     t0 = time.perf_counter()
     backend.begin()
     try:
+        bound = waits.transaction_sql()
+        if bound:
+            backend.execute(bound)
         execute_body(backend, item)
         ms = elapsed_ms(t0)
         ledger.run(*history_ops(ledger, item, ms), event_op(ledger, item, "ok", ms))
         backend.commit()
     except MigrationFailedError as exc:
         backend.rollback()
+        if waits.settle(exc):
+            raise _Again from None
         record_failure(ledger, item, exc, elapsed_ms(t0), completed, applied_part=NOTHING_APPLIED)
         raise
     except BaseException:
@@ -57,14 +92,18 @@ def run_transaction(
     return step_result(item, t0)
 
 
-def _run_in_one_call(backend: Backend, ledger: Ledger, item: Prepared, completed: list[StepResult]) -> StepResult:
-    """BEGIN; the migration; its history and event rows; COMMIT — one call.
-    The durations in the rows are computed by the database meanwhile."""
+def _run_in_one_call(
+    backend: Backend, ledger: Ledger, item: Prepared, completed: list[StepResult], waits: LockWaits
+) -> StepResult:
+    """BEGIN; the bound on lock waits; the migration; its history and event
+    rows; COMMIT — one call. The durations in the rows are computed by the
+    database meanwhile."""
     t0 = time.perf_counter()
     text = item.step.script.sql or ""
     elapsed = Raw(backend.elapsed_ms_sql(utcnow()))
     tail = ledger.render(*history_ops(ledger, item, elapsed), event_op(ledger, item, "ok", elapsed))
-    head = backend.begin_sql + ";\n"
+    bound = waits.transaction_sql()
+    head = backend.begin_sql + ";\n" + (bound + ";\n" if bound else "")
     try:
         backend.run_script(head + text + "\n;\n" + ";\n".join(tail) + ";\nCOMMIT;")
     except StatementError as exc:
@@ -73,14 +112,18 @@ def _run_in_one_call(backend: Backend, ledger: Ledger, item: Prepared, completed
         if position is not None and 0 < position <= len(text):
             exc.position = position
             err = _script_failure(item, exc)
+        elif exc.lock_timeout:  # a replay would wait for the lock again: the next attempt names the statement
+            err = _lock_failure(item, exc)
         else:  # no position (or one in the bookkeeping): find the statement by replaying
-            found = _locate_failure(backend, item)
+            found = _locate_failure(backend, item, bound)
             if found is None:  # every statement runs: one of migrata's own rows failed
                 raise DatabaseError(
                     f"recording the run of {item.migration.label} failed: {exc.db_message}",
                     hint="nothing of it was applied",
                 ) from None
             err = found
+        if waits.settle(err):
+            raise _Again from None
         record_failure(ledger, item, err, elapsed_ms(t0), completed, applied_part=NOTHING_APPLIED)
         raise err from None
     except BaseException:
@@ -89,14 +132,17 @@ def _run_in_one_call(backend: Backend, ledger: Ledger, item: Prepared, completed
     return step_result(item, t0)
 
 
-def _locate_failure(backend: Backend, item: Prepared) -> MigrationFailedError | None:
+def _locate_failure(backend: Backend, item: Prepared, bound: str | None) -> MigrationFailedError | None:
     """The server gave no position in the migration (a dependency error, say,
     or an error in the bookkeeping after it): replay the statements one by
-    one in a transaction that is rolled back, to find the one that fails;
-    None when none does. Only ever done on a failed step."""
+    one in a transaction that is rolled back (its lock waits ``bound`` too),
+    to find the one that fails; None when none does. Only ever done on a
+    failed step."""
     assert item.statements
     backend.begin()
     try:
+        if bound:
+            backend.execute(bound)
         for stmt in item.statements:
             try:
                 backend.run_statement(stmt.sql)
@@ -105,6 +151,18 @@ def _locate_failure(backend: Backend, item: Prepared) -> MigrationFailedError | 
     finally:
         backend.rollback()
     return None
+
+
+def _lock_failure(item: Prepared, exc: StatementError) -> DDLLockTimeoutError:
+    """A step sent in one call gave up waiting for a lock (which statement
+    waited, the server does not say)."""
+    m = item.migration
+    return DDLLockTimeoutError(
+        f"migration {m.label} failed: {exc.db_message}",
+        version=m.id,
+        path=str(item.step.script.path),
+        db_error=exc.db_message,
+    )
 
 
 def _script_failure(item: Prepared, exc: StatementError) -> MigrationFailedError:
@@ -116,4 +174,4 @@ def _script_failure(item: Prepared, exc: StatementError) -> MigrationFailedError
     for candidate in item.statements:
         if candidate.line <= line:
             stmt = candidate
-    return statement_failure(item, stmt, StatementError(exc.db_message), line=line)
+    return statement_failure(item, stmt, StatementError(exc.db_message, lock_timeout=exc.lock_timeout), line=line)

@@ -48,6 +48,13 @@ Running SQL
      statement; ``elapsed_ms_sql()`` is an SQL expression of the step's
      running time that ``run_script``/``run_batch`` can evaluate.
   8. ``apply_timeout(seconds)`` bounds each following statement;
+     ``ddl_lock_sql(seconds)`` (first in a migration's transaction) and
+     ``bound_lock_waits(seconds)`` (the session, for journaled statements)
+     bound how long a statement waits for a lock another session holds
+     (``ddl_lock_timeout``); a statement that gave up waiting raises
+     StatementError with ``lock_timeout`` set, and did not run.
+     ``lock_blockers(session)``, asked on a second connection while the
+     connection ``session_id()`` names waits, says who holds that lock;
      ``statement_guard()`` enforces it around a Python migration's own
      statements where the server does not. ``run_of_transactions(count)``
      surrounds a run of steps that each commit one transaction: a backend
@@ -113,13 +120,20 @@ class StatementError(Exception):
     """A migration statement failed in the database."""
 
     def __init__(
-        self, db_message: str, *, position: int | None = None, line: int | None = None, index: int | None = None
+        self,
+        db_message: str,
+        *,
+        position: int | None = None,
+        line: int | None = None,
+        index: int | None = None,
+        lock_timeout: bool = False,
     ) -> None:
         super().__init__(db_message)
         self.db_message = db_message
         self.position = position  # 1-based character offset the server reported, if any
         self.line = line  # 1-based line within the statement the server reported, if any
         self.index = index  # which statement of a batch failed (run_batch)
+        self.lock_timeout = lock_timeout  # it gave up waiting for a lock: it did not run
 
 
 @dataclass(frozen=True)
@@ -307,6 +321,33 @@ class Backend(ABC):
     @abstractmethod
     def apply_timeout(self, seconds: float | None) -> None:
         """Bound each following statement to ``seconds`` (None: no bound)."""
+
+    def ddl_lock_sql(self, seconds: float) -> str | None:
+        """A statement that, run first in a migration's transaction, bounds
+        every lock wait of that transaction to ``seconds`` (None: the
+        database has no such bound; ``ddl_lock_timeout`` does nothing there)."""
+        return None
+
+    def bound_lock_waits(self, seconds: float | None) -> None:  # noqa: B027 - optional
+        """Bound the lock waits of the following statements of the session
+        (journaled statements) to ``seconds`` (None: as ``apply_timeout`` left
+        them). Sends nothing when the bound does not change."""
+
+    def twin(self) -> Backend:
+        """A new, unconnected backend on the same database and options (a
+        second connection: ``lock_blockers`` is asked on one)."""
+        return type(self)(self.url, options=self.options)
+
+    def session_id(self) -> Any:
+        """The server's id of this connection's session (None: the database
+        cannot say who blocks it, and ``lock_blockers`` is never asked)."""
+        return None
+
+    def lock_blockers(self, session: Any) -> list[LockHolder]:
+        """Asked on another connection while ``session`` waits for a lock:
+        the sessions holding it (pid, what they ran last in ``detail``, since
+        when ``since``), as far as the server can tell."""
+        return []
 
     @contextlib.contextmanager
     def run_of_transactions(self, count: int) -> Iterator[None]:

@@ -14,7 +14,8 @@
   connection, freed by the server the moment that connection ends.
 * Timeouts map to ``max_statement_time`` (MariaDB) or
   ``max_execution_time`` (MySQL), ``lock_wait_timeout`` and
-  ``innodb_lock_wait_timeout``.
+  ``innodb_lock_wait_timeout``; ``ddl_lock_timeout`` to the session's
+  ``lock_wait_timeout`` (whole seconds). Who blocks: :mod:`._mysqlwaits`.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from migrata.backends._mysqlwaits import blockers, lock_holder
 from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
@@ -95,6 +97,8 @@ class MySQLBackend(Backend):
         self._conn: Any = None
         self._locked = False
         self._timeout: float | None = None
+        self._lock_bound: float | None = None  # bound_lock_waits()
+        self._lock_wait: int | None = None  # lock_wait_timeout as last set (None: the server's)
         self._mariadb = True
         self._drop_on_close: str | None = None
         # deferred_commits(): None outside; "pending" until the first write
@@ -294,7 +298,9 @@ class MySQLBackend(Backend):
         """A server error of a migration statement, with the line it names."""
         text = str(exc.args[1]) if len(exc.args) > 1 else ""
         m = re.search(r" at line (\d+)$", text)
-        return StatementError(self._statement_message(exc), line=int(m.group(1)) if m else None, index=index)
+        line = int(m.group(1)) if m else None
+        lock_timeout = bool(exc.args) and exc.args[0] == 1205
+        return StatementError(self._statement_message(exc), line=line, index=index, lock_timeout=lock_timeout)
 
     def _statement_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None
@@ -324,9 +330,28 @@ class MySQLBackend(Backend):
             self.execute(f"SET SESSION max_execution_time = {int((seconds or 0) * 1000)}")
         # lock waits are bounded in whole seconds (never below the statement bound)
         wait = max(1, math.ceil(seconds)) if seconds else 31536000
-        self.execute(f"SET SESSION lock_wait_timeout = {wait}")
         self.execute(f"SET SESSION innodb_lock_wait_timeout = {min(wait, 1073741824) if seconds else 50}")
         self._timeout = seconds
+        self._set_lock_wait()
+
+    def _set_lock_wait(self) -> None:
+        """``lock_wait_timeout``: the statement bound's and ``bound_lock_waits``'s, the shorter."""
+        bounds = [max(1, math.ceil(s)) for s in (self._timeout, self._lock_bound) if s]
+        wait = min(bounds) if bounds else 31536000
+        if wait != self._lock_wait:
+            self.execute(f"SET SESSION lock_wait_timeout = {wait}")
+            self._lock_wait = wait
+
+    def bound_lock_waits(self, seconds: float | None) -> None:
+        self._lock_bound = seconds
+        if seconds or self._lock_wait is not None:
+            self._set_lock_wait()
+
+    def session_id(self) -> Any:
+        return self.connection.thread_id()
+
+    def lock_blockers(self, session: Any) -> list[LockHolder]:
+        return blockers(self.query, int(session))
 
     def split(self, sql: str) -> list[Statement]:
         return [Statement(text, line, i) for i, (text, line) in enumerate(split_sql(sql, _DIALECT))]
@@ -401,22 +426,7 @@ class MySQLBackend(Backend):
 
     def lock_holder(self) -> LockHolder | None:
         conn_id = self.query("SELECT IS_USED_LOCK(%s)", (self._lock_name(),))[0][0]
-        if conn_id is None:
-            return None
-        rows = self.query(
-            "SELECT HOST, USER, TIME, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID = %s", (conn_id,)
-        )
-        if not rows:
-            return LockHolder(pid=int(conn_id), detail="server connection")
-        host, user, seconds, command, info = rows[0]
-        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - int(seconds or 0)))
-        doing = "idle" if command == "Sleep" else f"running {' '.join(str(info or command).split())[:60]}"
-        return LockHolder(
-            pid=int(conn_id),
-            host=str(host).rsplit(":", 1)[0] if host else None,
-            since=since,
-            detail=f"server connection {conn_id}, user {user}, {doing} (since = start of its current state)",
-        )
+        return None if conn_id is None else lock_holder(self.query, int(conn_id))
 
     def end_holder(self, holder: LockHolder) -> None:
         self.execute(f"KILL CONNECTION {int(holder.pid or 0)}")

@@ -8,7 +8,11 @@
   (``pg_try_advisory_lock``), freed by the server the moment the holding
   session ends. The holder advertises its pid, host and start time in its
   ``application_name``, so ``lock status`` and a timeout can name it.
-* Timeouts map to ``statement_timeout`` and ``lock_timeout``.
+* Timeouts map to ``statement_timeout`` and ``lock_timeout``;
+  ``ddl_lock_timeout`` to ``SET LOCAL lock_timeout`` first in a migration's
+  transaction (in the same string), and to the session's ``lock_timeout``
+  around a journaled statement. Who blocks a waiting session:
+  ``pg_blocking_pids`` and ``pg_stat_activity``.
 * The ``schema`` URL option (``?schema=app``) sets the ``search_path``;
   migrata's own tables live there too.
 """
@@ -19,6 +23,7 @@ import contextlib
 import os
 import re
 import zlib
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +71,8 @@ class PostgresBackend(Backend):
         self._conn: Any = None
         self._locked = False
         self._timeout: float | None = None
+        self._lock_bound: float | None = None  # bound_lock_waits()
+        self._lock_ms = 0  # the session's lock_timeout as last set
         self._rollback_on_close = False
 
     @property
@@ -211,7 +218,8 @@ class PostgresBackend(Backend):
             if diag is not None and diag.statement_position:
                 with contextlib.suppress(ValueError):
                     position = int(diag.statement_position)
-            raise StatementError(self._statement_message(exc), position=position) from None
+            waited = getattr(exc, "sqlstate", None) == "55P03"  # gave up waiting for a lock: it did not run
+            raise StatementError(self._statement_message(exc), position=position, lock_timeout=waited) from None
 
     def _statement_message(self, exc: Any) -> str:
         state = getattr(exc, "sqlstate", None)
@@ -236,9 +244,47 @@ class PostgresBackend(Backend):
             return
         ms = int(seconds * 1000) if seconds else 0
         self.execute(f"SET statement_timeout = {ms}")
-        # a little shorter, so a statement that only waits for a lock says so
-        self.execute(f"SET lock_timeout = {max(1, int(ms * 0.95)) if ms else 0}")
         self._timeout = seconds
+        self._set_lock_timeout()
+
+    def _statement_lock_ms(self) -> int:
+        """The lock bound a statement timeout implies: a little shorter, so a
+        statement that only waits for a lock says so (0: none)."""
+        return max(1, int(self._timeout * 950)) if self._timeout else 0
+
+    def _set_lock_timeout(self) -> None:
+        bounds = [ms for ms in (self._statement_lock_ms(), _ms(self._lock_bound)) if ms]
+        ms = min(bounds) if bounds else 0
+        if ms != self._lock_ms:
+            self.execute(f"SET lock_timeout = {ms}")
+            self._lock_ms = ms
+
+    def bound_lock_waits(self, seconds: float | None) -> None:
+        self._lock_bound = seconds
+        self._set_lock_timeout()
+
+    def ddl_lock_sql(self, seconds: float) -> str | None:
+        bounds = [ms for ms in (self._statement_lock_ms(), _ms(seconds)) if ms]
+        return f"SET LOCAL lock_timeout = {min(bounds)}" if bounds else None
+
+    def session_id(self) -> Any:
+        return self.connection.info.backend_pid
+
+    def lock_blockers(self, session: Any) -> list[LockHolder]:
+        rows = self.query(
+            "SELECT a.pid, host(a.client_addr), a.state, a.query, COALESCE(a.xact_start, a.backend_start) "
+            "FROM pg_stat_activity a WHERE a.pid = ANY(pg_blocking_pids(%s)) ORDER BY a.pid",
+            (int(session),),
+        )
+        return [
+            LockHolder(
+                pid=pid,
+                host=client or "local socket",
+                since=started.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if started else None,
+                detail=f"{state or 'unknown state'}, last query: {' '.join(str(query or '').split())[:200]}",
+            )
+            for pid, client, state, query, started in rows
+        ]
 
     def split(self, sql: str) -> list[Statement]:
         return [Statement(text, line, i) for i, (text, line) in enumerate(split_sql(sql, _DIALECT))]
@@ -438,6 +484,10 @@ class PostgresBackend(Backend):
                 )
             },
         }
+
+
+def _ms(seconds: float | None) -> int:
+    return max(1, int(seconds * 1000)) if seconds else 0
 
 
 def _message(exc: Any) -> str:

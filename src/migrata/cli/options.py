@@ -39,6 +39,12 @@ OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
     (("--statement-timeout",), "statement_timeout", {"metavar": "DURATION", "help": "Bound for each statement."}),
     (("--timeout",), "timeout", {"metavar": "DURATION", "help": "Bound for a whole up/down run (lock wait included)."}),
     (
+        ("--ddl-lock-timeout",),
+        "ddl_lock_timeout",
+        {"metavar": "DURATION", "help": "Bound for a migration's wait for a table lock, then retry (5s; 0: off)."},
+    ),
+    (("--ddl-retries",), "ddl_retries", {"metavar": "N", "help": "Attempts when lock waits time out (5)."}),
+    (
         ("--file-pattern",),
         "file_pattern",
         {"metavar": "REGEX", "multiple": True, "help": "Extra migration file-name pattern."},

@@ -3,6 +3,9 @@
 * ``migration_duration_seconds`` (gauge): how long each migration took, last run;
 * ``migration_success_total``, ``migration_failure_total``,
   ``migration_rollback_total`` (counters);
+* ``migration_lock_retries_total`` (counter): attempts of a migration that
+  gave up waiting for a lock (``ddl_lock_timeout``) and ran again, and the
+  last, failed one when its retries were used up;
 
 all labelled by ``database`` and ``version``. They go to a file for the
 node_exporter textfile collector (``metrics_file``; written atomically, the
@@ -35,6 +38,7 @@ COUNTERS = {
     "success": ("migration_success_total", "Migrations applied successfully"),
     "failure": ("migration_failure_total", "Migrations that failed"),
     "rollback": ("migration_rollback_total", "Migrations rolled back"),
+    "lock_retry": ("migration_lock_retries_total", "Attempts of a migration that timed out waiting for a lock"),
 }
 DURATION = ("migration_duration_seconds", "Duration of the migration's last run in seconds")
 
@@ -44,7 +48,7 @@ class Outcome:
     """One migration's result in a run."""
 
     version: str
-    kind: str  # "success", "failure" or "rollback"
+    kind: str  # "success", "failure", "rollback" or "lock_retry" (one attempt: no duration)
     seconds: float
 
 
@@ -83,7 +87,8 @@ def _registry(outcomes: Iterable[Outcome], database: str, previous: Previous) ->
             counters[kind].labels(db, version).inc(value)
     for o in outcomes:
         counters[o.kind].labels(database, o.version).inc()
-        duration.labels(database, o.version).set(o.seconds)
+        if o.kind != "lock_retry":
+            duration.labels(database, o.version).set(o.seconds)
     return registry
 
 

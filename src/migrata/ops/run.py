@@ -17,7 +17,7 @@ from typing import Any
 from migrata._core import planner
 from migrata._core.model import Plan, StepResult
 from migrata._core.runner import Runner
-from migrata.errors import HookError, MigrataError, MigrationFailedError, VerificationError
+from migrata.errors import DDLLockTimeoutError, HookError, MigrataError, MigrationFailedError, VerificationError
 from migrata.ops.backup import BackupInfo, create_backup, restore_backup
 from migrata.ops.hooks import run_hooks
 from migrata.ops.metrics import Outcome, publish
@@ -157,10 +157,13 @@ def _publish(
     # migrations the restore undid count as rolled back, not as applied
     kind = "success" if direction == "up" and not restored else "rollback"
     outcomes = [Outcome(r.version, kind, r.duration_ms / 1000) for r in steps]
+    outcomes += [Outcome(r.version, "lock_retry", 0.0) for r in steps for _ in range(r.lock_retries)]
     if exc is not None:
         version = exc.version if isinstance(exc, MigrationFailedError) and exc.version else "run"
         done = sum(r.duration_ms for r in steps) / 1000
         outcomes.append(Outcome(version, "failure", max(0.0, seconds - done)))
+        if isinstance(exc, DDLLockTimeoutError):  # every attempt timed out
+            outcomes += [Outcome(version, "lock_retry", 0.0) for _ in range(exc.attempts)]
     publish(outcomes, database=_label(sess), metrics_file=s.metrics_file, pushgateway=s.pushgateway)
 
 

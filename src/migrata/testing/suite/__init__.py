@@ -21,6 +21,8 @@ through migrata's public API:
   ``returns_several_results``, ``deferred_commits``
   (``defers_journal_commits``), ``elapsed_ms_sql``;
 * timeouts: ``apply_timeout`` and ``statement_guard`` cancel a slow statement;
+  ``bound_lock_waits`` makes a blocked statement give up (``lock_timeout``),
+  ``lock_blockers``/``session_id``/``twin`` name who blocks it;
 * the lock: ``acquire_lock``/``release_lock``/``lock_holder``/``break_lock``/
   ``end_holder``, with a holder in another process;
 * backups: ``backup_to``/``check_backup``/``restore_from``/``size_estimate``/

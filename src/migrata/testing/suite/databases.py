@@ -26,6 +26,7 @@ __all__ = [
     "test_ledger_tables_created_once",
     "test_lock_excludes_second_holder",
     "test_lock_freed_when_holder_dies",
+    "test_lock_waits_bounded_and_blockers_named",
     "test_quote_ident_round_trips",
     "test_schema_snapshot_and_scratch",
 ]
@@ -215,6 +216,48 @@ def test_schema_snapshot_and_scratch(migrata_url: str) -> None:
         assert [t.lower() for t in b.table_names()] == ["suite_s"]
         b.execute("ALTER TABLE suite_s ADD COLUMN extra INTEGER")
         assert b.schema_snapshot() != before, "a column added changes the snapshot"
+
+
+def test_lock_waits_bounded_and_blockers_named(migrata_url: str) -> None:
+    """``bound_lock_waits``: a statement waiting for another session's lock
+    gives up (StatementError with ``lock_timeout``) and did not run;
+    ``lock_blockers``, asked on a third connection meanwhile, names the
+    holder by its ``session_id``. A backend without ``session_id`` (SQLite)
+    promises neither."""
+    import threading
+
+    from migrata.backends.base import StatementError
+    from migrata.testing import wait_for
+
+    with connected(migrata_url) as b, connected(migrata_url) as holder, connected(migrata_url) as watcher:
+        if b.session_id() is None:
+            return
+        b.execute("CREATE TABLE suite_w (id INTEGER PRIMARY KEY)")
+        holder.begin()
+        holder.query("SELECT * FROM suite_w")
+        b.bound_lock_waits(2.0)
+        failed: list[StatementError] = []
+
+        def alter() -> None:
+            try:
+                b.run_statement("ALTER TABLE suite_w ADD COLUMN extra INTEGER")
+            except StatementError as exc:
+                failed.append(exc)
+
+        waiter = threading.Thread(target=alter)
+        waiter.start()
+        try:
+            wait_for(
+                lambda: holder.session_id() in [h.pid for h in watcher.lock_blockers(b.session_id())],
+                30,
+                "lock_blockers to name the holder",
+            )
+        finally:
+            waiter.join(60)
+            holder.rollback()
+        assert failed and failed[0].lock_timeout, "the ALTER gave up waiting for its lock"
+        b.bound_lock_waits(None)
+        assert [c.lower() for c in b.schema_snapshot()["columns"]] == ["suite_w.id"], "it did not run"
 
 
 def test_quote_ident_round_trips(migrata_url: str) -> None:

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from migrata.backends._objects import mysql_lookup
 from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
@@ -582,6 +583,9 @@ class MySQLBackend(Backend):
         ):
             objects[f"{str(kind).lower()}:{name}"] = {"table": None, "sql": " ".join(str(body).split())}
         return {"columns": columns, "objects": objects}
+
+    def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
+        return bool(self.query(*mysql_lookup(kind, name, table)))
 
 
 def _message(exc: Any) -> str:

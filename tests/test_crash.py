@@ -380,6 +380,12 @@ def test_sigkill_during_journaled_migration(project: Any) -> None:
             conn.close()
             args = ["--forget"]
         fix = project.run("repair", str(J_VERSION), *args)
+        if args == ["--resume"] and fix.exit_code == 3 and "may or may not have taken effect" in fix.output:
+            # a data change outside a transaction is in doubt: repair leaves it to
+            # the user, with both choices; the data says it did not complete
+            assert f"--resume-from {done + 1}` (it did not" in fix.output, f"{how}: {fix.output}"
+            args = ["--resume-from", str(done + 1)]
+            fix = project.run("repair", str(J_VERSION), *args)
         assert fix.exit_code == 0, f"{how}: repair {' '.join(args)} (progress {progress}, done {done}): {fix.output}"
         rerun = project.run("up")
         assert rerun.exit_code == 0, f"{how}: `up` after repair {' '.join(args)}: {rerun.stderr}"

@@ -13,7 +13,12 @@ statement. Where the backend can (``journal_in_one_call``: MySQL/MariaDB) a
 step of plain statements goes in one batch instead: the same rows and marks
 in the same order, sent in one round trip; the server stops at the first
 failure and says which piece it was. Where DDL commits implicitly, each mark
-is committed by the statement it precedes, exactly as when sent one by one.
+is committed by the statement it precedes, exactly as when sent one by one;
+the mark after DDL that a data change follows gets a COMMIT of its own
+(:func:`~migrata._core.steps.journal_marks`), so a crash in the data change
+never leaves the committed DDL in doubt. What is left in doubt after a crash
+(a statement cut short, or one that ended just before the crash) ``repair
+--resume`` settles by looking at the schema (:mod:`~migrata._core.doubt`).
 
 Where journal writes wait for the next commit (``defers_journal_commits``),
 a step's running row would otherwise cost a commit of its own; within a run,
@@ -40,8 +45,8 @@ from migrata._core.steps import (
     elapsed_ms,
     execute_body,
     journal_closing,
+    journal_marks,
     opening_op,
-    progress_marked,
     record_failure,
     statement_failure,
     step_result,
@@ -175,8 +180,7 @@ def _run_batch(backend: Backend, ledger: Ledger, item: Prepared, head: list[str]
     pieces = list(head)
     which: dict[int, Statement] = {}
     for stmt in item.statements:
-        if progress_marked(backend, stmt):
-            pieces.extend(ledger.render(ledger.progress(m.id, stmt.index)))
+        pieces.extend(ledger.render(*journal_marks(ledger, backend, item, stmt)))
         which[len(pieces)] = stmt
         pieces.append(stmt.sql)
     pieces.extend(ledger.render(*journal_closing(ledger, item, Raw(backend.elapsed_ms_sql(utcnow())))))

@@ -8,8 +8,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from migrata._core.ledger import Ledger
-from migrata._core.steps import TRANSACTION, Prepared, event_op, history_ops, journal_closing, opening_op
-from migrata._core.steps import progress_marked as _marked
+from migrata._core.steps import (
+    TRANSACTION,
+    Prepared,
+    event_op,
+    history_ops,
+    journal_closing,
+    journal_marks,
+    opening_op,
+)
 from migrata.backends.base import Backend
 
 __all__ = ["render_plan"]
@@ -39,8 +46,8 @@ def _journaled(backend: Backend, ledger: Ledger, item: Prepared) -> list[str]:
     out = [s + ";" for s in ledger.render(opening_op(ledger, item, exists=item.step.direction == "down"))]
     statements = item.statements or []
     for k, line in enumerate(_body(backend, item)):
-        if k < len(statements) and _marked(backend, statements[k]):
-            out.append(ledger.render(ledger.progress(item.migration.id, k))[0] + ";")
+        if k < len(statements):
+            out.extend(s + ";" for s in ledger.render(*journal_marks(ledger, backend, item, statements[k])))
         out.append(line)
     out.extend(s + ";" for s in ledger.render(*journal_closing(ledger, item, 0)))
     return out

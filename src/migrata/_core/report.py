@@ -60,10 +60,10 @@ def _dirty_problem(row: AppliedMigration) -> Problem:
         if row.status == RUNNING and row.progress < row.statements:
             k = row.progress + 1
             done += f" (statement {k} is in doubt)"
-            # a server often finishes the statement of a client that died
+            # a server often finishes the statement of a client that died: resume looks at the schema
             hint = (
-                f"check whether statement {k} took effect, then `migrata repair {row.version} --resume` "
-                f"(it did not) or `--resume-from {k + 1}` (it did)"
+                f"`migrata repair {row.version} --resume` looks at the schema to tell whether statement {k} "
+                "took effect, and resumes after it or from it"
             )
     msg = f"the {what} of {row.version} {row.name} {verb}{done}"
     if row.error:

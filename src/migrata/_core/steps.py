@@ -35,6 +35,7 @@ __all__ = [
     "execute_body",
     "history_ops",
     "journal_closing",
+    "journal_marks",
     "opening_op",
     "record_failure",
     "statement_failure",
@@ -113,15 +114,30 @@ def journal_closing(ledger: Ledger, item: Prepared, duration_ms: int | Raw) -> l
     return [first, event_op(ledger, item, "ok", duration_ms)]
 
 
-def progress_marked(backend: Backend, stmt: Statement) -> bool:
-    """Whether the journal marks its progress before ``stmt``. Where journal
-    writes wait for the next commit (DDL committing implicitly), a mark
-    before a statement that does not commit (DML) is only ever committed
-    together with that statement and the next mark: after a crash it would
-    tell nothing the others do not, so it is left out."""
+COMMIT = Op("COMMIT")
+
+
+def journal_marks(ledger: Ledger, backend: Backend, item: Prepared, stmt: Statement) -> list[Op]:
+    """The journal's writes just before ``stmt``: its progress mark (``stmt.index``
+    statements completed), where one tells something after a crash.
+
+    Where journal writes wait for the next commit (DDL committing implicitly),
+    a mark before DDL is committed by that DDL; a mark before a data change
+    would only commit with it, so there is none, except after DDL: nothing
+    would commit that mark before the data change's own transaction ends, so
+    a COMMIT follows it and the DDL is known completed (otherwise a crash in
+    the data change leaves it in doubt). A file that manages its own
+    transactions gets no COMMIT of ours."""
     if not stmt.index:
-        return False
-    return not backend.defers_journal_commits or not backend.transactional_statement(stmt)
+        return []
+    mark = [ledger.progress(item.migration.id, stmt.index)]
+    if not backend.defers_journal_commits or not backend.transactional_statement(stmt):
+        return mark
+    assert item.statements is not None
+    before = item.statements[stmt.index - 1]
+    if item.self_managed or backend.transactional_statement(before):
+        return []
+    return [*mark, COMMIT]
 
 
 # --- the body --------------------------------------------------------------------------
@@ -140,10 +156,9 @@ def execute_body(
     if item.statements is None:
         run_python(backend, item)
         return
-    m = item.migration
     for stmt in item.statements[start:]:
-        if ledger is not None and stmt.index > start and progress_marked(backend, stmt):
-            ledger.run(ledger.progress(m.id, stmt.index))
+        if ledger is not None and stmt.index > start:
+            ledger.run(*journal_marks(ledger, backend, item, stmt))
         if before is not None:
             before(stmt)
         try:

@@ -80,7 +80,10 @@ Backups and databases
 
 Introspection
   12. ``table_names()``, ``tables_present(names)`` and ``schema_snapshot()``
-      describe the user's schema; ``quote_ident`` quotes a name.
+      describe the user's schema; ``quote_ident`` quotes a name;
+      ``has_object(kind, name, table=)`` looks up one object of a kind in
+      ``OBJECT_KINDS`` by the name a statement gives it (``repair --resume``
+      settles a statement in doubt with it).
   13. ``key_type``, ``text_type`` and ``id_column`` let migrata create its
       own tables in this dialect.
 """
@@ -97,7 +100,10 @@ from typing import Any, ClassVar
 from migrata.errors import DatabaseError, UsageError
 from migrata.util import DatabaseURL, poll
 
-__all__ = ["Backend", "DatabaseURL", "LockHolder", "Statement", "StatementError"]
+__all__ = ["OBJECT_KINDS", "Backend", "DatabaseURL", "LockHolder", "Statement", "StatementError"]
+
+#: What ``Backend.has_object`` looks up: what a DDL statement leaves present or absent.
+OBJECT_KINDS = ("table", "view", "index", "column", "constraint", "routine", "trigger", "sequence")
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,3 +492,13 @@ class Backend(ABC):
 
     def quote_ident(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
+
+    @abstractmethod
+    def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
+        """Whether the user's schema holds the ``kind`` (one of ``OBJECT_KINDS``)
+        named ``name``, both names as a statement writes them (quoted or not,
+        schema-qualified or not: the database's own rules for case and the
+        search path apply). ``table`` is the table a column, constraint,
+        trigger or index belongs to (None: any table, where names are per
+        table). None when this database cannot tell; a kind it does not have
+        is never present. Unknown kinds raise ValueError."""

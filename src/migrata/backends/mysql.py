@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from migrata.backends._mysqlwaits import blockers, lock_holder
+from migrata.backends._objects import mysql_lookup, mysql_snapshot
 from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
@@ -558,40 +559,10 @@ class MySQLBackend(Backend):
     )
 
     def schema_snapshot(self) -> dict[str, Any]:
-        q = self.query
-        columns = {
-            f"{t}.{c}": [typ, nullable, str(default) if default is not None else None]
-            for t, c, typ, nullable, default in q(
-                "SELECT table_name, column_name, column_type, is_nullable, column_default "
-                "FROM information_schema.columns WHERE table_schema = DATABASE()"
-            )
-        }
-        objects: dict[str, Any] = {}
-        for table, index, non_unique, cols in q(
-            "SELECT table_name, index_name, MIN(non_unique), GROUP_CONCAT(column_name ORDER BY seq_in_index) "
-            "FROM information_schema.statistics WHERE table_schema = DATABASE() GROUP BY table_name, index_name"
-        ):
-            objects[f"index:{table}.{index}"] = {"table": table, "sql": f"{'UNIQUE ' if not non_unique else ''}{cols}"}
-        for table, name, ref, rule_u, rule_d in q(
-            "SELECT table_name, constraint_name, referenced_table_name, update_rule, delete_rule "
-            "FROM information_schema.referential_constraints WHERE constraint_schema = DATABASE()"
-        ):
-            objects[f"fk:{table}.{name}"] = {"table": table, "sql": f"{ref} {rule_u} {rule_d}"}
-        for name, definition in q(
-            "SELECT table_name, view_definition FROM information_schema.views WHERE table_schema = DATABASE()"
-        ):
-            objects[f"view:{name}"] = {"table": name, "sql": " ".join(str(definition).split())}
-        for name, table, timing, event, action in q(
-            "SELECT trigger_name, event_object_table, action_timing, event_manipulation, action_statement "
-            "FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
-        ):
-            objects[f"trigger:{name}"] = {"table": table, "sql": f"{timing} {event} {' '.join(str(action).split())}"}
-        for name, kind, body in q(
-            "SELECT routine_name, routine_type, routine_definition FROM information_schema.routines "
-            "WHERE routine_schema = DATABASE()"
-        ):
-            objects[f"{str(kind).lower()}:{name}"] = {"table": None, "sql": " ".join(str(body).split())}
-        return {"columns": columns, "objects": objects}
+        return mysql_snapshot(self.query)
+
+    def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
+        return bool(self.query(*mysql_lookup(kind, name, table)))
 
 
 def _message(exc: Any) -> str:

@@ -27,6 +27,7 @@ from datetime import UTC
 from pathlib import Path
 from typing import Any
 
+from migrata.backends._objects import postgres_lookup
 from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, DriverMissingError
@@ -442,6 +443,9 @@ class PostgresBackend(Backend):
         "SELECT table_name FROM information_schema.tables "
         "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
     )
+
+    def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
+        return bool(self.query(*postgres_lookup(kind, name, table)))
 
     def schema_snapshot(self) -> dict[str, Any]:
         q = self.query

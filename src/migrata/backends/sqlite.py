@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from migrata.backends._objects import sqlite_lookup
 from migrata.backends._sqltext import is_blank, leading_keywords, skip_space_and_comments
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, UsageError
@@ -537,6 +538,10 @@ class SQLiteBackend(Backend):
             "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY name"
         )
         return [r[0] for r in rows]
+
+    def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
+        lookup = sqlite_lookup(kind, name, table)
+        return lookup if lookup is None or isinstance(lookup, bool) else bool(self.query(*lookup))
 
     def schema_snapshot(self) -> dict[str, Any]:
         rows = self.query(

@@ -9,6 +9,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
+from migrata._core.doubt import settle
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Problem, Step, StepResult, Version
 from migrata.errors import NotConfirmedError, UsageError
 from migrata.results import RepairResult, StampResult
@@ -132,14 +133,20 @@ def _resume(sess: Session, row: AppliedMigration, resume_from: int | None) -> St
             f"{row.version} is a Python migration: it cannot resume part-way",
             hint="use --forget or --mark-applied",
         )
+    count = len(prepared.statements)
     start = (resume_from - 1) if resume_from is not None else (row.progress or 0)
-    if not 0 <= start < len(prepared.statements):
-        raise UsageError(f"statement {start + 1} does not exist: {migration.label} has {len(prepared.statements)}")
+    if not 0 <= start < count:
+        raise UsageError(f"statement {start + 1} does not exist: {migration.label} has {count}")
+    found = ""
+    if resume_from is None and row.status == RUNNING:  # statement start + 1 is in doubt: look
+        start, found = settle(sess.backend, prepared, start)
+        found += "; "
     try:
         result = runner.run_one(replace(prepared, mode="journal"), start=start, resume=True)
     finally:
         runner.backend.apply_timeout(None)
-    result.reason = f"from statement {start + 1} of {len(prepared.statements)}"
+    left = f"from statement {start + 1} of {count}" if start < count else f"all {count} statements had completed"
+    result.reason = found + left
     return result
 
 

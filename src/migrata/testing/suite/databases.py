@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import migrata
-from migrata.backends.base import DatabaseURL
+from migrata.backends.base import OBJECT_KINDS, DatabaseURL
 from migrata.backends.registry import create_backend
 from migrata.errors import UsageError
 from migrata.testing.suite.dialects import connected, facts, ids, write
@@ -23,6 +23,7 @@ __all__ = [
     "test_break_lock_ends_the_holder",
     "test_create_and_drop_database",
     "test_ensure_namespace",
+    "test_has_object_finds_what_statements_leave",
     "test_ledger_tables_created_once",
     "test_lock_excludes_second_holder",
     "test_lock_freed_when_holder_dies",
@@ -54,7 +55,7 @@ def test_lock_excludes_second_holder(migrata_url: str) -> None:
 _HOLD = """
 import sys
 from migrata.backends.registry import create_backend
-from migrata.backends.base import DatabaseURL
+from migrata.backends.base import OBJECT_KINDS, DatabaseURL
 b = create_backend(DatabaseURL.parse(sys.argv[1])); b.connect()
 assert b.acquire_lock(30)
 print("locked", flush=True)
@@ -258,6 +259,57 @@ def test_lock_waits_bounded_and_blockers_named(migrata_url: str) -> None:
         assert failed and failed[0].lock_timeout, "the ALTER gave up waiting for its lock"
         b.bound_lock_waits(None)
         assert [c.lower() for c in b.schema_snapshot()["columns"]] == ["suite_w.id"], "it did not run"
+
+
+def test_has_object_finds_what_statements_leave(migrata_url: str) -> None:
+    """``has_object`` sees each kind of object a DDL statement leaves, by the
+    name as the statement writes it, and its absence once dropped."""
+    with connected(migrata_url) as b:
+        q = b.quote_ident
+        for sql in (
+            "CREATE TABLE a (id INTEGER PRIMARY KEY, n INTEGER, CONSTRAINT a_n_ck CHECK (n > 0))",
+            "CREATE TABLE a_log (id INTEGER PRIMARY KEY, n INTEGER)",
+            f"CREATE TABLE {q('Mixed Case')} (id INTEGER)",
+            "CREATE INDEX a_n_ix ON a (n)",
+            "CREATE VIEW a_v AS SELECT id FROM a",
+            "ALTER TABLE a ADD COLUMN extra INTEGER",
+            *[s for s in facts(b).trigger.split(";\n") if s.strip()],
+        ):
+            b.run_statement(sql)
+        present = {
+            ("table", "a", None),
+            ("table", q("a"), None),
+            ("table", q("Mixed Case"), None),
+            ("view", "a_v", None),
+            ("index", "a_n_ix", "a"),
+            ("index", "a_n_ix", None),
+            ("column", "extra", "a"),
+            ("column", q("n"), q("a")),
+            ("trigger", "a_tr", "a"),
+        }
+        absent = {
+            ("table", "a_v", None),  # a view is not a table
+            ("table", "nothing", None),
+            ("view", "a", None),
+            ("index", "no_ix", "a"),
+            ("column", "extra", "a_log"),
+            ("column", "nothing", "a"),
+            ("trigger", "a_tr", "a_log"),
+            ("routine", "no_such_routine", None),
+            ("sequence", "no_such_sequence", None),
+        }
+        for kind, name, table in present | absent:
+            assert b.has_object(kind, name, table=table) is ((kind, name, table) in present), (kind, name, table)
+        if "FUNCTION a_f" in facts(b).trigger:  # the trigger's function
+            assert b.has_object("routine", "a_f") and b.has_object("routine", q("a_f"))
+        assert b.has_object("constraint", "a_n_ck", table="a") in (True, None)
+        assert b.has_object("constraint", "no_ck", table="a") in (False, None)
+        b.run_statement("DROP VIEW a_v")
+        b.run_statement("DROP INDEX a_n_ix" + (" ON a" if b.dialect == "mysql" else ""))
+        assert not b.has_object("view", "a_v") and not b.has_object("index", "a_n_ix", table="a")
+        assert {k for k in OBJECT_KINDS if b.has_object(k, "a", table="a") is not None} >= {"table", "view"}
+        with pytest.raises(ValueError):
+            b.has_object("galaxy", "a")
 
 
 def test_quote_ident_round_trips(migrata_url: str) -> None:

@@ -1,0 +1,181 @@
+"""Looking up one schema object by the name a statement gives it
+(:meth:`~migrata.backends.base.Backend.has_object`): names as written in SQL,
+quoted or not, schema-qualified or not. Private to ``migrata.backends``: the
+name parsing every backend shares, and the catalog queries of the server
+dialects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["mysql_lookup", "mysql_snapshot", "name_parts", "postgres_lookup", "sqlite_lookup"]
+
+_CLOSING = {'"': '"', "`": "`", "[": "]"}
+
+
+def name_parts(text: str) -> list[tuple[str, bool]]:
+    """``schema.name`` as written, cut into its parts, each with whether it
+    was quoted (``"a""b"``, ```a```, ``[a]``: quotes doubled inside)."""
+    parts: list[tuple[str, bool]] = []
+    pos, n = 0, len(text.strip())
+    text = text.strip()
+    while pos < n:
+        ch = text[pos]
+        if ch in _CLOSING:
+            close, pos, buf = _CLOSING[ch], pos + 1, []
+            while pos < n:
+                if text[pos] == close and text.startswith(close * 2, pos) and close != "]":
+                    buf.append(close)
+                    pos += 2
+                elif text[pos] == close:
+                    pos += 1
+                    break
+                else:
+                    buf.append(text[pos])
+                    pos += 1
+            parts.append(("".join(buf), True))
+        else:
+            end = text.find(".", pos)
+            end = n if end < 0 else end
+            parts.append((text[pos:end].strip(), False))
+            pos = end
+        if pos < n and text[pos] == ".":
+            pos += 1
+    return parts
+
+
+# MySQL/MariaDB: kind -> (catalog table, schema column, name column, table column, condition);
+# the schema is the statement's or DATABASE(); information_schema compares names
+# as the server compares identifiers
+_MYSQL: dict[str, tuple[str, str, str, str | None, str]] = {
+    "table": ("tables", "table_schema", "table_name", None, "table_type NOT IN ('VIEW', 'SEQUENCE')"),
+    "view": ("views", "table_schema", "table_name", None, "1 = 1"),
+    "sequence": ("tables", "table_schema", "table_name", None, "table_type = 'SEQUENCE'"),
+    "index": ("statistics", "table_schema", "index_name", "table_name", "1 = 1"),
+    "column": ("columns", "table_schema", "column_name", "table_name", "1 = 1"),
+    "constraint": ("table_constraints", "constraint_schema", "constraint_name", "table_name", "1 = 1"),
+    "routine": ("routines", "routine_schema", "routine_name", None, "1 = 1"),
+    "trigger": ("triggers", "trigger_schema", "trigger_name", "event_object_table", "1 = 1"),
+}
+
+# PostgreSQL: kind -> (query, its parameters: n = the name, t = the table);
+# the server parses names as written (to_regclass, parse_ident: unquoted
+# names fold to lower case, a schema-less name follows the search_path)
+_REL = "SELECT 1 FROM pg_class WHERE oid = to_regclass(%s) AND relkind IN ({})"
+_LAST = "(SELECT i[cardinality(i)] FROM parse_ident(%s) AS i)"
+_OWNED = "SELECT 1 FROM {catalog} WHERE {name} = " + _LAST + " AND (%s::text IS NULL OR {owner} = to_regclass(%s))"
+_POSTGRES: dict[str, tuple[str, str]] = {
+    "table": (_REL.format("'r', 'p'"), "n"),
+    "view": (_REL.format("'v', 'm'"), "n"),
+    "sequence": (_REL.format("'S'"), "n"),
+    "index": (_REL.format("'i', 'I'"), "n"),
+    "column": (
+        f"SELECT 1 FROM pg_attribute WHERE attname = {_LAST} AND attrelid = to_regclass(%s) "
+        "AND attnum > 0 AND NOT attisdropped",
+        "nt",
+    ),
+    "constraint": (_OWNED.format(catalog="pg_constraint", name="conname", owner="conrelid"), "ntt"),
+    "trigger": (_OWNED.format(catalog="pg_trigger", name="tgname", owner="tgrelid"), "ntt"),
+    "routine": (
+        "SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace, parse_ident(%s) AS i "
+        "WHERE p.proname = i[cardinality(i)] AND CASE WHEN cardinality(i) > 1 THEN n.nspname = i[1] "
+        "ELSE pg_function_is_visible(p.oid) END",
+        "n",
+    ),
+}
+
+
+def _known(kind: str, table: dict[str, Any]) -> None:
+    if kind not in table:
+        raise ValueError(f"no such kind of schema object: {kind!r}")
+
+
+def mysql_lookup(kind: str, name: str, table: str | None) -> tuple[str, list[Any]]:
+    """The query (and its parameters) that finds the object on MySQL/MariaDB."""
+    _known(kind, _MYSQL)
+    catalog, schema_col, name_col, table_col, cond = _MYSQL[kind]
+    *schema, obj = [p for p, _ in name_parts(name)] or [""]
+    params: list[Any] = [obj]
+    if table is not None and table_col is not None:
+        *schema, owner = [p for p, _ in name_parts(table)] or [""]
+        cond += f" AND {table_col} = %s"
+        params.append(owner)
+    sql = (
+        f"SELECT 1 FROM information_schema.{catalog} WHERE {schema_col} = COALESCE(%s, DATABASE()) "
+        f"AND {name_col} = %s AND {cond} LIMIT 1"
+    )
+    return sql, [schema[-1] if schema else None, *params]
+
+
+def postgres_lookup(kind: str, name: str, table: str | None) -> tuple[str, list[Any]]:
+    """The query (and its parameters) that finds the object on PostgreSQL."""
+    _known(kind, _POSTGRES)
+    sql, spec = _POSTGRES[kind]
+    return sql + " LIMIT 1", [name if c == "n" else table for c in spec]
+
+
+_SQLITE_TYPES = {"table": "table", "view": "view", "index": "index", "trigger": "trigger"}
+
+
+def sqlite_lookup(kind: str, name: str, table: str | None) -> tuple[str, list[Any]] | bool | None:
+    """The query that finds the object on SQLite; False for the kinds SQLite
+    does not have, None for constraints (their names are not kept apart)."""
+    if kind not in _SQLITE_TYPES and kind not in ("column", "constraint", "routine", "sequence"):
+        raise ValueError(f"no such kind of schema object: {kind!r}")
+    if kind in ("routine", "sequence"):
+        return False
+    if kind == "constraint":
+        return None
+    *schema, (obj, _) = name_parts(name) or [("", False)]
+    where = schema[-1][0] if schema else "main"
+    master = f'"{where.replace(chr(34), chr(34) * 2)}".sqlite_master'
+    if kind == "column":
+        *tschema, (owner, _) = name_parts(table or "") or [("", False)]
+        where = tschema[-1][0] if tschema else "main"
+        return "SELECT 1 FROM pragma_table_info(?, ?) WHERE name = ? COLLATE NOCASE", [owner, where, obj]
+    sql = f"SELECT 1 FROM {master} WHERE type = ? AND name = ? COLLATE NOCASE"
+    params: list[Any] = [_SQLITE_TYPES[kind], obj]
+    if table is not None and kind in ("index", "trigger"):
+        sql += " AND tbl_name = ? COLLATE NOCASE"
+        params.append(name_parts(table)[-1][0])
+    return sql, params
+
+
+def mysql_snapshot(q: Callable[..., Any]) -> dict[str, Any]:
+    """MySQL/MariaDB's :meth:`~migrata.backends.base.Backend.schema_snapshot`
+    from ``information_schema``, asked through ``q`` (the backend's query)."""
+    columns = {
+        f"{t}.{c}": [typ, nullable, str(default) if default is not None else None]
+        for t, c, typ, nullable, default in q(
+            "SELECT table_name, column_name, column_type, is_nullable, column_default "
+            "FROM information_schema.columns WHERE table_schema = DATABASE()"
+        )
+    }
+    objects: dict[str, Any] = {}
+    for table, index, non_unique, cols in q(
+        "SELECT table_name, index_name, MIN(non_unique), GROUP_CONCAT(column_name ORDER BY seq_in_index) "
+        "FROM information_schema.statistics WHERE table_schema = DATABASE() GROUP BY table_name, index_name"
+    ):
+        objects[f"index:{table}.{index}"] = {"table": table, "sql": f"{'UNIQUE ' if not non_unique else ''}{cols}"}
+    for table, name, ref, rule_u, rule_d in q(
+        "SELECT table_name, constraint_name, referenced_table_name, update_rule, delete_rule "
+        "FROM information_schema.referential_constraints WHERE constraint_schema = DATABASE()"
+    ):
+        objects[f"fk:{table}.{name}"] = {"table": table, "sql": f"{ref} {rule_u} {rule_d}"}
+    for name, definition in q(
+        "SELECT table_name, view_definition FROM information_schema.views WHERE table_schema = DATABASE()"
+    ):
+        objects[f"view:{name}"] = {"table": name, "sql": " ".join(str(definition).split())}
+    for name, table, timing, event, action in q(
+        "SELECT trigger_name, event_object_table, action_timing, event_manipulation, action_statement "
+        "FROM information_schema.triggers WHERE trigger_schema = DATABASE()"
+    ):
+        objects[f"trigger:{name}"] = {"table": table, "sql": f"{timing} {event} {' '.join(str(action).split())}"}
+    for name, kind, body in q(
+        "SELECT routine_name, routine_type, routine_definition FROM information_schema.routines "
+        "WHERE routine_schema = DATABASE()"
+    ):
+        objects[f"{str(kind).lower()}:{name}"] = {"table": None, "sql": " ".join(str(body).split())}
+    return {"columns": columns, "objects": objects}

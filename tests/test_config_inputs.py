@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import pytest
 
+from migrata.config import load_settings
+from migrata.errors import ConfigError
 from migrata.testing import CliResult, run_cli, server_url
 from migrata.testing.plugin import fresh_database
 from migrata.util import DatabaseURL, mask_url
@@ -196,3 +198,140 @@ def test_encoded_special_password_works_and_is_never_shown(proj: Path, dialect: 
     assert_no_secret(log.read_text(encoding="utf-8"), "the log file")
     assert_no_secret(repr(events), "the event rows")
     assert_no_secret(repr(history), "the history rows")
+
+
+# --- item 4: the wrong database ----------------------------------------------------------
+
+
+def one_error(r: CliResult, code: int, *fragments: str) -> str:
+    assert r.exit_code == code, r.output
+    assert "Traceback" not in r.output
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, r.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], f"{fragment!r} not in {errors[0]!r}"
+    return errors[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "fragment"),
+    [
+        ("# settings\nMIGRATA_TABLE=hist\nDATABASE_URL sqlite:///prod.db\n", 3, "DATABASE_URL"),
+        ('DATABASE_URL="sqlite:///prod.db\nMIGRATA_TABLE=x\n', 1, "never closed"),
+        ("DATABASE_URL='sqlite:///prod.db' junk\n", 1, "DATABASE_URL"),
+        ("\n\n= sqlite:///prod.db\n", 3, "NAME=value"),
+    ],
+    ids=["no-equals", "unclosed-quote", "text-after-quote", "no-name"],
+)
+def test_dotenv_that_does_not_parse_names_file_and_line(proj: Path, text: str, line: int, fragment: str) -> None:
+    (proj / "migrata.toml").write_text('url = "sqlite:///app.db"\n', encoding="utf-8")
+    (proj / ".env").write_text(text, encoding="utf-8")
+    for args in (["up"], ["status"], ["config"]):
+        one_error(run(proj, *args), 2, f"{proj / '.env'} line {line}", fragment)
+    assert not (proj / "app.db").exists() and not (proj / "prod.db").exists()
+
+
+def test_dotenv_syntax_is_python_dotenvs(tmp_path: Path) -> None:
+    """The values migrata reads from .env are the ones python-dotenv reads."""
+    from dotenv import dotenv_values
+
+    from migrata.envfile import EnvFile
+
+    text = (
+        "# a comment\n\nexport A=1\nB = two words  # trailing comment\nC='lit \\'q\\''\n"
+        'D="x${A}y\\nz"\nE="multi\nline"\nF=${A:-d}/${UNSET_HERE:-dflt}\nH=\nJ=a#b\r\nK="q" # c\n'
+    )
+    path = tmp_path / ".env"
+    path.write_text(text, encoding="utf-8")
+    ours = dict(EnvFile(path, {}))
+    theirs = {k: v for k, v in dotenv_values(path).items() if v is not None}
+    assert ours == theirs
+
+
+def test_variables_in_config_values(tmp_path: Path) -> None:
+    (tmp_path / "migrata.toml").write_text(
+        'url = "sqlite:///${APP_DB_FILE}"\nbackup_dir = "${BK:-bk}"\nbefore_up = "echo ${MIGRATA_VERSION}"\n'
+        '[env.prod]\nurl = "sqlite:///${PROD_DIR}/${APP_DB_FILE}"\n',
+        encoding="utf-8",
+    )
+    s = load_settings(directory=tmp_path, environ={"APP_DB_FILE": "real.db"})
+    assert s.url == "sqlite:///real.db" and s.backup_dir == tmp_path / "bk"
+    assert s.before_up == ["echo ${MIGRATA_VERSION}"]  # the shell expands a hook when it runs
+    (tmp_path / ".env").write_text("PROD_DIR=/srv\nAPP_DB_FILE=from_dotenv.db\n", encoding="utf-8")
+    s = load_settings(directory=tmp_path, env="prod", environ={"APP_DB_FILE": "real.db"})
+    assert s.url == "sqlite:////srv/real.db"  # the environment first, then .env
+    with pytest.raises(ConfigError) as err:
+        load_settings(directory=tmp_path, environ={}, dotenv=False)
+    assert "APP_DB_FILE" in err.value.message and "setting url" in err.value.message
+    assert "migrata.toml" in err.value.message
+
+
+def test_unset_variable_is_an_error_and_nothing_is_created(proj: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("APP_DB_FILE", raising=False)
+    (proj / "migrata.toml").write_text('url = "sqlite:///${APP_DB_FILE}"\n', encoding="utf-8")
+    one_error(run(proj, "up"), 2, "${APP_DB_FILE}", "APP_DB_FILE is not set", "url", "migrata.toml")
+    assert sorted(p.name for p in proj.iterdir()) == ["migrata.toml", "migrations"]
+    monkeypatch.setenv("APP_DB_FILE", "app.db")
+    assert run(proj, "up").exit_code == 0 and (proj / "app.db").is_file()
+
+
+def test_unset_variable_in_pyproject_and_dotenv(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.migrata]\nurl = "${NOPE_URL}"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"setting url \(pyproject.toml\) uses \$\{NOPE_URL\}"):
+        load_settings(directory=tmp_path, environ={})
+    (tmp_path / "pyproject.toml").write_text('[tool.migrata]\nmigrations = "m"\n', encoding="utf-8")
+    (tmp_path / ".env").write_text("OTHER=${NOT_MINE}\nDATABASE_URL=sqlite:///${NOPE_DB}\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"DATABASE_URL \(.*\.env line 2\) uses \$\{NOPE_DB\}"):
+        load_settings(directory=tmp_path, environ={})
+    s = load_settings(directory=tmp_path, environ={"NOPE_DB": "x.db"})  # OTHER is not migrata's: not read
+    assert s.url == "sqlite:///x.db"
+
+
+GUIDE_ENV = {"DB_HOST": "db.internal", "DB_USER": "gateway", "DB_PASSWORD": "p@ss/#?", "DB_NAME": "prefab"}
+
+
+@pytest.mark.parametrize(
+    ("extra", "family"),
+    [
+        ({"DB_PORT": "3306"}, "mysql"),
+        ({"DB_PORT": "5432"}, "postgresql"),
+        ({"DB_PORT": "6000", "DB_DRIVER": "mysql+pymysql"}, "mysql"),
+        ({"DB_DIALECT": "mariadb"}, "mysql"),
+        ({"DB_DRIVER": "postgres", "DB_PORT": "3306"}, "postgresql"),
+        ({"DB_DRIVER": "postgresql+psycopg"}, "postgresql"),
+    ],
+)
+def test_db_variables_dialect(tmp_path: Path, extra: dict[str, str], family: str) -> None:
+    url = load_settings(directory=tmp_path, environ={**GUIDE_ENV, **extra}).database_url()
+    assert (url.family, url.password, url.host) == (family, "p@ss/#?", "db.internal")
+
+
+def test_db_variables_without_dialect_are_refused(proj: Path) -> None:
+    """The prefab-gateway guide's .env without DB_PORT: no guess, a question."""
+    (proj / ".env").write_text("".join(f"{k}={v}\n" for k, v in GUIDE_ENV.items()), encoding="utf-8")
+    one_error(run(proj, "up"), 2, "DB_DRIVER", ".env")
+    (proj / ".env").write_text("DB_HOST=db.internal\nDB_PORT=3306\nDB_USER=u\nDB_NAME=prefab\n", encoding="utf-8")
+    r = run(proj, "config", "--json")
+    assert json.loads(r.stdout)["settings"]["url"] == "mysql://u@db.internal:3306/prefab"
+
+
+def test_env_flag_wins_over_dotenv_and_environment(proj: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    (proj / "migrata.toml").write_text(
+        'url = "sqlite:///dev.db"\n[env.staging]\nurl = "sqlite:///staging.db"\n', encoding="utf-8"
+    )
+    (proj / ".env").write_text("DATABASE_URL=sqlite:///dotenv.db\n", encoding="utf-8")
+    assert run(proj, "--env", "staging", "up").exit_code == 0
+    assert (proj / "staging.db").is_file() and not (proj / "dotenv.db").exists()
+    monkeypatch.setenv("DATABASE_URL", "sqlite:///environ.db")
+    r = run(proj, "--env", "staging", "config", "--json")
+    data = json.loads(r.stdout)
+    assert data["settings"]["url"] == "sqlite:///staging.db"
+    assert data["origins"]["url"] == "migrata.toml [env.staging]"
+    # a flag still wins over the section; without --env the environment wins over the file
+    assert (
+        json.loads(run(proj, "--env", "staging", "--url", "sqlite:///f.db", "config", "--json").stdout)["settings"][
+            "url"
+        ]
+        == "sqlite:///f.db"
+    )
+    assert json.loads(run(proj, "config", "--json").stdout)["settings"]["url"] == "sqlite:///environ.db"

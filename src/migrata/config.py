@@ -28,6 +28,7 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -482,15 +483,10 @@ def load_settings(
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
     dotenv_vars = _read_dotenv(project_dir / ".env", environ) if dotenv else {}
-
-    def lookup(name: str) -> str | None:  # what ${NAME} in a config value means
-        return environ[name] if name in environ else dotenv_vars.get(name)
-
-    overlay: Layer = {}
-    if found:
-        base, overlay = _file_layers(found[0], found[1], env_name, lookup)
-        _apply_layer(values, origins, base, project_dir)
-    elif env_name and env:
+    lookup = partial(_lookup, environ, dotenv_vars)
+    base, overlay = _file_layers(found[0], found[1], env_name, lookup) if found else ({}, {})
+    _apply_layer(values, origins, base, project_dir)
+    if env_name and env and not found:
         raise ConfigError(f"--env {env_name} needs a config file with [env.{env_name}]; none was found")
     _apply_layer(values, origins, _env_layer(dotenv_vars, ".env"), project_dir)
     _apply_layer(values, origins, _env_layer(environ, "environment variable"), start)
@@ -532,6 +528,11 @@ def _config_file(config: str | os.PathLike[str] | None, start: Path) -> tuple[Pa
     if path.name == "pyproject.toml":
         data = data.get("tool", {}).get("migrata", {})
     return path.resolve(), data
+
+
+def _lookup(environ: Mapping[str, str], dotenv_vars: Mapping[str, str], name: str) -> str | None:
+    """What ``${NAME}`` in a config value means: the environment, then ``.env``."""
+    return environ[name] if name in environ else dotenv_vars.get(name)
 
 
 def _read_dotenv(path: Path, environ: Mapping[str, str]) -> Mapping[str, str]:

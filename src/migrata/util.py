@@ -76,11 +76,10 @@ def _check_user_info(url: str) -> None:
     as host, port, database or query (and shown in errors)."""
     rest = url.split("://", 1)[1]
     end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
-    if "@" in rest[end:] or rest[:end].count("@") > 1:
+    if "@" in rest[end:]:
         raise ConfigError(
-            f"database URL {mask_url(url)!r} has more than one '@' or one after its host: a user name or "
-            "password holding '/', '#', '?' or '@' cuts it short; special characters in a password "
-            "must be percent-encoded",
+            f"database URL {mask_url(url)!r} has an '@' after its host: a user name or password holding "
+            "'/', '#' or '?' cuts it short; special characters in a password must be percent-encoded",
             hint=f"write {_PERCENT_ENCODING} (e.g. a password S3cret/1 is written S3cret%2F1 in the URL), "
             "or set DB_PASSWORD, which migrata encodes itself",
         )

@@ -626,6 +626,11 @@ SECRET_URLS = [
     f"postgresql://app:{SECRET}@127.0.0.1:notaport/appdb",
     f"oracle://app:{SECRET}@127.0.0.1:1/appdb",
     f"postgresql://app:{SECRET}@[::1/appdb",
+    # unencoded special characters: refused, and still masked (issue 16)
+    f"postgresql://app:{SECRET}/1@127.0.0.1:1/appdb",
+    f"mysql://app:{SECRET}#1@127.0.0.1:1/appdb",
+    f"postgresql://app:{SECRET}?1@127.0.0.1:1/appdb",
+    f"postgresql://app:{SECRET}@1@127.0.0.1:1/appdb",
 ]
 COMMANDS = [
     ["up"],

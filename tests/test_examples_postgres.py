@@ -729,7 +729,8 @@ def test_alertagent_guide_commands(tmp_path: Path, pg_url: str) -> None:
 
 
 def test_alertagent_db_env_vars_and_prod_env(tmp_path: Path, pg_url: str) -> None:
-    """DB_HOST, DB_PORT, DB_USER, DB_NAME name the database, and win over [env.prod]."""
+    """DB_HOST, DB_PORT, DB_USER, DB_NAME fill in the url of [env.prod]; a
+    DATABASE_URL in the environment does not override --env prod."""
     proj = copy_example("alertagent", tmp_path)
     parsed = urlsplit(pg_url)
     env = clean_environ(
@@ -739,13 +740,15 @@ def test_alertagent_db_env_vars_and_prod_env(tmp_path: Path, pg_url: str) -> Non
         DB_NAME=database_name(pg_url),
     )
     if parsed.password:
-        env["DB_PASSWORD"] = unquote(parsed.password)
+        env["PGPASSWORD"] = unquote(parsed.password)
+    env["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:1/not_this_one"
     config = ok(cli(proj, None, "--env", "prod", "config", env=env))
-    assert "DB_* variables" in config
-    assert "migrata.toml [env.prod]" in config  # lock_timeout, statement_timeout, timeout
+    url_line = next(line for line in config.splitlines() if line.startswith("url "))
+    assert database_name(pg_url) in url_line and "migrata.toml [env.prod]" in url_line, config
     out = ok(cli(proj, None, "--env", "prod", "up", "--timeout", "60m", env=env))
     assert "now at 17" in out
     assert tables(pg_url) == ALERTAGENT_V1_TABLES | ALERTAGENT_V2_TABLES
+    env.pop("DATABASE_URL")  # without --env prod, the DB_* variables win over the file's url
     out = ok(cli(proj, None, "status", env=env))
     assert database_name(pg_url) in out and "Pending:  0" in out
 

@@ -3,15 +3,20 @@
 Where a setting comes from, strongest first:
 
 1. keyword overrides (the CLI's flags: ``--url``, ``--migrations``...);
-2. the process environment: ``MIGRATA_DATABASE_URL``, ``DATABASE_URL``, the
+2. ``[env.NAME]`` of the config file when an environment is selected
+   (``--env NAME`` or ``MIGRATA_ENV``): a deliberate choice, so the
+   environment and ``.env`` do not override it;
+3. the process environment: ``MIGRATA_DATABASE_URL``, ``DATABASE_URL``, the
    ``DB_DRIVER DB_HOST DB_PORT DB_USER DB_PASSWORD DB_NAME`` set, and
    ``MIGRATA_<KEY>`` for every other key (``MIGRATA_TABLE``...);
-3. the same variables in ``.env`` in the project directory;
-4. ``[env.NAME]`` of the config file when an environment is selected
-   (``--env NAME`` or ``MIGRATA_ENV``);
+4. the same variables in ``.env`` in the project directory;
 5. the config file: ``migrata.toml``, or ``[tool.migrata]`` in
    ``pyproject.toml``, searched from the working directory upward;
 6. defaults.
+
+``${VAR}`` and ``${VAR:-default}`` in the config file's values (hooks and
+file patterns excepted) and in ``.env`` are expanded from the environment
+and ``.env`` (:mod:`migrata.envfile`).
 
 Relative paths in the config file are relative to the file; those from the
 environment or flags are relative to the working directory (``-C DIR``).
@@ -23,10 +28,12 @@ import os
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from migrata.envfile import EnvFile, expand
 from migrata.errors import ConfigError
 from migrata.util import DatabaseURL, events_table_name, mask_url, parse_duration
 
@@ -174,6 +181,11 @@ KEYS: dict[str, Callable[[Any], Any]] = {
 
 #: Settings that are paths: relative ones are relative to where they were written.
 PATH_KEYS = ("migrations", "backup_dir", "metrics_file", "log_file")
+#: Settings whose ``${...}`` is not expanded when the file is read: hook
+#: commands (the shell expands them when they run, with the hook variables)
+#: and regular expressions.
+_LITERAL_KEYS = ("before_up", "after_up", "before_down", "after_down", "on_failure", "file_pattern")
+Lookup = Callable[[str], "str | None"]
 
 
 @dataclass
@@ -316,9 +328,21 @@ def _check_keys(data: Mapping[str, Any], where: str) -> None:
 Layer = dict[str, tuple[Any, str]]  # key -> (raw value, where it was read)
 
 
-def _file_layers(path: Path, data: dict[str, Any], env_name: str | None) -> tuple[Layer, Layer]:
+def _expanded(key: str, value: Any, where: str, lookup: Lookup) -> Any:
+    """A config-file value with ``${VAR}`` references resolved."""
+    if key in _LITERAL_KEYS:
+        return value
+    what = f"setting {key} ({where})"
+    if isinstance(value, str):
+        return expand(value, lookup, what)
+    if isinstance(value, list):
+        return [expand(v, lookup, what) if isinstance(v, str) else v for v in value]
+    return value
+
+
+def _file_layers(path: Path, data: dict[str, Any], env_name: str | None, lookup: Lookup) -> tuple[Layer, Layer]:
     _check_keys(data, path.name)
-    base: Layer = {k: (v, path.name) for k, v in data.items() if k != "env"}
+    base: Layer = {k: (_expanded(k, v, path.name, lookup), path.name) for k, v in data.items() if k != "env"}
     envs = data.get("env", {})
     if not isinstance(envs, dict):
         raise ConfigError(f"'env' in {path.name} must be a table of environments, e.g. [env.prod]")
@@ -333,7 +357,7 @@ def _file_layers(path: Path, data: dict[str, Any], env_name: str | None) -> tupl
             )
         where = f"{path.name} [env.{env_name}]"
         _check_keys(section, where)
-        overlay = {k: (v, where) for k, v in section.items()}
+        overlay = {k: (_expanded(k, v, where, lookup), where) for k, v in section.items()}
     return base, overlay
 
 
@@ -354,11 +378,45 @@ _DRIVERS = {
     "postgresql": "postgresql",
     "pg": "postgresql",
     "pgx": "postgresql",
+    "pgsql": "postgresql",
+    "psycopg": "postgresql",
+    "psycopg2": "postgresql",
     "mysql": "mysql",
     "mariadb": "mysql",
+    "pymysql": "mysql",
+    "mysqldb": "mysql",
     "sqlite": "sqlite",
     "sqlite3": "sqlite",
 }
+_PORTS = {"5432": "postgresql", "3306": "mysql"}
+
+
+def _db_dialect(environ: Mapping[str, str], where: str) -> str:
+    """The database the DB_* variables mean: DB_DRIVER (or DB_DIALECT), else
+    the well-known port, else SQLite when only DB_NAME is set; else refuse."""
+    for name in ("DB_DRIVER", "DB_DIALECT"):
+        raw = (environ.get(name) or "").strip()
+        if raw:
+            spelled = raw.lower()  # "mysql+pymysql", "postgresql+psycopg", "pymysql"...
+            dialect = _DRIVERS.get(spelled.split("+", 1)[0]) or _DRIVERS.get(spelled.split("+")[-1])
+            if dialect is None:
+                raise ConfigError(
+                    f"{name}={raw!r} ({where}) is not a known database",
+                    hint="use postgresql, mysql (MariaDB too) or sqlite",
+                )
+            return dialect
+    port = (environ.get("DB_PORT") or "").strip()
+    if port in _PORTS:
+        return _PORTS[port]
+    if not any(environ.get(v) for v in ("DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD")):
+        return "sqlite"  # DB_NAME alone: a file
+    said = f"DB_PORT={port} is not a well-known port" if port else "no DB_PORT"
+    source = "the environment" if where.startswith("environment") else where
+    raise ConfigError(
+        f"the DB_* variables in {source} do not say which database: no DB_DRIVER, and {said} "
+        "(5432 means PostgreSQL, 3306 MySQL/MariaDB)",
+        hint="set DB_DRIVER=postgresql or DB_DRIVER=mysql (MariaDB too)",
+    )
 
 
 def _url_from_env(environ: Mapping[str, str], where: str) -> tuple[str, str] | None:
@@ -368,13 +426,7 @@ def _url_from_env(environ: Mapping[str, str], where: str) -> tuple[str, str] | N
     host, dbname = environ.get("DB_HOST"), environ.get("DB_NAME")
     if not host and not dbname:
         return None
-    driver_raw = (environ.get("DB_DRIVER") or ("sqlite" if not host else "postgresql")).lower()
-    driver = _DRIVERS.get(driver_raw)
-    if driver is None:
-        raise ConfigError(
-            f"DB_DRIVER={driver_raw!r} ({where}) is not a known driver",
-            hint="use postgres, mysql or sqlite",
-        )
+    driver = _db_dialect(environ, where)
     if driver == "sqlite":
         return f"sqlite:///{dbname or ''}", f"{where} DB_NAME"
     user = environ.get("DB_USER", "")
@@ -434,17 +486,15 @@ def load_settings(
     project_dir = found[0].parent if found else start
     values: dict[str, Any] = {}
     origins: dict[str, str] = {}
-    if found:
-        base, overlay = _file_layers(found[0], found[1], env_name)
-        _apply_layer(values, origins, base, project_dir)
-        _apply_layer(values, origins, overlay, project_dir)
-    elif env_name and env:
+    dotenv_vars = _read_dotenv(project_dir / ".env", environ) if dotenv else {}
+    lookup = partial(_lookup, environ, dotenv_vars)
+    base, overlay = _file_layers(found[0], found[1], env_name, lookup) if found else ({}, {})
+    _apply_layer(values, origins, base, project_dir)
+    if env_name and env and not found:
         raise ConfigError(f"--env {env_name} needs a config file with [env.{env_name}]; none was found")
-    if dotenv:
-        dotenv_path = project_dir / ".env"
-        if dotenv_path.is_file():
-            _apply_layer(values, origins, _env_layer(_read_dotenv(dotenv_path), ".env"), project_dir)
+    _apply_layer(values, origins, _env_layer(dotenv_vars, ".env"), project_dir)
     _apply_layer(values, origins, _env_layer(environ, "environment variable"), start)
+    _apply_layer(values, origins, overlay, project_dir)  # a chosen environment wins over the environment
     cli_layer = {k: (v, f"--{k.replace('_', '-')}") for k, v in overrides.items() if v is not None}
     _apply_layer(values, origins, cli_layer, start)
     bases = values.get("_bases", {})
@@ -484,7 +534,12 @@ def _config_file(config: str | os.PathLike[str] | None, start: Path) -> tuple[Pa
     return path.resolve(), data
 
 
-def _read_dotenv(path: Path) -> dict[str, str]:
-    from dotenv import dotenv_values
+def _lookup(environ: Mapping[str, str], dotenv_vars: Mapping[str, str], name: str) -> str | None:
+    """What ``${NAME}`` in a config value means: the environment, then ``.env``."""
+    return environ[name] if name in environ else dotenv_vars.get(name)
 
-    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+def _read_dotenv(path: Path, environ: Mapping[str, str]) -> Mapping[str, str]:
+    """The variables of ``.env`` (none when there is no such file); a line
+    that does not parse is an error naming the file and the line."""
+    return EnvFile(path, environ) if path.is_file() else {}

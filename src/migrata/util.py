@@ -32,16 +32,57 @@ __all__ = [
 
 # --- URLs --------------------------------------------------------------------------------
 
-# the password runs to the last "@" of the authority, as urlsplit reads it
-_PASSWORD_RE = re.compile(r"(?P<head>[a-zA-Z][\w+.-]*://[^:/?#@\s]*:)(?P<pw>[^/?#\s]*)@")
+# A URL runs from its scheme to the next whitespace or double quote (so one
+# in a line of JSON ends with its string). Its user info is everything
+# between "://" and the LAST "@" of that run: a password holding an unencoded
+# "/", "#", "?" or "@" still ends at the last "@", so it is masked whatever it
+# holds (the parser refuses such a URL, see _check_user_info).
+_URL_RE = re.compile(r"(?P<scheme>[a-zA-Z][\w+.-]*://)(?P<rest>[^\s\"]*)")
 _QUERY_SECRET_RE = re.compile(r"(?P<head>[?&;](?:password|passwd|pwd|sslpassword)=)[^&;\s]*", re.I)
+_USER_RE = re.compile(r"[^:/?#@\[\]]*")
+#: how to write the characters that have a meaning in a URL
+_PERCENT_ENCODING = "'/' as %2F, '#' as %23, '?' as %3F, '@' as %40, ':' as %3A, '%' as %25"
+
+
+def _mask_one(match: re.Match[str]) -> str:
+    scheme, rest = match.group("scheme"), match.group("rest")
+    at = rest.rfind("@")
+    if at >= 0:
+        user_info = rest[:at]
+        if ":" not in user_info:
+            return scheme + rest  # a user name, no password
+        user = user_info.split(":", 1)[0]
+        keep = f"{user}:" if _USER_RE.fullmatch(user) else ""
+        return f"{scheme}{keep}***{rest[at:]}"
+    # no "@": a "port" that is not a number may be a password whose host was left out
+    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    host, colon, port = rest[:end].rpartition(":")
+    if colon and port and not port.isdigit() and "]" not in port and _USER_RE.fullmatch(host):
+        return f"{scheme}{host}:***{rest[end:]}"
+    return scheme + rest
 
 
 def mask_url(text: str) -> str:
     """``text`` with the password of every URL in it replaced by ``***`` (in
-    the user-info part and in ``password=``-like query options)."""
-    masked = _PASSWORD_RE.sub(lambda m: f"{m.group('head')}***@", text)
+    the user-info part, which runs to the last ``@`` of the URL, and in
+    ``password=``-like query options)."""
+    masked = _URL_RE.sub(_mask_one, text)
     return _QUERY_SECRET_RE.sub(lambda m: f"{m.group('head')}***", masked)
+
+
+def _check_user_info(url: str) -> None:
+    """Refuse a URL with an ``@`` after its authority: a user name or password
+    holding an unencoded ``/``, ``#``, ``?`` or ``@`` would otherwise be read
+    as host, port, database or query (and shown in errors)."""
+    rest = url.split("://", 1)[1]
+    end = next((i for i, c in enumerate(rest) if c in "/?#"), len(rest))
+    if "@" in rest[end:]:
+        raise ConfigError(
+            f"database URL {mask_url(url)!r} has an '@' after its host: a user name or password holding "
+            "'/', '#' or '?' cuts it short; special characters in a password must be percent-encoded",
+            hint=f"write {_PERCENT_ENCODING} (e.g. a password S3cret/1 is written S3cret%2F1 in the URL), "
+            "or set DB_PASSWORD, which migrata encodes itself",
+        )
 
 
 @dataclass(frozen=True)
@@ -87,6 +128,7 @@ class DatabaseURL:
             # sqlite:///rel.db -> "/rel.db" after the authority; sqlite:////abs.db -> "//abs.db"
             path = path[1:] if path.startswith("/") else path
             return cls._sqlite(url, path, dict(parse_qsl(qs)), base_dir)
+        _check_user_info(url)
         try:
             parts = urlsplit(url)
         except ValueError as exc:
@@ -94,7 +136,11 @@ class DatabaseURL:
         try:
             port = parts.port
         except ValueError:
-            raise ConfigError(f"database URL {mask_url(url)!r} has a bad port") from None
+            raise ConfigError(
+                f"database URL {mask_url(url)!r} has a bad port",
+                hint="a port is a number (host:5432); special characters in a password must be "
+                f"percent-encoded: {_PERCENT_ENCODING}",
+            ) from None
         return cls(
             scheme=scheme,
             username=unquote(parts.username) if parts.username else None,

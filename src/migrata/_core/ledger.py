@@ -19,7 +19,7 @@ from typing import Any
 
 from migrata._core.model import AppliedMigration
 from migrata.backends.base import Backend
-from migrata.util import events_table_name, hostname, utcnow
+from migrata.util import events_table_name, hostname, mask_url, utcnow
 
 __all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "Raw", "actor"]
 
@@ -183,7 +183,7 @@ class Ledger:
                 utcnow(),
                 duration_ms,
                 actor(),
-                error,
+                mask_url(error) if error else error,
                 progress,
                 statements,
                 direction,
@@ -220,7 +220,7 @@ class Ledger:
         return Op(
             f"UPDATE {self.table} SET status = 'failed', progress = {self.ph}, error = {self.ph} "
             f"WHERE version = {self.ph}",
-            (done, error, version),
+            (done, mask_url(error), version),
         )
 
     def finish_run(self, version: str, checksum: str, duration_ms: int, statements: int | None) -> Op:
@@ -273,7 +273,7 @@ class Ledger:
                 outcome,
                 duration_ms,
                 actor(),
-                json.dumps(detail, sort_keys=True, default=str) if detail else None,
+                mask_url(json.dumps(detail, sort_keys=True, default=str)) if detail else None,
             ),
         )
 

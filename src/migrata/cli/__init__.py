@@ -32,6 +32,15 @@ def _run_click(args: list[str]) -> int:
     return rv if isinstance(rv, int) else 0
 
 
+def _print_traceback() -> None:
+    """The traceback of the exception being handled (--debug), URLs masked."""
+    import traceback
+
+    from migrata.util import mask_url
+
+    sys.stderr.write(mask_url(traceback.format_exc()))
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point."""
     args = sys.argv[1:] if argv is None else argv
@@ -44,13 +53,12 @@ def main(argv: list[str] | None = None) -> None:
         code = _run_click(args)
     except MigrataError as exc:
         if debug:
-            import traceback
-
-            traceback.print_exc()
+            _print_traceback()
         if as_json:
             import json
 
-            sys.stdout.write(json.dumps(exc.to_dict(), indent=2) + "\n")
+            shown = {k: mask_url(v) if isinstance(v, str) else v for k, v in exc.to_dict().items()}
+            sys.stdout.write(json.dumps(shown, indent=2) + "\n")
         from migrata.cli.logs import report_error
 
         message, hint = mask_url(exc.message), mask_url(exc.hint) if exc.hint else None
@@ -64,7 +72,7 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only with --debug
         if debug:
-            raise
+            _print_traceback()
         sys.stderr.write(f"error: internal error: {type(exc).__name__}: {mask_url(str(exc))}\n")
         sys.stderr.write("hint: run again with --debug for the traceback, and report it\n")
         sys.exit(1)

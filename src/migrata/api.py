@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
-from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version
+from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version, refusals
 from migrata._core.report import guard, planned_states
 from migrata._core.source import Source
 from migrata.errors import (
@@ -211,8 +211,10 @@ def upgrade(
     migrations older than the current version; ``dry_run`` only plans;
     ``sql`` renders the exact SQL (bookkeeping included) without writing.
     """
+    if out_of_order:  # the guard judges the set by the same policy as the plan
+        overrides["out_of_order"] = True
     with session(config, **overrides) as sess:
-        policy = "allow" if out_of_order else sess.settings.out_of_order
+        policy = sess.settings.out_of_order
 
         def make_plan(source: Source, rows: list[AppliedMigration]) -> Plan:
             resolved = planner.resolve_target(target, source, rows, "up")
@@ -332,7 +334,7 @@ def check(config: ConfigLike = None, **overrides: Any) -> CheckResult:
         if exc.exit_code != 3:
             raise
         return CheckResult("invalid", None, [], [Problem("file", exc.message, hint=exc.hint)])
-    errors = [p for p in st.problems if p.severity == "error"]
+    errors = refusals(st.problems)
     pending = [m.version for m in st.pending] + [p.version or "" for p in st.problems if p.code == "in-progress"]
     state = "invalid" if errors else ("pending" if pending else "up-to-date")
     return CheckResult(state, st.current, pending, st.problems)

@@ -339,3 +339,33 @@ def test_the_same_content_under_two_present_versions_is_no_rename(lite: Proj) ->
     assert lite.run("validate").exit_code == 0
     r = lite.run("up")
     assert r.exit_code == 0 and "applied 3 analyze" in r.stderr, r.output
+
+
+# --- 7: an empty down part is no down part, to every command -----------------------------------
+
+
+@pytest.mark.parametrize("form", ["file", "section"])
+def test_an_empty_down_part_is_no_down_part_to_every_command(lite: Proj, form: str) -> None:
+    lite.write("1_a.up.sql", "CREATE TABLE a (id INTEGER);\n")
+    lite.write("1_a.down.sql", "DROP TABLE a;\n")
+    if form == "file":
+        lite.write("2_b.up.sql", "CREATE TABLE b (id INTEGER);\n")
+        lite.write("2_b.down.sql", "-- TODO: write the rollback\n")
+        where = "(2_b.down.sql holds no SQL)"
+    else:
+        lite.write("2_b.sql", "-- migrate:up\nCREATE TABLE b (id INTEGER);\n-- migrate:down\n-- TODO\n")
+        where = "(its '-- migrate:down' section in 2_b.sql holds no SQL)"
+    # going forward needs no down part: every command agrees the set is sound
+    for args, code in ((("status",), 0), (("check",), 5), (("up",), 0), (("status",), 0), (("check",), 0)):
+        r = lite.run(*args)
+        assert r.exit_code == code and "error" not in r.output, f"{args}: {r.output}"
+    r = lite.run("validate")
+    assert r.exit_code == 0 and "2 b has no down part" in r.stdout, r.output
+    # a rollback through it is refused before anything is rolled back
+    for args in (("down",), ("down", "base"), ("down", "--sql"), ("down", "--dry-run")):
+        error_line(lite.run(*args), 3, "2 b has no down part", where, "nothing was rolled back")
+    assert lite.tables() == {"a", "b"} and set(lite.history()) == {"1", "2"}
+    # allow_empty: the empty down part runs as a no-op
+    r = lite.run("--allow-empty", "down")
+    assert r.exit_code == 0, r.output
+    assert set(lite.history()) == {"1"} and lite.tables() == {"a", "b"}

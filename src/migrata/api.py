@@ -362,9 +362,15 @@ def validate(
         for m in source.versioned:
             if m.down is None:
                 problems.append(
-                    Problem("no-down", f"{m.label} has no down part: it cannot be rolled back", m.id, "warning")
+                    Problem(
+                        "no-down", f"{m.label} has no down part{_empty(m)}: it cannot be rolled back", m.id, "warning"
+                    )
                 )
         return ValidateResult(problems, len(source.all))
+
+
+def _empty(m: Any) -> str:
+    return f" ({m.empty_down.name} holds no SQL)" if m.empty_down else ""
 
 
 # --- repairing -------------------------------------------------------------------------

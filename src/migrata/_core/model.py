@@ -121,6 +121,7 @@ class Migration:
     down: Script | None
     checksum: str
     description: str = ""
+    empty_down: Path | None = None  # its down part holds no SQL: it has none (allow_empty: a no-op)
 
     @property
     def repeatable(self) -> bool:

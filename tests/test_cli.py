@@ -300,7 +300,7 @@ READ_ONLY = [
     ["cleanup", "--keep-days", "1", "--dry-run"],
     ["cleanup", "--keep-days", "1"],
     ["up", "--dry-run"],
-    ["up", "--sql"],
+    ["up", "2", "--sql"],  # 3 is a Python migration: no script for it
     ["down", "--dry-run"],
     ["down", "base", "--sql"],
     ["new", "another"],
@@ -453,16 +453,21 @@ def test_down_dry_run_sql_json(project) -> None:
     before = digest(project.db)
     r = ok(project, "down", "base", "--dry-run")
     assert "Would roll back 3 migration(s)" in r.stdout
-    r = ok(project, "down", "--steps", "2", "--sql")
-    assert "DROP INDEX idx_t2_t1;" in r.stdout and "DROP TABLE t2;" in r.stdout
-    assert "DELETE FROM migrata_history WHERE version = '2'" in r.stdout
-    assert "DROP TABLE t1;" not in r.stdout
-    assert r.stdout.count("COMMIT;") == 2
+    # 3 is a Python migration: no script can do what its down(ctx) does
+    r = run(project, "down", "--steps", "2", "--sql")
+    assert r.exit_code == 2 and "Python migration 3 fill_t1" in r.stderr, r.output
     assert digest(project.db) == before
     r = ok(project, "down", "--json")
     data = json.loads(r.stdout)
     assert data["direction"] == "down" and data["before"] == "3" and data["after"] == "2"
     assert [(s["version"], s["status"]) for s in data["steps"]] == [("3", "rolled back")]
+    before = digest(project.db)
+    r = ok(project, "down", "--steps", "1", "--sql")
+    assert "DROP INDEX idx_t2_t1;" in r.stdout and "DROP TABLE t2;" in r.stdout
+    assert "DELETE FROM migrata_history WHERE version = '2'" in r.stdout
+    assert "DROP TABLE t1;" not in r.stdout
+    assert r.stdout.count("COMMIT;") == 1
+    assert digest(project.db) == before
 
 
 # --- reporting ------------------------------------------------------------------------------------

@@ -9,7 +9,7 @@ import pytest
 
 from migrata._core.model import Version
 from migrata._core.source import checksum, load_source
-from migrata.errors import ConfigError, MigrationFileError
+from migrata.errors import ConfigError, IrreversibleError, MigrationFileError
 from migrata.util import parse_duration
 
 
@@ -153,7 +153,7 @@ def test_down_edit_does_not_change_checksum(tmp_path: Path) -> None:
         ({"1_a.sql": "-- migrate:up\nSELECT 1;\n-- migrate: dwn\nSELECT 2;"}, "unknown section marker", "1_a.sql"),
         ({"1_a.sql": "SELECT 0;\n-- migrate:up\nSELECT 1;"}, "before the '-- migrate:up'", "1_a.sql"),
         ({"1_a.py": "def up(ctx):\n    pass\n", "1_a.down.sql": "SELECT 1;"}, "already defines its down", None),
-        ({"1_a.sql": "-- migrate:up\nSELECT 1;\n-- migrate:down\n-- todo\n"}, "down part has no SQL", "1_a.sql"),
+        ({"1_a.sql": "-- migrate:up\n-- todo\n-- migrate:down\nSELECT 1;\n"}, "up part has no SQL", "1_a.sql"),
     ],
 )
 def test_broken_sets_are_refused_naming_the_file(
@@ -248,8 +248,20 @@ def test_a_separate_down_file_is_read_and_checked_when_needed(tmp_path: Path) ->
     src = load_source(d)
     a, b = src.versioned
     assert a.down is not None and b.down is not None
-    with pytest.raises(MigrationFileError, match="1_a.down.sql: empty migration"):
-        src.read_all()
+    down_a = a.down
+    with pytest.raises(IrreversibleError, match=r"1 a has no down part \(1_a.down.sql holds no SQL\)"):
+        src.read(a, down_a)  # a rollback needs it: refused
+    src.read_all()  # validate: an empty down part is no down part
+    assert a.down is None and a.empty_down == down_a.path
     src.read(b, b.down)
     assert b.down.sql is not None and not b.down.transactional and b.down.explicit_no_transaction
     assert load_source(d, allow_empty=True).read_all() is None
+
+
+def test_an_empty_down_section_is_no_down_part(tmp_path: Path) -> None:
+    d = tmp_path / "m"
+    write(d, "1_a.sql", "-- migrate:up\nCREATE TABLE a (id INT);\n-- migrate:down\n-- todo\n")
+    m = load_source(d).versioned[0]
+    assert m.down is None and m.empty_down == d / "1_a.sql"
+    m = load_source(d, allow_empty=True).versioned[0]
+    assert m.down is not None and m.empty_down is None

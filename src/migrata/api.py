@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
-from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version
+from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version, refusals
 from migrata._core.report import guard, planned_states
 from migrata._core.source import Source
 from migrata.errors import (
@@ -115,7 +115,7 @@ def _migrate(sess: Session, direction: str, make_plan: MakePlan, *, dry_run: boo
         return MigrateResult(direction, sess.database, plan.current, plan.current, duration_ms=_ms(t0))
     apply = _LockedRun(sess, make_plan, rows, plan, prepared, deadline)
     extra: dict[str, Any] = {}
-    if _needs_operations(sess, direction):
+    if sess.needs_operations(direction):
         from migrata.ops.run import describe, operated_run
 
         op = operated_run(sess, direction, plan, apply)
@@ -181,22 +181,6 @@ def _ms(t0: float) -> int:
     return int((time.perf_counter() - t0) * 1000)
 
 
-def _needs_operations(sess: Session, direction: str) -> bool:
-    """Whether hooks, backups, verification or metrics wrap this run (their
-    modules are imported only then)."""
-    s = sess.settings
-    return bool(
-        getattr(s, f"before_{direction}")
-        or getattr(s, f"after_{direction}")
-        or s.on_failure
-        or s.backup
-        or s.restore_on_failure
-        or (direction == "up" and s.verify)
-        or s.metrics_file
-        or s.pushgateway
-    )
-
-
 def upgrade(
     config: ConfigLike = None,
     target: str | None = None,
@@ -213,8 +197,10 @@ def upgrade(
     applies pending migrations older than the current version; ``dry_run`` only plans;
     ``sql`` renders the exact SQL (bookkeeping included) without writing.
     """
+    if out_of_order:  # the guard judges the set by the same policy as the plan
+        overrides["out_of_order"] = True
     with session(config, **overrides) as sess:
-        policy = "allow" if out_of_order else sess.settings.out_of_order
+        policy = sess.settings.out_of_order
 
         relative = planner.relative_steps(target, "up", steps)  # `up +2`
 
@@ -325,7 +311,7 @@ def check(config: ConfigLike = None, **overrides: Any) -> CheckResult:
         if exc.exit_code != 3:
             raise
         return CheckResult("invalid", None, [], [Problem("file", exc.message, hint=exc.hint)])
-    errors = [p for p in st.problems if p.severity == "error"]
+    errors = refusals(st.problems)
     pending = [m.version for m in st.pending] + [p.version or "" for p in st.problems if p.code == "in-progress"]
     state = "invalid" if errors else ("pending" if pending else "up-to-date")
     return CheckResult(state, st.current, pending, st.problems)
@@ -353,9 +339,15 @@ def validate(
         for m in source.versioned:
             if m.down is None:
                 problems.append(
-                    Problem("no-down", f"{m.label} has no down part: it cannot be rolled back", m.id, "warning")
+                    Problem(
+                        "no-down", f"{m.label} has no down part{_empty(m)}: it cannot be rolled back", m.id, "warning"
+                    )
                 )
         return ValidateResult(problems, len(source.all))
+
+
+def _empty(m: Any) -> str:
+    return f" ({m.empty_down.name} holds no SQL)" if m.empty_down else ""
 
 
 # --- repairing -------------------------------------------------------------------------

@@ -16,7 +16,8 @@ The whole tree (exit code of the ``migrata`` command in brackets)::
     ├── LockTimeoutError              [4]  another migrator held the lock too long
     ├── PendingMigrationsError        [5]  `check` found pending migrations
     ├── DatabaseError                 [6]  the database could not be reached or used
-    │   └── DriverMissingError        [6]  the backend's driver is not installed
+    │   ├── DriverMissingError        [6]  the backend's driver is not installed
+    │   └── HistoryWriteError         [6]  a step's history write wrote no row
     ├── MigrationFailedError          [1]  a statement failed while migrating
     │   └── DDLLockTimeoutError       [1]  it waited too long for another session's lock
     ├── BackupError                   [7]  a backup or restore failed, or a backup is broken
@@ -42,6 +43,7 @@ __all__ = [
     "DirtyStateError",
     "DriverMissingError",
     "EXIT_CODES",
+    "HistoryWriteError",
     "HookError",
     "IrreversibleError",
     "LockTimeoutError",
@@ -172,6 +174,16 @@ class DatabaseError(MigrataError):
 
 class DriverMissingError(DatabaseError):
     """The driver a backend needs is not installed."""
+
+
+class HistoryWriteError(DatabaseError):
+    """The history write of a step (``version``) did not write its one row,
+    as the database's own count for that statement says (a trigger or rule
+    discarding migrata's writes): the step is not reported done."""
+
+    def __init__(self, message: str, *, version: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.version = version
 
 
 class MigrationFailedError(MigrataError):

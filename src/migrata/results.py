@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from migrata._core.model import MigrationState, Problem, StepResult
+from migrata._core.model import MigrationState, Problem, StepResult, refusals
 
 if TYPE_CHECKING:
     from migrata._core.ledger import Event
@@ -51,7 +51,7 @@ class StatusResult:
 
     @property
     def ok(self) -> bool:
-        return not any(p.severity == "error" for p in self.problems)
+        return not refusals(self.problems)
 
     @property
     def up_to_date(self) -> bool:
@@ -133,7 +133,7 @@ class ValidateResult:
 
     @property
     def ok(self) -> bool:
-        return not any(p.severity == "error" for p in self.problems)
+        return not refusals(self.problems)
 
     def to_dict(self) -> dict[str, Any]:
         return {

@@ -148,6 +148,21 @@ class Session:
             sequential=self.settings.versions == "sequential",
         )
 
+    def needs_operations(self, direction: str) -> bool:
+        """Whether hooks, backups, verification or metrics wrap a run in
+        ``direction`` (their modules are imported only then)."""
+        s = self.settings
+        return bool(
+            getattr(s, f"before_{direction}")
+            or getattr(s, f"after_{direction}")
+            or s.on_failure
+            or s.backup
+            or s.restore_on_failure
+            or (direction == "up" and s.verify)
+            or s.metrics_file
+            or s.pushgateway
+        )
+
     def in_progress(self, problems: list[Problem]) -> list[Problem]:
         """``problems`` with each ``running`` row whose migrator still holds
         the lock marked in progress (a warning), not interrupted."""

@@ -42,6 +42,7 @@ from migrata._core.steps import (
     JOURNAL,
     Prepared,
     StepResult,
+    check_written,
     elapsed_ms,
     execute_body,
     journal_closing,
@@ -96,7 +97,8 @@ def run_journal(
                         if start:
                             ledger.run(ledger.progress(m.id, start))
                         execute_body(backend, item, start, ledger, before=waits.bound_one)
-                        ledger.run(*journal_closing(ledger, item, elapsed_ms(t0)))
+                        closed = ledger.run(*journal_closing(ledger, item, elapsed_ms(t0)))
+                        check_written(ledger, item, closed[0], committed=True)
             except DDLLockTimeoutError as exc:
                 _run_again(backend, ledger, item, waits, exc, t0, open_next)
         except MigrationFailedError as exc:
@@ -183,15 +185,17 @@ def _run_batch(backend: Backend, ledger: Ledger, item: Prepared, head: list[str]
         pieces.extend(ledger.render(*journal_marks(ledger, backend, item, stmt)))
         which[len(pieces)] = stmt
         pieces.append(stmt.sql)
+    closing = len(pieces)  # the write that says the step is done
     pieces.extend(ledger.render(*journal_closing(ledger, item, Raw(backend.elapsed_ms_sql(utcnow())))))
     pieces.extend(tail)
     try:
-        backend.run_batch(pieces)
+        counts = backend.run_batch(pieces)
     except StatementError as exc:
         failed = which.get(exc.index) if exc.index is not None else None
         if failed is None:  # one of migrata's own rows: not the migration's fault
             raise DatabaseError(f"recording the run of {m.label} failed: {exc.db_message}") from None
         raise statement_failure(item, failed, exc) from None
+    check_written(ledger, item, counts[closing] if closing < len(counts) else None, committed=True)
 
 
 def _record_journal_failure(

@@ -303,9 +303,9 @@ class Ledger:
         return int(rows[0][0])
 
     # --- running ops ------------------------------------------------------------------
-    def run(self, *ops: Op) -> None:
-        for op in ops:
-            self.backend.execute(op.sql, op.params)
+    def run(self, *ops: Op) -> list[int]:
+        """Run the ops in order; the row count of each, as the driver reports it."""
+        return [self.backend.execute(op.sql, op.params) for op in ops]
 
     def render(self, *ops: Op) -> list[str]:
         """The ops as SQL text, each value written by the backend's ``literal``

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any, Literal
@@ -121,6 +122,7 @@ class Migration:
     down: Script | None
     checksum: str
     description: str = ""
+    empty_down: Path | None = None  # its down part holds no SQL: it has none (allow_empty: a no-op)
 
     @property
     def repeatable(self) -> bool:
@@ -214,7 +216,7 @@ class Plan:
 class Problem:
     """Something wrong with the files or the history."""
 
-    code: str  # "checksum", "missing", "failed", "running", "out-of-order", "file", "gap", ...
+    code: str  # "checksum", "missing", "renamed", "failed", "running", "out-of-order", "file", "gap", ...
     message: str
     version: str | None = None
     severity: str = "error"  # "error" or "warning"
@@ -224,6 +226,12 @@ class Problem:
         return asdict(self)
 
 
+def refusals(problems: Iterable[Problem]) -> list[Problem]:
+    """The problems that make the set unsound: the one rule behind
+    ``validate``/``check`` failing and ``up``/``down`` refusing to run."""
+    return [p for p in problems if p.severity == "error"]
+
+
 @dataclass(slots=True)
 class MigrationState:
     """One line of ``info``: a migration file and/or its history row."""
@@ -231,7 +239,7 @@ class MigrationState:
     version: str
     name: str
     kind: str
-    state: str  # applied, pending, out-of-order, changed, failed, running, missing, outdated, baseline
+    state: str  # applied, pending, out-of-order, changed, failed, running, missing, renamed, outdated, baseline
     checksum: str | None = None  # of the file
     applied_checksum: str | None = None
     applied_at: str | None = None

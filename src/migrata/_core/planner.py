@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterable, Sequence
 
 from migrata._core.model import APPLIED, AppliedMigration, Migration, Plan, Step, Version
-from migrata._core.source import Source
+from migrata._core.source import Source, empty_down_error
 from migrata.errors import IrreversibleError, OutOfOrderError, UnknownTargetError, UsageError
 
 __all__ = [
@@ -168,6 +168,8 @@ def plan_down(
                 f"version {row.version} ({row.name}) is applied but its file is missing; nothing was rolled back",
                 hint="restore the file, or drop its history row with `migrata repair --forget-missing`",
             )
+        if migration.down is None and migration.empty_down is not None:
+            raise empty_down_error(migration)
         if migration.down is None:
             raise IrreversibleError(
                 f"migration {migration.label} has no down part; nothing was rolled back",

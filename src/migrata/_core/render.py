@@ -18,11 +18,16 @@ from migrata._core.steps import (
     opening_op,
 )
 from migrata.backends.base import Backend
+from migrata.errors import UsageError
 
 __all__ = ["render_plan"]
 
 
 def render_plan(backend: Backend, ledger: Ledger, prepared: list[Prepared], *, ledger_exists: bool) -> str:
+    """The script of ``prepared``; a plan with a Python migration is refused
+    (what its code does is only known when it runs: a script recording it
+    as applied would lie)."""
+    _refuse_python(prepared)
     out: list[str] = [backend.script_header] if backend.script_header else []
     if not ledger_exists:
         out.append("-- migrata's own tables")
@@ -54,6 +59,28 @@ def _journaled(backend: Backend, ledger: Ledger, item: Prepared) -> list[str]:
 
 
 def _body(backend: Backend, item: Prepared) -> list[str]:
-    if item.statements is None:
-        return [f"-- Python migration {item.migration.path.name}: its SQL is only known when it runs"]
+    assert item.statements is not None
     return [backend.render_statement(s) for s in item.statements]
+
+
+def _refuse_python(prepared: list[Prepared]) -> None:
+    """Refuse the first Python step, offering the command that renders the
+    steps before it (the target of a rollback stays applied)."""
+    k = next((i for i, item in enumerate(prepared) if item.statements is None), None)
+    if k is None:
+        return
+    item = prepared[k]
+    m, direction = item.migration, item.step.direction
+    if k and direction == "up":
+        hint = f"`migrata up {prepared[k - 1].migration.id} --sql` writes the script up to the version before it"
+    elif k:
+        hint = f"`migrata down {m.id} --sql` writes the script of the rollback down to it"
+    elif direction == "up":
+        hint = f"nothing comes before it: apply it with `migrata up {m.id}`, then `migrata up --sql` writes the rest"
+    else:
+        hint = "nothing comes before it: roll it back with `migrata down --steps 1`, then ask for the script again"
+    raise UsageError(
+        f"--sql cannot write the {direction} of Python migration {m.label} ({m.path.name}): what its code does "
+        "is only known when it runs, and a script recording it as done would not do it",
+        hint=hint,
+    )

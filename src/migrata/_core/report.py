@@ -7,6 +7,7 @@ guards of ``up``/``down`` all read the same report.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from migrata._core.model import (
     APPLIED,
@@ -17,9 +18,10 @@ from migrata._core.model import (
     MigrationState,
     Plan,
     Problem,
+    refusals,
 )
 from migrata._core.source import Source
-from migrata.errors import ChecksumMismatchError, DirtyStateError
+from migrata.errors import ChecksumMismatchError, DirtyStateError, OutOfOrderError, ValidationError
 
 __all__ = ["build_report", "guard", "planned_states"]
 
@@ -112,8 +114,10 @@ def build_report(
             )
         else:
             states.append(_state(m, "applied", row))
+    renamed = _renames(source, rows, by_key)
     for row in sorted(by_key.values(), key=lambda r: r.version_key or ()):
-        states.append(_orphan(row, problems))
+        new = renamed.get(row.version)
+        states.append(_orphan(row, problems, _rename_problem(row, new, source, rows) if new else None))
     by_id = {r.version: r for r in rows if r.version_key is None}
     for m in source.repeatables:
         row = by_id.pop(m.id, None)
@@ -131,7 +135,44 @@ def build_report(
     return states, problems
 
 
-def _orphan(row: AppliedMigration, problems: list[Problem]) -> MigrationState:
+def _renames(
+    source: Source, rows: Sequence[AppliedMigration], orphans: dict[Any, AppliedMigration]
+) -> dict[str, Migration]:
+    """Applied versions whose file is gone while a pending file has their
+    content under another version: renumbered files (applied version -> file)."""
+    gone = {r.checksum: r for r in orphans.values() if r.status == APPLIED and r.kind != "baseline" and r.checksum}
+    if not gone:
+        return {}
+    have = {r.version_key for r in rows}
+    out: dict[str, Migration] = {}
+    for m in source.versioned:
+        row = gone.get(m.checksum)
+        if row is not None and m.version is not None and m.version.key not in have and row.version not in out:
+            out[row.version] = m
+    return out
+
+
+def _rename_problem(row: AppliedMigration, m: Migration, source: Source, rows: Sequence[AppliedMigration]) -> Problem:
+    assert m.version is not None
+    old = row.version.zfill(len(m.version.text)) if row.version.isdigit() else row.version
+    back = m.path.name.replace(m.version.text, old, 1)
+    hint = f"rename it back to {back} (migrata knows an applied migration by its version)"
+    # keeping the new number: exact only when stamping it records nothing else
+    have = {r.version_key for r in rows}
+    top = max((r.version_key for r in rows if r.version_key is not None), default=())
+    below = [n for n in source.versioned if n.version and n.version <= m.version and n.version.key not in have]
+    if m.version.key > top and below == [m]:
+        hint += f"; or keep {m.id}: `migrata repair --forget-missing`, then `migrata stamp {m.id}`"
+    return Problem(
+        "renamed",
+        f"{m.path.name} is the applied migration {row.version} {row.name} renumbered to {m.id} "
+        f"(same content, and {row.version}'s file is gone): `up` would run it again",
+        version=row.version,
+        hint=hint,
+    )
+
+
+def _orphan(row: AppliedMigration, problems: list[Problem], renamed: Problem | None = None) -> MigrationState:
     s = MigrationState(version=row.version, name=row.name, kind=row.kind, state="missing")
     _fill(s, row)
     if row.kind == "baseline":
@@ -139,6 +180,9 @@ def _orphan(row: AppliedMigration, problems: list[Problem]) -> MigrationState:
     elif row.status in (FAILED, RUNNING):
         s.state = row.status
         problems.append(_dirty_problem(row))
+    elif renamed is not None:
+        s.state = "renamed"
+        problems.append(renamed)
     else:
         problems.append(
             Problem(
@@ -164,17 +208,30 @@ def _gaps(source: Source) -> list[Problem]:
     return [Problem("gap", f"version numbers skip {shown}", severity="warning")]
 
 
+_REFUSALS: tuple[tuple[tuple[str, ...], type[ValidationError]], ...] = (
+    ((FAILED, RUNNING), DirtyStateError),
+    (("checksum",), ChecksumMismatchError),
+    (("renamed",), ValidationError),
+    (("missing",), ValidationError),
+    (("out-of-order",), OutOfOrderError),
+)
+
+
 def guard(problems: Sequence[Problem]) -> None:
-    """Refuse to change the database while the history is dirty or files were edited."""
-    dirty = [p for p in problems if p.code in (FAILED, RUNNING)]
-    if dirty:
-        first = dirty[0]
-        more = f" (and {len(dirty) - 1} more)" if len(dirty) > 1 else ""
-        raise DirtyStateError(first.message + more, hint=first.hint)
-    edited = [p for p in problems if p.code == "checksum"]
-    if edited:
-        more = f" (and {len(edited) - 1} more)" if len(edited) > 1 else ""
-        raise ChecksumMismatchError(edited[0].message + more, hint=edited[0].hint)
+    """Refuse to change the database while :func:`refusals` finds anything:
+    a dirty history, edited, renumbered or missing applied files, pending
+    files older than the applied ones (one error, the first kind found)."""
+    refused = refusals(problems)
+    if not refused:
+        return
+    found, error = refused, ValidationError
+    for codes, kind in _REFUSALS:
+        hits = [p for p in refused if p.code in codes]
+        if hits:
+            found, error = hits, kind
+            break
+    more = f" (and {len(refused) - 1} more problem(s): `migrata validate` lists them)" if len(refused) > 1 else ""
+    raise error(found[0].message + more, hint=found[0].hint)
 
 
 def planned_states(plan: Plan) -> list[MigrationState]:

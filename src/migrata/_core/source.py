@@ -28,7 +28,7 @@ from types import ModuleType
 from typing import Any
 
 from migrata._core.model import Migration, Script, Step, Version
-from migrata.errors import ConfigError, MigrationFileError
+from migrata.errors import ConfigError, IrreversibleError, MigrationFileError
 from migrata.util import parse_duration
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "checksum",
     "classify",
     "compile_patterns",
+    "empty_down_error",
     "load_python",
     "load_source",
     "read_text",
@@ -73,8 +74,17 @@ def read_text(path: Path | str) -> str:
         raise MigrationFileError(
             f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})",
             path=str(path),
+            line=data.count(b"\n", 0, exc.start) + 1,
             hint="save the file as UTF-8",
         ) from None
+    if "\x00" in text:  # no driver can send it: libpq cuts the text there, sqlite3 refuses it
+        at = text.index("\x00")
+        raise MigrationFileError(
+            f"holds a NUL byte (offset {at}): no database driver can send one in SQL text",
+            path=str(path),
+            line=text.count("\n", 0, at) + 1,
+            hint="delete it; a NUL in data is written as an escape or a function call (chr(0)), never as a raw byte",
+        )
     return text[1:] if text.startswith("\ufeff") else text
 
 
@@ -132,7 +142,7 @@ def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
                     path=str(path),
                 )
             kind = "py" if fname.endswith(".py") else "sql"
-            return _Part(path, kind, direction, Version.parse(m.group("version")), m.group("name"))
+            return _Part(path, kind, direction, _custom_version(rx, m.group("version"), path), m.group("name"))
     for rx, what in _BUILTIN:
         m = rx.match(fname)
         if not m:
@@ -151,6 +161,18 @@ def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
             return _Part(path, "py", "both", version, name)
         return _Part(path, "single", "both", version, name)
     return None
+
+
+def _custom_version(rx: re.Pattern[str], text: str | None, path: Path) -> Version:
+    """The version a ``file_pattern`` captured; text that is no version is
+    the pattern's fault (a setting), not the file's."""
+    if text is None or not Version.is_version(text):
+        raise ConfigError(
+            f"file_pattern {rx.pattern!r} matches {path} but its version group captured {text!r}, "
+            "which is not a version (digits, parts separated by dots or underscores)",
+            hint=r"make the group capture only the number, e.g. (?P<version>\d+)",
+        )
+    return Version.parse(text)
 
 
 def _candidates(directory: Path) -> list[Path]:
@@ -406,16 +428,24 @@ class Source:
                 load_python(m)
 
     def read(self, migration: Migration, script: Script) -> None:
-        """Read and check ``script`` of ``migration`` if only its name was seen."""
-        if migration.kind == "py" or script.sql is not None:
-            return
+        """Read and check ``script`` of ``migration`` if only its name was seen.
+        A step needs it: a down part with no SQL is refused as no down part."""
+        self.read_downs([migration])
+        if migration.down is None and migration.empty_down is not None and script.path == migration.empty_down:
+            raise empty_down_error(migration)
+
+    def read_downs(self, migrations: Iterable[Migration]) -> None:
+        """Read the separate down files of ``migrations`` not read yet; one
+        with no SQL means no down part (the one rule every command follows)."""
+        for m in migrations:
+            if m.down is not None and m.kind != "py" and m.down.sql is None:
+                self._read_down(m, m.down)
+
+    def _read_down(self, migration: Migration, script: Script) -> None:
         text = read_text(script.path)
         if _blank_sql(text) and not self.allow_empty:
-            raise MigrationFileError(
-                "empty migration (down part has no SQL)",
-                path=str(script.path),
-                hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
-            )
+            migration.down, migration.empty_down = None, script.path
+            return
         parsed = sql_script(script.path, text)
         script.sql, script.transactional, script.timeout = parsed.sql, parsed.transactional, parsed.timeout
         script.ddl_lock_timeout = parsed.ddl_lock_timeout
@@ -428,9 +458,18 @@ class Source:
 
     def read_all(self) -> None:
         """Read every part: the whole set checked (``validate``)."""
-        for m in self.versioned:
-            if m.down is not None:
-                self.read(m, m.down)
+        self.read_downs(self.versioned)
+
+
+def empty_down_error(m: Migration) -> IrreversibleError:
+    """A rollback of ``m``, whose down part holds no SQL (so it has none)."""
+    assert m.empty_down is not None
+    where = m.empty_down.name if m.empty_down != m.path else f"its '-- migrate:down' section in {m.path.name}"
+    return IrreversibleError(
+        f"migration {m.label} has no down part ({where} holds no SQL); nothing was rolled back",
+        hint=f"write the rollback SQL in {m.empty_down.name} (or set allow_empty = true to roll it back "
+        "as a no-op), or roll back to a later version",
+    )
 
 
 def load_source(
@@ -477,6 +516,11 @@ def load_source(
         )
     versioned.sort(key=lambda m: m.version.key if m.version else ())
     repeatables.sort(key=lambda m: m.name)
+    if not allow_empty:  # a '-- migrate:down' section with no SQL: no down part
+        for m in versioned + repeatables:
+            if m.down is not None and m.down.sql is not None and _blank_sql(m.down.sql):
+                m.empty_down = m.down.path
+                m.down = None
     return Source(directory, versioned, repeatables, allow_empty)
 
 
@@ -496,14 +540,13 @@ def _parse_part(part: _Part, allow_empty: bool) -> tuple[Script, Script | None, 
         up, down = split_sections(part.path, text)
     else:
         up, down = sql_script(part.path, text), None
-    for script, which in ((up, "up"), (down, "down")):
-        if script is not None and script.sql is not None and _blank_sql(script.sql) and not allow_empty:
-            raise MigrationFileError(
-                f"empty migration ({which} part has no SQL)" if down is not None else "empty migration",
-                path=str(part.path),
-                hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
-            )
     assert up.sql is not None
+    if _blank_sql(up.sql) and not allow_empty:
+        raise MigrationFileError(
+            "empty migration (up part has no SQL)" if down is not None else "empty migration",
+            path=str(part.path),
+            hint="write the SQL or delete the file; set allow_empty = true to run empty files as no-ops",
+        )
     return up, down, checksum(up.sql)
 
 

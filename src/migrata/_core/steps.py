@@ -24,13 +24,14 @@ from migrata._core.model import Migration, Step, StepResult
 from migrata._core.source import load_python
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.context import MigrationContext
-from migrata.errors import DDLLockTimeoutError, MigrationFailedError, one_line
+from migrata.errors import DDLLockTimeoutError, HistoryWriteError, MigrationFailedError, one_line
 
 __all__ = [
     "JOURNAL",
     "TRANSACTION",
     "Prepared",
     "StepResult",
+    "check_written",
     "event_op",
     "execute_body",
     "history_ops",
@@ -112,6 +113,29 @@ def journal_closing(ledger: Ledger, item: Prepared, duration_ms: int | Raw) -> l
     else:
         first = ledger.finish_run(m.id, m.checksum, duration_ms, item.count)  # type: ignore[arg-type]
     return [first, event_op(ledger, item, "ok", duration_ms)]
+
+
+def check_written(ledger: Ledger, item: Prepared, count: int | None, *, committed: bool) -> None:
+    """Raise unless ``count``, the driver's count of the step's own history
+    write (the row that says it is done), says it wrote its one row.
+    ``committed``: the step's changes are committed already."""
+    if count == 1:
+        return
+    m, direction = item.migration, item.step.direction
+    what = "deleting its history row" if direction == "down" else "recording it in the history"
+    cause = (
+        f"{what} changed {max(count or 0, 0)} row(s) of {ledger.table}, not 1: a trigger or rule there discards writes"
+    )
+    fix = f"find the trigger or rule on {ledger.table} that discards migrata's writes and remove it"
+    if not committed:
+        message, hint = f"{cause}; nothing of it was applied", f"{fix}, then run `migrata {direction}` again"
+    elif direction == "up":
+        message = f"{cause}; its changes are committed, but the history does not say it is applied"
+        hint = f"{fix}; then `migrata stamp {m.id}` records it (or `migrata repair {m.id}` if its row reads running)"
+    else:
+        message = f"{cause}; it was rolled back, but the history still says it is applied"
+        hint = f"{fix}; then `migrata stamp VERSION --force` with the version below {m.id} drops its row"
+    raise HistoryWriteError(f"migration {m.label}: {message}", version=m.id, hint=hint)
 
 
 COMMIT = Op("COMMIT")

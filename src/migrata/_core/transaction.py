@@ -23,6 +23,7 @@ from migrata._core.lockwaits import LockWaits
 from migrata._core.steps import (
     Prepared,
     StepResult,
+    check_written,
     elapsed_ms,
     event_op,
     execute_body,
@@ -78,7 +79,9 @@ def _run_statements(
             backend.execute(bound)
         execute_body(backend, item)
         ms = elapsed_ms(t0)
-        ledger.run(*history_ops(ledger, item, ms), event_op(ledger, item, "ok", ms))
+        history = history_ops(ledger, item, ms)
+        counts = ledger.run(*history, event_op(ledger, item, "ok", ms))
+        check_written(ledger, item, counts[len(history) - 1], committed=False)
         backend.commit()
     except MigrationFailedError as exc:
         backend.rollback()
@@ -101,11 +104,14 @@ def _run_in_one_call(
     t0 = time.perf_counter()
     text = item.step.script.sql or ""
     elapsed = Raw(backend.elapsed_ms_sql(utcnow()))
-    tail = ledger.render(*history_ops(ledger, item, elapsed), event_op(ledger, item, "ok", elapsed))
+    history = history_ops(ledger, item, elapsed)
+    tail = ledger.render(*history, event_op(ledger, item, "ok", elapsed))
+    if backend.commits_in_one_call:
+        tail.append("COMMIT")
     bound = waits.transaction_sql()
     head = backend.begin_sql + ";\n" + (bound + ";\n" if bound else "")
     try:
-        backend.run_script(head + text + "\n;\n" + ";\n".join(tail) + ";\nCOMMIT;")
+        counts = backend.run_script(head + text + "\n;\n", tail)
     except StatementError as exc:
         backend.rollback()
         position = exc.position - len(head) if exc.position else None
@@ -129,6 +135,15 @@ def _run_in_one_call(
     except BaseException:
         backend.rollback()
         raise
+    written = counts[len(history) - 1] if len(counts) == len(tail) else None
+    if not backend.commits_in_one_call:
+        try:
+            check_written(ledger, item, written, committed=False)
+        except BaseException:
+            backend.rollback()
+            raise
+        backend.commit()
+    check_written(ledger, item, written, committed=True)
     return step_result(item, t0)
 
 

@@ -42,7 +42,13 @@ Running SQL
      an error position), ``journal_in_one_call`` (``run_batch`` runs a list
      of statements in one round trip and says which one failed),
      ``defers_journal_commits`` (inside ``deferred_commits()`` journal writes
-     are committed by the next statement that commits implicitly).
+     are committed by the next statement that commits implicitly),
+     ``commits_in_one_call`` (a step sent with ``run_script`` ends with its
+     COMMIT in the same call; otherwise the runner commits after reading
+     the counts). ``execute``, ``run_script`` and ``run_batch`` return the
+     row count the driver reports with each statement's own result (never
+     an extra query): a step counts as done only when its history write
+     says it wrote its row.
   7. ``transactional_statement``, ``no_transaction_reason``,
      ``manages_transaction`` and ``returns_several_results`` classify one
      statement; ``elapsed_ms_sql()`` is an SQL expression of the step's
@@ -92,7 +98,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -187,6 +193,7 @@ class Backend(ABC):
     step_in_one_call: ClassVar[bool] = False
     journal_in_one_call: ClassVar[bool] = False
     defers_journal_commits: ClassVar[bool] = False
+    commits_in_one_call: ClassVar[bool] = False
     #: Suffix of this backend's backup files ("" for SQLite's database copies).
     backup_suffix: ClassVar[str] = ""
     #: Client programs backups and restores need, with the package that has
@@ -250,8 +257,9 @@ class Backend(ABC):
 
     # --- running SQL (2-8) --------------------------------------------------------
     @abstractmethod
-    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
-        """Run one statement of migrata's own; errors raise DatabaseError."""
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
+        """Run one statement of migrata's own; errors raise DatabaseError.
+        Returns the driver's row count for it (``cursor.rowcount``; -1: none)."""
 
     @abstractmethod
     def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
@@ -261,17 +269,19 @@ class Backend(ABC):
     def run_statement(self, sql: str) -> None:
         """Run one statement of a migration; a failure raises StatementError."""
 
-    def run_script(self, sql: str) -> None:
-        """Run several statements in one call (only where ``step_in_one_call``).
-        A failure raises StatementError with the server's ``position`` (1-based
-        offset in ``sql``) where it reports one."""
+    def run_script(self, sql: str, tail: Sequence[str] = ()) -> list[int]:
+        """Run several statements, then those of ``tail`` (migrata's own), in
+        one call (only where ``step_in_one_call``); return the row count of
+        each statement of ``tail``, from its own result. A failure raises
+        StatementError with the server's ``position`` (1-based offset in
+        ``sql``) where it reports one."""
         raise NotImplementedError(f"the {self.dialect} backend does not run scripts in one call")
 
-    def run_batch(self, statements: list[str]) -> None:
+    def run_batch(self, statements: list[str]) -> list[int]:
         """Run ``statements`` in order in one round trip (only where
         ``journal_in_one_call``), stopping at the first that fails: it raises
         StatementError with ``index``, its position in the list. Each statement
-        must yield exactly one result."""
+        must yield exactly one result; returns the row count of each."""
         raise NotImplementedError(f"the {self.dialect} backend does not run batches")
 
     @abstractmethod

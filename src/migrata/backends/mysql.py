@@ -215,13 +215,13 @@ class MySQLBackend(Backend):
             self.connection.autocommit(False)
             self._defer = "off"
 
-    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
         pymysql = _pymysql()
         if self._defer is not None:
             self._autocommit_off()
         try:
             with self.connection.cursor() as cur:
-                cur.execute(sql, tuple(params) if params else None)
+                return int(cur.execute(sql, tuple(params) if params else None))
         except pymysql.err.MySQLError as exc:
             raise DatabaseError(f"MySQL error in migrata's own statement: {_message(exc)}") from exc
 
@@ -246,7 +246,7 @@ class MySQLBackend(Backend):
         except pymysql.err.MySQLError as exc:
             raise self._statement_error(exc) from None
 
-    def run_batch(self, statements: list[str]) -> None:
+    def run_batch(self, statements: list[str]) -> list[int]:
         """One multi-statement packet; the server stops at the first error, and
         the results read before it say which statement that was. It starts
         with the clock ``elapsed_ms_sql`` reads. A newline before each
@@ -263,17 +263,18 @@ class MySQLBackend(Backend):
             self._defer = "off"  # until the packet has run to its end
         else:
             packet = [f"SET {_CLOCK}", *statements]
-        done = 0
+        counts: list[int] = []  # each result's affected rows, in order
         try:
             with self.connection.cursor() as cur:
                 cur.execute("\n;\n".join(packet))
-                done = 1
+                counts.append(int(cur.rowcount))
                 while cur.nextset():
-                    done += 1
+                    counts.append(int(cur.rowcount))
         except pymysql.err.MySQLError as exc:
-            raise self._statement_error(exc, index=done - 1) from None
+            raise self._statement_error(exc, index=len(counts) - 1) from None
         if framed:
             self._defer = "done"
+        return counts[1 : 1 + len(statements)]
 
     def literal(self, value: Any) -> str:
         """The driver's own quoting: on a connection, with the server's

@@ -23,6 +23,7 @@ import contextlib
 import os
 import re
 import zlib
+from collections.abc import Sequence
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ class PostgresBackend(Backend):
     text_type = "TEXT"
     id_column = "id BIGSERIAL PRIMARY KEY"
     step_in_one_call = True
+    commits_in_one_call = True
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
         super().__init__(url, options=options)
@@ -178,10 +180,10 @@ class PostgresBackend(Backend):
         return self._conn.info.transaction_status != TransactionStatus.IDLE
 
     # --- statements ---------------------------------------------------------------------
-    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
         psycopg = _psycopg()
         try:
-            self.connection.execute(sql, tuple(params) if params else None)
+            return int(self.connection.execute(sql, tuple(params) if params else None).rowcount)
         except psycopg.Error as exc:
             raise DatabaseError(f"PostgreSQL error in migrata's own statement: {_message(exc)}") from exc
 
@@ -207,12 +209,19 @@ class PostgresBackend(Backend):
     def elapsed_ms_sql(self, started: str) -> str:
         return "CAST(EXTRACT(EPOCH FROM clock_timestamp() - transaction_timestamp()) * 1000 AS INTEGER)"
 
-    def run_script(self, sql: str) -> None:
-        """Run one or more statements in one round trip (simple query protocol)."""
+    def run_script(self, sql: str, tail: Sequence[str] = ()) -> list[int]:
+        """Run one or more statements, then ``tail``, in one round trip
+        (simple query protocol). The server answers each statement with its
+        own result: the last ``len(tail)`` are those of ``tail``."""
         psycopg = _psycopg()
+        text = sql + "".join(f"{statement};\n" for statement in tail)
         try:
             with self.connection.cursor() as cur:
-                cur.execute(sql)
+                cur.execute(text)
+                counts = [int(cur.rowcount)]
+                while cur.nextset():
+                    counts.append(int(cur.rowcount))
+            return counts[len(counts) - len(tail) :] if tail else []
         except psycopg.Error as exc:
             position = None
             diag = getattr(exc, "diag", None)

@@ -24,7 +24,7 @@ import os
 import sqlite3
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -266,8 +266,8 @@ class SQLiteBackend(Backend):
                 return self._own_cursor(sql, params, what)
             raise DatabaseError(f"SQLite error in migrata's own {what}: {exc}") from exc
 
-    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
-        self._own_cursor(sql, params, "statement")
+    def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
+        return int(self._own_cursor(sql, params, "statement").rowcount)
 
     def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         cur = self._own_cursor(sql, params)
@@ -300,11 +300,15 @@ class SQLiteBackend(Backend):
         finally:
             self._deadline = None
 
-    def run_script(self, sql: str) -> None:
+    def run_script(self, sql: str, tail: Sequence[str] = ()) -> list[int]:
         """``executescript``: SQLite parses and runs the whole text itself. No
-        transaction may be open (the text brings its own BEGIN ... COMMIT)."""
+        transaction may be open (the text brings its own BEGIN). The ``tail``
+        statements follow one by one, each with its own count (in process:
+        no round trip), and the runner commits once it has read them."""
+        conn = self.connection
         try:
-            self.connection.executescript(sql)
+            conn.executescript(sql)
+            return [int(conn.execute(statement).rowcount) for statement in tail]
         except sqlite3.Error as exc:
             raise StatementError(str(exc)) from None
 

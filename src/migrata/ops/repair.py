@@ -38,7 +38,7 @@ def repair_history(
     _, problems = sess.report(rows)
     mine = [p for p in problems if version is None or p.version == version]
     wanted = {"checksum"} if checksums else set()
-    wanted |= {"missing"} if forget_missing else set()
+    wanted |= {"missing", "renamed"} if forget_missing else set()
     wanted |= {FAILED, RUNNING} if any(chosen) else set()
     if not any(p.code in wanted for p in mine) and not any(chosen):
         # nothing asked for, or nothing to act on: report without locking or writing
@@ -56,7 +56,7 @@ def repair_history(
         if checksums:
             actions.extend(_accept_edits(sess, [p for p in mine if p.code == "checksum"]))
         if forget_missing:
-            actions.extend(_forget_missing(sess, [p for p in mine if p.code == "missing"]))
+            actions.extend(_forget_missing(sess, [p for p in mine if p.code in ("missing", "renamed")]))
         _, remaining = sess.report()
         return RepairResult([p for p in remaining if p.severity == "error"], actions, steps)
 

@@ -193,6 +193,15 @@ def _apply_directives(script: Script, text: str, path: Path, first_line: int) ->
         if name in ("no-transaction", "notransaction", "no_transaction"):
             script.transactional = False
             script.explicit_no_transaction = True
+        elif name == "review":
+            pass  # a note for the reviewer (e.g. a likely rename written by autogenerate)
+        elif name == "review-required":
+            raise MigrationFileError(
+                f"needs review before it runs: {arg or 'a change that loses data'}",
+                path=str(path),
+                line=lineno,
+                hint="read the migration; when it is right, delete its '-- migrata:review-required' line",
+            )
         elif name == "timeout":
             try:
                 script.timeout = parse_duration(arg)

@@ -104,7 +104,8 @@ def test_a_replay_database_left_by_a_killed_run_is_dropped(tmp_path: Path, diale
             # and the run's own replay database is gone too
             listing = {
                 "postgresql": "SELECT datname FROM pg_database WHERE datname LIKE 'migrata_replay_%'",
-                "mysql": "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE 'migrata_replay_%'",
+                "mysql": "SELECT schema_name FROM information_schema.schemata "
+                "WHERE schema_name LIKE 'migrata_replay_%'",
             }[dialect]
             assert stale not in {r[0] for r in admin.query(listing)}
         finally:

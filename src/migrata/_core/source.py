@@ -212,7 +212,7 @@ def _apply_directives(script: Script, text: str, path: Path, first_line: int) ->
                 f"unknown directive '-- migrata:{name}'",
                 path=str(path),
                 line=lineno,
-                hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s",
+                hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s, -- migrata:review",
             )
 
 

@@ -150,7 +150,9 @@ def _norm_default(text: str | None) -> str | None:
     while len(t) >= 2 and t[0] == "(" and t[-1] == ")":
         t = t[1:-1].strip()
     t = t.strip("'\"")
-    return {"true": "1", "false": "0"}.get(t, t)
+    if t.endswith("()"):  # MariaDB writes current_timestamp()
+        t = t[:-2]
+    return {"true": "1", "false": "0", "now": "current_timestamp"}.get(t, t)
 
 
 def _compare_default(

@@ -38,6 +38,7 @@ from migrata.api import (
     validate,
     verify,
 )
+from migrata.api_schema import autogenerate, diff
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
 from migrata.errors import (
@@ -63,11 +64,13 @@ from migrata.errors import (
 )
 from migrata.results import (
     AdoptResult,
+    AutogenerateResult,
     BackupResult,
     CheckResult,
     CleanupResult,
     CurrentResult,
     DatabaseResult,
+    DiffResult,
     DoctorResult,
     HistoryResult,
     InitResult,
@@ -89,6 +92,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdoptResult",
+    "AutogenerateResult",
     "BackupError",
     "BackupResult",
     "CheckResult",
@@ -98,6 +102,7 @@ __all__ = [
     "CurrentResult",
     "DatabaseError",
     "DatabaseResult",
+    "DiffResult",
     "DirtyStateError",
     "DoctorResult",
     "DriverMissingError",
@@ -132,12 +137,14 @@ __all__ = [
     "VerifyResult",
     "__version__",
     "adopt",
+    "autogenerate",
     "backup",
     "backups",
     "check",
     "cleanup",
     "create_database",
     "current",
+    "diff",
     "doctor",
     "downgrade",
     "drop_database",

@@ -177,6 +177,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "pushgateway": _parse_optional_str,
     "log_format": _parse_log_format,
     "log_file": _parse_path,
+    "models": _parse_optional_str,  # pkg.module:metadata, for autogenerate and diff
 }
 
 #: Settings that are paths: relative ones are relative to where they were written.
@@ -222,6 +223,7 @@ class Settings:
     pushgateway: str | None = None
     log_format: str = "text"
     log_file: Path | None = None
+    models: str | None = None
     project_dir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     env: str | None = None

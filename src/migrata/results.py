@@ -15,11 +15,13 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AdoptResult",
+    "AutogenerateResult",
     "BackupResult",
     "CheckResult",
     "CleanupResult",
     "CurrentResult",
     "DatabaseResult",
+    "DiffResult",
     "DoctorResult",
     "HistoryResult",
     "InitResult",
@@ -305,3 +307,39 @@ class DoctorResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"database": self.database, "ready": self.ready, "checks": self.checks}
+
+
+@dataclass
+class AutogenerateResult:
+    """``autogenerate``: the files written (none when nothing changed), the
+    differences found, likely renames and data-losing drops to review."""
+
+    version: str | None
+    files: list[str]
+    differences: list[str]
+    notes: list[str] = field(default_factory=list)
+    losses: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.files)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "changed": self.changed}
+
+
+@dataclass
+class DiffResult:
+    """``diff``: each comparison (left, right, differences as dicts and
+    lines) and the object kinds that were not compared."""
+
+    database: str
+    comparisons: list[dict[str, Any]]
+    not_compared: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def drift(self) -> bool:
+        return any(c["differences"] for c in self.comparisons)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "drift": self.drift}

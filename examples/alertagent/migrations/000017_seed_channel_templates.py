@@ -9,7 +9,13 @@ TEMPLATES = [
         "email",
         "default-email",
         "SMTP e-mail to a list of addresses",
-        {"smtp_host": "{{ smtp_host }}", "smtp_port": 587, "from": "{{ from }}", "to": [], "subject": "[{{ level }}] {{ name }}"},
+        {
+            "smtp_host": "{{ smtp_host }}",
+            "smtp_port": 587,
+            "from": "{{ from }}",
+            "to": [],
+            "subject": "[{{ level }}] {{ name }}",
+        },
     ),
     (
         "webhook",

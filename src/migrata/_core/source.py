@@ -215,6 +215,15 @@ def _apply_directives(script: Script, text: str, path: Path, first_line: int) ->
         if name in ("no-transaction", "notransaction", "no_transaction"):
             script.transactional = False
             script.explicit_no_transaction = True
+        elif name == "review":
+            pass  # a note for the reviewer (e.g. a likely rename written by autogenerate)
+        elif name == "review-required":
+            raise MigrationFileError(
+                f"needs review before it runs: {arg or 'a change that loses data'}",
+                path=str(path),
+                line=lineno,
+                hint="read the migration; when it is right, delete its '-- migrata:review-required' line",
+            )
         elif name in ("timeout", "ddl-lock-timeout"):
             try:
                 seconds = 0.0 if name != "timeout" and arg.strip() in ("0", "off") else parse_duration(arg)
@@ -230,7 +239,7 @@ def _apply_directives(script: Script, text: str, path: Path, first_line: int) ->
                 path=str(path),
                 line=lineno,
                 hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s, "
-                "-- migrata:ddl-lock-timeout 2s",
+                "-- migrata:ddl-lock-timeout 2s, -- migrata:review",
             )
 
 

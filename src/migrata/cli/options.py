@@ -69,6 +69,7 @@ OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         "on_connect",
         {"metavar": "MODULE:FUNC", "multiple": True, "help": "Call FUNC(connection) after connecting."},
     ),
+    (("--models",), "models", {"metavar": "MODULE:ATTR", "help": "SQLAlchemy models for autogenerate and diff."}),
     # operations
     (
         ("--backup/--no-backup",),

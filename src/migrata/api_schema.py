@@ -1,0 +1,45 @@
+"""The schema commands as library functions: ``autogenerate`` and ``diff``.
+
+They sit beside :mod:`migrata.api` (same conventions: ``config`` as there,
+keyword overrides of any setting, a result object back, a
+:class:`~migrata.errors.MigrataError` on failure) and need the ``models``
+extra (SQLAlchemy and alembic), imported only when one of them is called.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from migrata.results import AutogenerateResult, DiffResult
+from migrata.session import ConfigLike, resolve_settings
+
+__all__ = ["autogenerate", "diff"]
+
+
+def autogenerate(
+    config: ConfigLike = None, name: str = "", *, models: str | None = None, **overrides: Any
+) -> AutogenerateResult:
+    """Write the next up/down SQL pair that brings the schema of the
+    migrations to the models (``models``: ``pkg.module:metadata``, default
+    the ``models`` setting). Nothing is written when nothing changed."""
+    from migrata.schema.generate import generate
+    from migrata.schema.models import load_models
+
+    settings = resolve_settings(config, **overrides)
+    spec = models or settings.models
+    metadata = load_models(spec, settings.project_dir)
+    return generate(settings, metadata, name, str(spec))
+
+
+def diff(config: ConfigLike = None, *, models: str | None = None, **overrides: Any) -> DiffResult:
+    """Drift: the live database against the migrations applied to it, and
+    the migrations against the models (when ``models`` or the setting names
+    them). Object kinds that are not compared are listed."""
+    from migrata.schema.generate import diff_schemas
+    from migrata.schema.models import load_models, require_sqlalchemy
+
+    settings = resolve_settings(config, **overrides)
+    spec = models or settings.models
+    require_sqlalchemy()
+    metadata = load_models(spec, settings.project_dir) if spec else None
+    return diff_schemas(settings, metadata)

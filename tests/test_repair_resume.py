@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import pymysql
 import pytest
 
 import migrata
@@ -144,7 +145,12 @@ class Run:
         if self.s.pg:
             self.s.sql("SELECT pg_terminate_backend(%s)", (conn_id,))
         else:
-            self.s.sql(f"KILL CONNECTION {int(conn_id)}")
+            try:
+                self.s.sql(f"KILL CONNECTION {int(conn_id)}")
+            except pymysql.err.OperationalError as exc:
+                if exc.args[0] != 1094:  # Unknown thread id: the run ended meanwhile
+                    raise
+                return False
         return True
 
     def join(self) -> None:

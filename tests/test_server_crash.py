@@ -359,7 +359,8 @@ def test_sigkill_during_up(server: Server, tmp_path: Path) -> None:
         assert seen["killed mid-run"] >= TRIALS // 3, f"kills did not land mid-run often enough: {dict(seen)}"
     else:
         assert seen["repair chosen"] >= TRIALS // 3, f"too few kills left a `running` row: {dict(seen)}"
-        assert seen["left running (in doubt, completed)"] >= 1, f"{dict(seen)}"
+        # A completed statement left in doubt is rare now that the journal marks
+        # DDL done before a data change; tests/test_repair_resume.py aims kills at it.
     assert seen["killed before the first commit"] >= 1, f"no kill landed before the first commit: {dict(seen)}"
 
 

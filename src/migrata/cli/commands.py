@@ -11,7 +11,7 @@ import click
 
 from migrata import api
 from migrata.cli.group import AliasGroup, cli, json_option, quiet, settings, setup_logging
-from migrata.cli.options import collected, common_options, overrides
+from migrata.cli.options import collected, common_options, confirm_option, overrides
 from migrata.cli.output import echo, print_json, table
 from migrata.cli.reports import exit_if_invalid, problem_lines, show_check, show_current, show_migrated, show_status
 from migrata.errors import NotConfirmedError, ValidationError
@@ -21,16 +21,16 @@ from migrata.errors import NotConfirmedError, ValidationError
 
 @cli.command("init")
 @click.argument("folder", metavar="[DIRECTORY]", required=False, default=".")
-@click.option("--force", is_flag=True, help="Overwrite an existing migrata.toml.")
+@confirm_option("Overwrite an existing migrata.toml.")
 @common_options
 @click.pass_context
-def init_cmd(ctx: click.Context, folder: str, force: bool) -> None:
+def init_cmd(ctx: click.Context, folder: str, yes: bool) -> None:
     """Write migrata.toml and create the migrations folder in DIRECTORY."""
     setup_logging(ctx)
     opts = overrides(ctx)
     base = collected(ctx).get("directory")
     target = os.path.join(base, folder) if base else folder
-    res = api.init(target, url=opts.get("url"), migrations=opts.get("migrations", "migrations"), force=force)
+    res = api.init(target, url=opts.get("url"), migrations=opts.get("migrations", "migrations"), force=yes)
     for path in res.created:
         echo(f"created {path}")
     echo("next: `migrata new create_first_table`, write its SQL, then `migrata up`")
@@ -306,14 +306,14 @@ _REPAIR_MENU = """Ways out (each needs its flag):
 
 @cli.command("stamp")
 @click.argument("version")
-@click.option("--force", is_flag=True, help="Also remove history rows above VERSION.")
+@confirm_option("Also remove history rows above VERSION.")
 @json_option
 @common_options
 @click.pass_context
-def stamp_cmd(ctx: click.Context, version: str, force: bool, as_json: bool) -> None:
+def stamp_cmd(ctx: click.Context, version: str, yes: bool, as_json: bool) -> None:
     """Record migrations up to VERSION as applied without running them."""
     setup_logging(ctx)
-    res = api.stamp(settings(ctx), version, force=force)
+    res = api.stamp(settings(ctx), version, force=yes)
     if as_json:
         print_json(res.to_dict())
         return
@@ -382,22 +382,21 @@ def lock_status_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @lock_group.command("release")
-@click.option("--force", "-f", "force", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--yes", "-y", "force", is_flag=True, help="Same as --force.")
+@confirm_option()
 @json_option
 @common_options
 @click.pass_context
-def lock_release_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
+def lock_release_cmd(ctx: click.Context, yes: bool, as_json: bool) -> None:
     """Stop the migrator holding the lock, after confirmation."""
     setup_logging(ctx)
     s = settings(ctx)
-    if not force:
+    if not yes:
         st = api.lock_status(s)
         if not st.held:
             echo("free: nothing to release")
             return
         if not sys.stdin.isatty():
-            raise NotConfirmedError("releasing the lock stops its holder", hint="confirm with --force")
+            raise NotConfirmedError("releasing the lock stops its holder", hint="confirm with --yes")
         h = st.holder or {}
         if not click.confirm(f"Stop the migrator pid {h.get('pid')} on {h.get('host')}?", default=False):
             raise NotConfirmedError("not confirmed; the lock stays")
@@ -436,18 +435,17 @@ def db_create_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @db_group.command("drop")
-@click.option("--force", "-f", "force", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--yes", "-y", "force", is_flag=True, help="Same as --force.")
+@confirm_option()
 @json_option
 @common_options
 @click.pass_context
-def db_drop_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
+def db_drop_cmd(ctx: click.Context, yes: bool, as_json: bool) -> None:
     """Drop the configured database and everything in it, after confirmation."""
     setup_logging(ctx)
     s = settings(ctx)
-    if not force:
+    if not yes:
         if not sys.stdin.isatty():
-            raise NotConfirmedError(f"dropping {s.masked_url} deletes all its data", hint="confirm with --force")
+            raise NotConfirmedError(f"dropping {s.masked_url} deletes all its data", hint="confirm with --yes")
         if not click.confirm(f"Drop {s.masked_url} and all its data?", default=False):
             raise NotConfirmedError("not confirmed; nothing was dropped")
     res = api.drop_database(s, force=True)

@@ -1,0 +1,90 @@
+"""Smaller things a user trips over (issue 16, item 11).
+
+* every problem is printed once;
+* one confirmation flag everywhere: ``--yes``/``-y`` with ``--force``/``-f``
+  as its alias, on every command that asks before changing something;
+* ``repair VERSION`` prints the commands with the real version and only the
+  ways out that apply to that state;
+* ``lock status`` shows the migrating client's pid and host and says what
+  "since" measures;
+* ``backups`` re-checks each backup's SHA-256 before saying verified;
+* a MariaDB failure message cites the user's statement and line, never
+  migrata's own bookkeeping statements.
+
+SQLite through the CLI in-process; PostgreSQL and MariaDB on the real test
+servers (a missing server skips locally and fails in CI).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from migrata.testing import CliResult
+
+
+def ok(r: CliResult) -> CliResult:
+    assert r.exit_code == 0, f"exit {r.exit_code}\n{r.stdout}\n{r.stderr}"
+    assert "Traceback" not in r.output
+    return r
+
+
+# --- one confirmation flag everywhere -----------------------------------------------------------
+
+
+def _with_backup(project: Any) -> None:
+    project.pair("1", "a", "CREATE TABLE a (x INTEGER);\n", "DROP TABLE a;\n")
+    ok(project.run("up"))
+    ok(project.run("backup"))
+
+
+@pytest.mark.parametrize("flag", ["--yes", "-y", "--force", "-f"])
+def test_restore_confirms_with_yes_or_force(project: Any, flag: str) -> None:
+    _with_backup(project)
+    project.sql_write("INSERT INTO a VALUES (42)")
+    r = ok(project.run("restore", flag))
+    assert "restored" in r.stdout
+    assert project.sql("SELECT x FROM a") == []  # the row written after the backup is gone
+
+
+@pytest.mark.parametrize("flag", ["--yes", "-y", "--force", "-f"])
+def test_stamp_confirms_with_yes_or_force(project: Any, flag: str) -> None:
+    project.pair("1", "a", "CREATE TABLE a (x INTEGER);\n", "DROP TABLE a;\n")
+    project.pair("2", "b", "CREATE TABLE b (x INTEGER);\n", "DROP TABLE b;\n")
+    ok(project.run("up"))
+    refused = project.run("stamp", "1")
+    assert refused.exit_code == 2 and project.history() == ["1", "2"], refused.output
+    r = ok(project.run("stamp", "1", flag))
+    assert "1 removed" in r.stdout
+    assert project.history() == ["1"]
+
+
+@pytest.mark.parametrize("flag", ["--yes", "-y", "--force", "-f"])
+def test_db_drop_lock_release_and_init_take_both_spellings(project: Any, flag: str) -> None:
+    project.pair("1", "a", "CREATE TABLE a (x INTEGER);\n")
+    ok(project.run("up"))
+    assert "free: nothing to release" in ok(project.run("lock", "release", flag)).stdout
+    assert "dropped" in ok(project.run("db", "drop", flag)).stdout
+    assert not project.db.exists()
+    r = ok(project.run("init", flag))
+    assert "created" in r.stdout
+
+
+def test_the_confirmation_flag_is_one_shared_definition() -> None:
+    """Every command that asks for confirmation spells it the same way."""
+    import click
+
+    from migrata.cli.app import cli
+
+    ctx = click.Context(cli)
+    spellings = set()
+    for path in (["init"], ["stamp"], ["restore"], ["lock", "release"], ["db", "drop"]):
+        cmd: Any = cli
+        for name in path:
+            cmd = cmd.get_command(ctx, name)
+        opts = [p for p in cmd.params if isinstance(p, click.Option) and "--yes" in p.opts]
+        assert len(opts) == 1, path
+        assert not [p for p in cmd.params if "--force" in getattr(p, "opts", []) and p is not opts[0]], path
+        spellings.add((tuple(sorted(opts[0].opts)), opts[0].name))
+    assert spellings == {(("--force", "--yes", "-f", "-y"), "yes")}

@@ -17,10 +17,13 @@ servers (a missing server skips locally and fails in CI).
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _servers import SERVERS, error_lines, open_server
 from migrata.testing import CliResult
 
 
@@ -88,3 +91,71 @@ def test_the_confirmation_flag_is_one_shared_definition() -> None:
         assert not [p for p in cmd.params if "--force" in getattr(p, "opts", []) and p is not opts[0]], path
         spellings.add((tuple(sorted(opts[0].opts)), opts[0].name))
     assert spellings == {(("--force", "--yes", "-f", "-y"), "yes")}
+
+
+# --- every problem printed once ------------------------------------------------------------------
+
+
+def _failed_second_migration(write: Any, pg: bool) -> str:
+    """1 creates a; 2 creates b, then fails on creating a again, leaving a failed row
+    (PostgreSQL: outside a transaction, so that it is journaled as on the others)."""
+    write("1_a.up.sql", "CREATE TABLE a (x INTEGER);\n")
+    head = "-- migrata:no-transaction\n" if pg else ""
+    write("2_b.up.sql", f"{head}CREATE TABLE b (x INTEGER);\n\nCREATE TABLE a (y INTEGER);\n")
+    return f"2_b.up.sql:{4 if head else 3}"
+
+
+def _once(r: CliResult, *fragments: str) -> None:
+    out = r.stdout + r.stderr
+    for fragment in fragments:
+        assert out.count(fragment) == 1, f"{fragment!r} printed {out.count(fragment)} times:\n{out}"
+
+
+def test_status_prints_a_broken_file_once_and_no_false_problem(project: Any) -> None:
+    project.pair("1", "a", "CREATE TABLE a (x INTEGER);\n", "DROP TABLE a;\n")
+    ok(project.run("up"))
+    ok(project.run("new", "unfinished"))  # an empty template: the set does not load
+    for command in ("status", "info"):
+        r = project.run(command)
+        assert r.exit_code == 3, r.output
+        _once(r, "empty migration")
+        assert error_lines(r.stderr) and "empty migration" in error_lines(r.stderr)[0]
+        assert "missing" not in r.output, f"{command} calls the applied 1 a missing:\n{r.output}"
+    r = project.run("status", "--json")
+    data = json.loads(r.stdout)
+    assert [p["code"] for p in data["problems"]] == ["file"]
+    assert [(m["version"], m["state"]) for m in data["migrations"]] == [("1", "applied")]
+
+
+def test_status_prints_a_broken_python_file_once(project: Any) -> None:
+    project.pair("1", "a", "CREATE TABLE a (x INTEGER);\n", "DROP TABLE a;\n")
+    ok(project.run("up"))
+    project.write("2_b.py", "def up(ctx):\n    ctx.execute(\n")
+    r = project.run("status")
+    assert r.exit_code == 3, r.output
+    _once(r, "2_b.py:2")
+    assert "missing" not in r.output and "Current:  1 a" in r.stdout
+
+
+def test_status_says_a_failed_run_once_sqlite(project: Any) -> None:
+    where = _failed_second_migration(project.write, pg=True)  # SQLite journals a no-transaction file too
+    assert project.run("up").exit_code == 1
+    for command in ("status", "info", "check", "validate", "up"):
+        r = project.run(command)
+        _once(r, "table a already exists")
+        line = next(x for x in (r.stdout + r.stderr).splitlines() if "already exists" in x)
+        assert line.count("failed") == 1 and line.count("2 b") == 1, line
+        assert where in line, line
+
+
+@pytest.mark.parametrize("dialect", SERVERS)
+def test_status_says_a_failed_run_once_servers(dialect: str, tmp_path: Path) -> None:
+    with open_server(dialect, tmp_path) as server:
+        where = _failed_second_migration(server.write, pg=server.pg)
+        assert server.run("up").exit_code == 1
+        for command in ("status", "info", "check", "up"):
+            r = server.run(command)
+            _once(r, "already exists")
+            line = next(x for x in (r.stdout + r.stderr).splitlines() if "already exists" in x)
+            assert line.count("failed") == 1 and line.count("2 b") == 1, line
+            assert where in line, line

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
-from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version
+from migrata._core.model import RUNNING, AppliedMigration, MigrationState, Plan, Problem, Version
 from migrata._core.report import guard, planned_states
 from migrata._core.source import Source
 from migrata.errors import (
@@ -259,6 +259,7 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
         exists = sess.database_exists()
         rows = sess.rows()
         file_problems: list[Problem] = []
+        unread = False
         try:
             # only pending Python migrations are imported: applied ones never run
             # again, and importing every revision is what makes Alembic slow
@@ -267,8 +268,12 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
             # report a broken or unfinished file (e.g. a fresh `migrata new` template)
             # instead of failing: status must still say where the database stands
             file_problems.append(Problem("file", exc.message, hint=exc.hint))
-            sess.use_source(Source(sess.settings.migrations))
+            unread = not sess.has_source()
+            if unread:  # the set did not load: the history alone says where the database stands
+                sess.use_source(Source(sess.settings.migrations))
         states, problems = sess.report(rows)
+        if unread:
+            states, problems = _history_only(states, problems)
         problems = file_problems + _in_progress(sess, problems)
         return StatusResult(
             database=sess.database,
@@ -280,6 +285,15 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
             problems=problems,
             database_exists=exists,
         )
+
+
+def _history_only(states: list[MigrationState], problems: list[Problem]) -> tuple[list[MigrationState], list[Problem]]:
+    """The report of a set that did not load: its applied rows are not
+    "missing" (their files were not read), so only the history's own problems stay."""
+    for s in states:
+        if s.state == "missing":
+            s.state = "applied"
+    return states, [p for p in problems if p.code not in ("missing", "gap")]
 
 
 def _in_progress(sess: Session, problems: list[Problem]) -> list[Problem]:

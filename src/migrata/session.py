@@ -75,6 +75,10 @@ class Session:
             self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
         return self._source
 
+    def has_source(self) -> bool:
+        """Whether the migration set was loaded (it loads on first use)."""
+        return self._source is not None
+
     def use_source(self, source: Source) -> None:
         self._source = source
 

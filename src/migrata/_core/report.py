@@ -67,7 +67,10 @@ def _dirty_problem(row: AppliedMigration) -> Problem:
             )
     msg = f"the {what} of {row.version} {row.name} {verb}{done}"
     if row.error:
-        msg += f": {row.error.splitlines()[0][:200]}"
+        # the recorded error starts "migration V NAME failed at FILE:LINE: ...": say it once
+        said = f"migration {row.version} {row.name} failed "
+        error = row.error.splitlines()[0]
+        msg += f" {error[len(said) :][:200]}" if error.startswith(said + "at ") else f": {error[:200]}"
     return Problem(row.status, msg, version=row.version, hint=hint)
 
 

@@ -13,7 +13,15 @@ from migrata import api
 from migrata.cli.group import AliasGroup, cli, json_option, quiet, settings, setup_logging
 from migrata.cli.options import collected, common_options, confirm_option, overrides
 from migrata.cli.output import echo, print_json, table
-from migrata.cli.reports import exit_if_invalid, problem_lines, show_check, show_current, show_migrated, show_status
+from migrata.cli.reports import (
+    exit_if_invalid,
+    listed,
+    problem_lines,
+    show_check,
+    show_current,
+    show_migrated,
+    show_status,
+)
 from migrata.errors import NotConfirmedError, ValidationError
 
 # --- setup ------------------------------------------------------------------------------
@@ -146,9 +154,9 @@ def info_cmd(ctx: click.Context, as_json: bool) -> None:
             for m in st.migrations
         ],
     )
-    if st.problems:
+    if listed(st.problems):
         echo("Problems:")
-        problem_lines(st.problems)
+        problem_lines(listed(st.problems))
     exit_if_invalid(st.problems)
 
 
@@ -396,7 +404,7 @@ def lock_release_cmd(ctx: click.Context, yes: bool, as_json: bool) -> None:
             echo("free: nothing to release")
             return
         if not sys.stdin.isatty():
-            raise NotConfirmedError("releasing the lock stops its holder", hint="confirm with --yes")
+            raise NotConfirmedError("releasing the lock stops its holder", hint="confirm with --yes (alias --force)")
         h = st.holder or {}
         if not click.confirm(f"Stop the migrator pid {h.get('pid')} on {h.get('host')}?", default=False):
             raise NotConfirmedError("not confirmed; the lock stays")
@@ -445,7 +453,9 @@ def db_drop_cmd(ctx: click.Context, yes: bool, as_json: bool) -> None:
     s = settings(ctx)
     if not yes:
         if not sys.stdin.isatty():
-            raise NotConfirmedError(f"dropping {s.masked_url} deletes all its data", hint="confirm with --yes")
+            raise NotConfirmedError(
+                f"dropping {s.masked_url} deletes all its data", hint="confirm with --yes (alias --force)"
+            )
         if not click.confirm(f"Drop {s.masked_url} and all its data?", default=False):
             raise NotConfirmedError("not confirmed; nothing was dropped")
     res = api.drop_database(s, force=True)

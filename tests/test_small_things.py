@@ -18,6 +18,7 @@ servers (a missing server skips locally and fails in CI).
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -159,3 +160,90 @@ def test_status_says_a_failed_run_once_servers(dialect: str, tmp_path: Path) -> 
             line = next(x for x in (r.stdout + r.stderr).splitlines() if "already exists" in x)
             assert line.count("failed") == 1 and line.count("2 b") == 1, line
             assert where in line, line
+
+
+# --- repair VERSION: the real version, only the ways out that apply ------------------------------
+
+
+def _ways(r: CliResult) -> list[str]:
+    """The commands under "Ways out"."""
+    lines = r.stdout.splitlines()
+    assert "Ways out (each needs its flag):" in lines, r.output
+    return [re.split(r"\s{2,}", x.strip())[0] for x in lines[lines.index("Ways out (each needs its flag):") + 1 :]]
+
+
+def test_repair_lists_the_ways_out_of_a_failed_run(project: Any) -> None:
+    _failed_second_migration(project.write, pg=True)
+    assert project.run("up").exit_code == 1
+    for args in (("repair",), ("repair", "2")):
+        r = project.run(*args)
+        assert r.exit_code == 3, r.output
+        assert "VERSION" not in r.stdout and " N " not in r.stdout, r.stdout
+        commands = _ways(r)
+        assert commands == ["migrata repair 2 --resume", "migrata repair 2 --mark-applied", "migrata repair 2 --forget"]
+        assert "statement 2" in r.stdout  # where --resume goes on from
+    data = json.loads(project.run("repair", "2", "--json").stdout)
+    assert [w["command"] for w in data["ways_out"]] == [
+        "migrata repair 2 --resume",
+        "migrata repair 2 --mark-applied",
+        "migrata repair 2 --forget",
+    ]
+    assert "`migrata repair 2`" in project.run("up").stderr  # the hint names the version too
+    ok(project.run("repair", "2", "--forget"))
+
+
+def test_repair_offers_no_resume_for_python_and_names_the_edit(project: Any) -> None:
+    project.write("1_a.up.sql", "CREATE TABLE a (x INTEGER);\n")
+    project.write(
+        "2_fill.py",
+        "transactional = False\n\n\ndef up(ctx):\n"
+        "    ctx.execute('INSERT INTO a VALUES (1)')\n"
+        "    raise ValueError('no')\n",
+    )
+    assert project.run("up").exit_code == 1
+    r = project.run("repair", "2")
+    assert r.exit_code == 3, r.output
+    commands = _ways(r)
+    assert commands == ["migrata repair 2 --mark-applied", "migrata repair 2 --forget"], r.stdout
+    ok(project.run("repair", "2", "--forget"))
+    (project.migrations / "2_fill.py").unlink()
+    project.write("1_a.up.sql", "-- edited\nCREATE TABLE a (x INTEGER);\n")
+    r = project.run("repair", "1")
+    assert r.exit_code == 3, r.output
+    assert _ways(r) == ["migrata repair --checksums"], r.stdout
+    assert "--forget" not in r.stdout and "--resume" not in r.stdout
+
+
+@pytest.mark.parametrize("dialect", SERVERS)
+def test_repair_lists_both_resumes_of_an_interrupted_run(dialect: str, tmp_path: Path) -> None:
+    from _servers import sigkill, watchdog
+    from migrata.testing import wait_for
+
+    with open_server(dialect, tmp_path) as server:
+        sleep = "SELECT pg_sleep(60)" if server.pg else "SELECT SLEEP(60)"
+        server.write("1_a.up.sql", "CREATE TABLE a (x INTEGER);\n")
+        server.write(
+            "2_b.up.sql",
+            f"-- migrata:no-transaction\nCREATE TABLE b (x INTEGER);\n{sleep};\nCREATE TABLE c (x INTEGER);\n",
+        )
+        proc = server.popen("up")
+        timer = watchdog(proc)
+        try:
+            wait_for(lambda: server.busy_sessions() and "b" in server.tables(), 30, "statement 2 to run")
+            sigkill(proc)
+        finally:
+            timer.cancel()
+        server.end_sessions()
+        server.wait_sessions_gone()
+        status, done, total = server.history()["2"]
+        assert status == "running" and total == 3 and done < 2, server.history()
+        r = server.run("repair", "2")
+        assert r.exit_code == 3, r.output
+        # the statement in doubt is done + 1 (the journal's own precision is item 10's)
+        assert _ways(r) == [
+            "migrata repair 2 --resume",
+            f"migrata repair 2 --resume-from {done + 2}",
+            "migrata repair 2 --mark-applied",
+            "migrata repair 2 --forget",
+        ], r.stdout
+        assert f"statement {done + 1} (in doubt)" in r.stdout

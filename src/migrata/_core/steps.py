@@ -221,7 +221,8 @@ def record_failure(
         exc.hint = exc.hint or f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again"
     else:
         exc.hint = exc.hint or (
-            f"{applied_part}; the run is recorded as failed: fix the cause, then `migrata repair` shows the ways out"
+            f"{applied_part}; the run is recorded as failed: fix the cause, then "
+            f"`migrata repair {item.migration.id}` shows the ways out"
         )
     exc.completed = list(completed)
 

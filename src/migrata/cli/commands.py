@@ -295,21 +295,15 @@ def repair_cmd(
         if res.problems:
             echo("Needs repair:" if not res.actions else "Still needs repair:")
             problem_lines(res.problems)
-            if not res.actions:
-                echo(_REPAIR_MENU)
+            if not res.actions and res.ways_out:
+                echo("Ways out (each needs its flag):")
+                width = max(len(c) for c, _ in res.ways_out)
+                for command, when in res.ways_out:
+                    echo(f"  {command.ljust(width)}  {when}")
         elif not res.actions:
             echo("Nothing to repair.")
     if res.problems:
         ctx.exit(ValidationError.exit_code)
-
-
-_REPAIR_MENU = """Ways out (each needs its flag):
-  migrata repair VERSION --resume        run the statements that did not complete
-  migrata repair VERSION --resume-from N run from statement N
-  migrata repair VERSION --mark-applied  you completed it by hand
-  migrata repair VERSION --forget        you undid it by hand; it counts as not applied
-  migrata repair --checksums             accept edits of applied files
-  migrata repair --forget-missing        drop rows whose files are gone"""
 
 
 @cli.command("stamp")

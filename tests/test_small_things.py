@@ -247,3 +247,22 @@ def test_repair_lists_both_resumes_of_an_interrupted_run(dialect: str, tmp_path:
             "migrata repair 2 --forget",
         ], r.stdout
         assert f"statement {done + 1} (in doubt)" in r.stdout
+
+
+# --- backups re-checks the SHA-256 --------------------------------------------------------------
+
+
+def test_backups_rechecks_the_sha256_before_saying_verified(project: Any) -> None:
+    _with_backup(project)
+    listed = json.loads(ok(project.run("backups", "--json")).stdout)["backups"]
+    assert [b["verified"] for b in listed] == [True]
+    path = Path(listed[0]["path"])
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other content
+    path.write_bytes(bytes(data))
+    r = ok(project.run("backups"))
+    row = r.stdout.splitlines()[1]
+    assert "NO:" in row and "SHA-256" in row and " yes " not in row, r.stdout
+    listed = json.loads(ok(project.run("backups", "--json")).stdout)["backups"]
+    assert listed[0]["verified"] is False and "SHA-256" in listed[0]["problem"]
+    assert project.run("restore", "--yes").exit_code == 7  # and it is never restored

@@ -519,11 +519,12 @@ def backup(config: ConfigLike = None, **overrides: Any) -> BackupResult:
 
 
 def backups(config: ConfigLike = None, **overrides: Any) -> BackupResult:
-    """The database's backups, newest first: size, age, version, verification."""
+    """The database's backups, newest first: size, age, version, verification
+    (each file's SHA-256 checked again against its sidecar)."""
     from migrata.ops.backup import list_backups
 
     with session(config, **overrides) as sess:
-        return BackupResult(sess.database, [b.to_dict() for b in list_backups(sess)])
+        return BackupResult(sess.database, [b.to_dict() for b in list_backups(sess, recheck=True)])
 
 
 def restore(

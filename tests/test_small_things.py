@@ -266,3 +266,44 @@ def test_backups_rechecks_the_sha256_before_saying_verified(project: Any) -> Non
     listed = json.loads(ok(project.run("backups", "--json")).stdout)["backups"]
     assert listed[0]["verified"] is False and "SHA-256" in listed[0]["problem"]
     assert project.run("restore", "--yes").exit_code == 7  # and it is never restored
+
+
+# --- the shared suite's check after every up ------------------------------------------------------
+
+
+@pytest.mark.parametrize("dialect", ["sqlite", *SERVERS])
+def test_suite_check_catches_a_history_that_does_not_match(dialect: str, tmp_path: Path) -> None:
+    """The check the shared suite runs after every ``up`` passes on an honest
+    run and fails on each way a reported success can be false."""
+    import migrata
+    from migrata._core.source import load_source
+    from migrata.testing.plugin import fresh_database
+    from migrata.testing.suite.checks import assert_history_matches, upgrade
+    from migrata.testing.suite.dialects import connected
+
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "1_a.up.sql").write_text("CREATE TABLE sc_a (x INTEGER);\n")
+    (folder / "2_b.sql").write_text(
+        "-- migrate:up\nCREATE TABLE sc_b (x INTEGER);\n-- migrate:down\nDROP TABLE sc_b;\n"
+    )
+    with fresh_database(dialect, directory=tmp_path) as url:
+        res = upgrade(url, migrations=folder)  # honest: passes
+        assert res.after == "2"
+
+        def fails(what: str) -> None:
+            with pytest.raises(AssertionError, match=what):
+                assert_history_matches(url, res, folder)
+
+        with connected(url) as b:
+            b.execute("UPDATE migrata_history SET checksum = 'x' WHERE version = '1'")
+            fails("history checksum")
+            good = load_source(folder).versioned[0].checksum
+            b.execute(f"UPDATE migrata_history SET checksum = '{good}' WHERE version = '1'")
+            assert_history_matches(url, res, folder)
+            b.execute("DROP TABLE sc_b")
+            fails("sc_b")
+            b.execute("CREATE TABLE sc_b (x INTEGER)")
+            b.execute("DELETE FROM migrata_history WHERE version = '2'")
+            fails("no history row")
+        assert migrata.status(url, migrations=folder).current == "1"

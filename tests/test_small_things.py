@@ -307,3 +307,40 @@ def test_suite_check_catches_a_history_that_does_not_match(dialect: str, tmp_pat
             b.execute("DELETE FROM migrata_history WHERE version = '2'")
             fails("no history row")
         assert migrata.status(url, migrations=folder).current == "1"
+
+
+# --- a MariaDB failure cites the user's statement and line, never migrata's bookkeeping ---------
+
+
+@pytest.mark.parametrize(
+    ("body", "line", "near"),
+    [
+        (
+            "CREATE TABLE b (x INTEGER);\nINSERT INTO b VALUES (1);\n\n"
+            "INSERT INTO b\n  VALUEZ (2);\nCREATE TABLE c (x INTEGER);\n",
+            5,
+            "VALUEZ (2)",
+        ),
+        (
+            "CREATE TABLE b (x INTEGER);\nINSERT INTO b VALUES (1);\nCREATE TABLEX c (x INTEGER);\n",
+            3,
+            "TABLEX c (x INTEGER)",
+        ),
+    ],
+    ids=["middle", "last"],
+)
+def test_mariadb_failure_shows_no_bookkeeping(tmp_path: Path, body: str, line: int, near: str) -> None:
+    with open_server("mysql", tmp_path) as server:
+        server.write("1_a.up.sql", "CREATE TABLE a (x INTEGER);\n")
+        server.write("2_b.up.sql", body)
+        server.write("3_c.up.sql", "CREATE TABLE d (x INTEGER);\n")
+        r = server.run("up")
+        assert r.exit_code == 1, r.output
+        shown = [r.stderr, server.run("status").stdout, server.run("repair").stdout, server.run("history").stdout]
+        shown.append(json.dumps(server.events()))
+        shown.append(str(server.sql("SELECT error FROM migrata_history WHERE version = '2'")))
+        for text in shown:
+            assert "migrata_history" not in text, text
+            assert "migrata_events" not in text and ";;" not in text and "UPDATE " not in text, text
+        error = error_lines(r.stderr)[0]
+        assert f"2_b.up.sql:{line}:" in error and f"near '{near}'" in error, error

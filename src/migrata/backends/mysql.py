@@ -239,7 +239,9 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     pass
         except pymysql.err.MySQLError as exc:
-            raise self._statement_error(exc) from None
+            error = self._statement_error(exc)
+            error.db_message = near_own_text(error.db_message, sql)
+            raise error from None
 
     def run_batch(self, statements: list[str]) -> None:
         """One multi-statement packet; the server stops at the first error, and
@@ -266,7 +268,10 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     done += 1
         except pymysql.err.MySQLError as exc:
-            raise self._statement_error(exc, index=done - 1) from None
+            error = self._statement_error(exc, index=done - 1)
+            if done < len(packet):  # the server quotes the packet on, past the failed statement
+                error.db_message = near_own_text(error.db_message, packet[done])
+            raise error from None
         if framed:
             self._defer = "done"
 
@@ -588,3 +593,21 @@ def _message(exc: Any) -> str:
     if len(exc.args) > 1:
         return f"{exc.args[1]} (error {exc.args[0]})"
     return str(exc)
+
+
+_NEAR = re.compile(r"near '(.*)' at line (\d+)", re.S)
+
+
+def near_own_text(message: str, sent: str) -> str:
+    """A syntax error quotes the text from where the parser stopped on
+    (``near '...' at line N``, N counted within the statement). In a packet of
+    several statements that runs on into the statements after it (the
+    journal's bookkeeping): keep only what ``sent``, the failed one, holds."""
+    m = _NEAR.search(message)
+    if m is None:
+        return message
+    quoted = m.group(1)
+    shown = quoted
+    if quoted not in sent:
+        shown = next((sent[p:] for p in range(len(sent)) if quoted.startswith(sent[p:])), quoted).rstrip()
+    return f"{message[: m.start()]}near '{shown}' at line {m.group(2)} of the statement{message[m.end() :]}"

@@ -344,3 +344,44 @@ def test_mariadb_failure_shows_no_bookkeeping(tmp_path: Path, body: str, line: i
             assert "migrata_events" not in text and ";;" not in text and "UPDATE " not in text, text
         error = error_lines(r.stderr)[0]
         assert f"2_b.up.sql:{line}:" in error and f"near '{near}'" in error, error
+
+
+# --- lock status names the client's pid and host, and what "since" measures ----------------------
+
+
+def _check_holder_shown(run: Any, popen: Any, write: Any, root: Path) -> None:
+    import socket
+
+    from _servers import HOLDER, reap, watchdog
+    from migrata.testing import wait_for
+
+    write("1_first.up.sql", "CREATE TABLE first (x INTEGER);\n")
+    write("2_hold.py", HOLDER)
+    holder = popen("up")
+    timer = watchdog(holder)
+    try:
+        wait_for(lambda: (root / "holder-started").exists() or holder.poll() is not None, 60, "the holder")
+        assert holder.poll() is None
+        r = ok(run("lock", "status"))
+        assert r.stdout.startswith(f"held: pid {holder.pid} on {socket.gethostname()} "), r.stdout
+        assert "(lock taken)" in r.stdout, r.stdout
+        h = json.loads(ok(run("lock", "status", "--json")).stdout)["holder"]
+        assert (h["pid"], h["host"], h["since_what"]) == (holder.pid, socket.gethostname(), "lock taken"), h
+        blocked = run("up", "--lock-timeout", "0.2s")
+        assert blocked.exit_code == 4 and f"held by pid {holder.pid} on " in blocked.stderr, blocked.output
+    finally:
+        (root / "release").touch()
+        timer.cancel()
+        holder.communicate(timeout=60)
+        reap(holder)
+
+
+def test_lock_status_names_the_client_sqlite(project: Any) -> None:
+    _check_holder_shown(project.run, project.popen, project.write, project.root)
+
+
+@pytest.mark.parametrize("dialect", SERVERS)
+def test_lock_status_names_the_client_servers(dialect: str, tmp_path: Path) -> None:
+    with open_server(dialect, tmp_path) as server:
+        _check_holder_shown(server.run, server.popen, server.write, server.root)
+        assert json.loads(server.run("lock", "status", "--json").stdout)["held"] is False  # the holder finished

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
-from migrata._core.model import RUNNING, AppliedMigration, MigrationState, Plan, Problem, Version
-from migrata._core.report import guard, planned_states
+from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version
+from migrata._core.report import guard, history_only, planned_states
 from migrata._core.source import Source
 from migrata.errors import (
     BackupError,
@@ -273,7 +273,7 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
                 sess.use_source(Source(sess.settings.migrations))
         states, problems = sess.report(rows)
         if unread:
-            states, problems = _history_only(states, problems)
+            states, problems = history_only(states, problems)
         problems = file_problems + _in_progress(sess, problems)
         return StatusResult(
             database=sess.database,
@@ -287,21 +287,12 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
         )
 
 
-def _history_only(states: list[MigrationState], problems: list[Problem]) -> tuple[list[MigrationState], list[Problem]]:
-    """The report of a set that did not load: its applied rows are not
-    "missing" (their files were not read), so only the history's own problems stay."""
-    for s in states:
-        if s.state == "missing":
-            s.state = "applied"
-    return states, [p for p in problems if p.code not in ("missing", "gap")]
-
-
 def _in_progress(sess: Session, problems: list[Problem]) -> list[Problem]:
     """A ``running`` row whose migrator still holds the lock is in progress, not interrupted."""
     running = [p for p in problems if p.code == RUNNING]
     if not running:
         return problems
-    holder = sess.backend.lock_holder()
+    holder = sess.lock_holder()
     if holder is None:
         return problems
     for p in running:
@@ -459,7 +450,7 @@ def lock_status(config: ConfigLike = None, **overrides: Any) -> LockResult:
     with session(config, **overrides) as sess:
         if not sess.database_exists():
             return LockResult(sess.database, False)
-        holder = sess.backend.lock_holder()
+        holder = sess.lock_holder()
         return LockResult(sess.database, holder is not None, holder.to_dict() if holder else None)
 
 
@@ -469,7 +460,7 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
         if not sess.database_exists():
             return LockResult(sess.database, False)
         backend = sess.backend
-        holder = backend.lock_holder()
+        holder = sess.lock_holder()
         if holder is None:
             return LockResult(sess.database, False)
         if not force:
@@ -478,6 +469,8 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
                 hint="confirm with `migrata lock release --force`",
             )
         broken = backend.break_lock()
+        if broken is not None and broken.session == holder.session:
+            broken = holder  # with the client process recorded beside the lock
         with contextlib.suppress(MigrataError):
             if sess.ledger.exists():
                 sess.ledger.run(sess.ledger.event("lock-break", detail=broken.to_dict() if broken else {}))

@@ -21,7 +21,7 @@ from migrata._core.model import (
 from migrata._core.source import Source
 from migrata.errors import ChecksumMismatchError, DirtyStateError
 
-__all__ = ["build_report", "guard", "planned_states"]
+__all__ = ["build_report", "guard", "history_only", "planned_states"]
 
 
 def _state(m: Migration, state: str, row: AppliedMigration | None = None) -> MigrationState:
@@ -194,3 +194,12 @@ def planned_states(plan: Plan) -> list[MigrationState]:
         )
         for step in plan.steps
     ]
+
+
+def history_only(states: list[MigrationState], problems: list[Problem]) -> tuple[list[MigrationState], list[Problem]]:
+    """The report of a set that did not load: its applied rows are not
+    "missing" (their files were not read), so only the history's own problems stay."""
+    for s in states:
+        if s.state == "missing":
+            s.state = "applied"
+    return states, [p for p in problems if p.code not in ("missing", "gap")]

@@ -28,7 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
+from migrata.backends._sqltext import SplitDialect, leading_keywords, near_own_text, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
 from migrata.util import run_tool
@@ -94,6 +94,7 @@ class MySQLBackend(Backend):
         super().__init__(url, options=options)
         self._conn: Any = None
         self._locked = False
+        self._session: int | None = None  # this connection's id, learnt with the lock
         self._timeout: float | None = None
         self._mariadb = True
         self._drop_on_close: str | None = None
@@ -239,9 +240,7 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     pass
         except pymysql.err.MySQLError as exc:
-            error = self._statement_error(exc)
-            error.db_message = near_own_text(error.db_message, sql)
-            raise error from None
+            raise self._statement_error(exc, sent=sql) from None
 
     def run_batch(self, statements: list[str]) -> None:
         """One multi-statement packet; the server stops at the first error, and
@@ -268,10 +267,7 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     done += 1
         except pymysql.err.MySQLError as exc:
-            error = self._statement_error(exc, index=done - 1)
-            if done < len(packet):  # the server quotes the packet on, past the failed statement
-                error.db_message = near_own_text(error.db_message, packet[done])
-            raise error from None
+            raise self._statement_error(exc, index=done - 1, sent=packet[done] if done < len(packet) else "") from None
         if framed:
             self._defer = "done"
 
@@ -295,11 +291,13 @@ class MySQLBackend(Backend):
     def elapsed_ms_sql(self, started: str) -> str:
         return "CAST(TIMESTAMPDIFF(MICROSECOND, @migrata_t0, UTC_TIMESTAMP(6)) DIV 1000 AS SIGNED)"
 
-    def _statement_error(self, exc: Any, *, index: int | None = None) -> StatementError:
-        """A server error of a migration statement, with the line it names."""
+    def _statement_error(self, exc: Any, *, index: int | None = None, sent: str = "") -> StatementError:
+        """A server error of the migration statement ``sent``, with the line it
+        names; a syntax error quotes only ``sent`` (a packet runs on past it)."""
         text = str(exc.args[1]) if len(exc.args) > 1 else ""
         m = re.search(r" at line (\d+)$", text)
-        return StatementError(self._statement_message(exc), line=int(m.group(1)) if m else None, index=index)
+        message = near_own_text(self._statement_message(exc), sent)
+        return StatementError(message, line=int(m.group(1)) if m else None, index=index)
 
     def _statement_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None
@@ -389,7 +387,7 @@ class MySQLBackend(Backend):
             remaining = max(0.0, deadline - time.monotonic())
             # GET_LOCK waits server-side; whole seconds, so finish sub-second waits by polling
             wait = int(remaining) if remaining >= 1 else 0
-            got = self.query("SELECT GET_LOCK(%s, %s)", (self._lock_name(), wait))[0][0]
+            got, self._session = self.query("SELECT GET_LOCK(%s, %s), CONNECTION_ID()", (self._lock_name(), wait))[0]
             if got == 1:
                 self._locked = True
                 return True
@@ -412,19 +410,25 @@ class MySQLBackend(Backend):
             "SELECT HOST, USER, TIME, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID = %s", (conn_id,)
         )
         if not rows:
-            return LockHolder(pid=int(conn_id), detail="server connection")
+            return LockHolder(session=int(conn_id))
         host, user, seconds, command, info = rows[0]
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - int(seconds or 0)))
         doing = "idle" if command == "Sleep" else f"running {' '.join(str(info or command).split())[:60]}"
-        return LockHolder(
-            pid=int(conn_id),
+        return LockHolder(  # the client's pid is not known to the server: migrata's lock event has it
             host=str(host).rsplit(":", 1)[0] if host else None,
             since=since,
-            detail=f"server connection {conn_id}, user {user}, {doing} (since = start of its current state)",
+            since_what="its current state began",
+            session=int(conn_id),
+            detail=f"user {user}, {doing}",
         )
 
+    lock_names_client = False
+
+    def lock_session(self) -> int | None:
+        return self._session if self._locked else None
+
     def end_holder(self, holder: LockHolder) -> None:
-        self.execute(f"KILL CONNECTION {int(holder.pid or 0)}")
+        self.execute(f"KILL CONNECTION {int(holder.session or 0)}")
 
     # --- databases -------------------------------------------------------------------------------
     def create_database(self, name: str) -> None:
@@ -593,21 +597,3 @@ def _message(exc: Any) -> str:
     if len(exc.args) > 1:
         return f"{exc.args[1]} (error {exc.args[0]})"
     return str(exc)
-
-
-_NEAR = re.compile(r"near '(.*)' at line (\d+)", re.S)
-
-
-def near_own_text(message: str, sent: str) -> str:
-    """A syntax error quotes the text from where the parser stopped on
-    (``near '...' at line N``, N counted within the statement). In a packet of
-    several statements that runs on into the statements after it (the
-    journal's bookkeeping): keep only what ``sent``, the failed one, holds."""
-    m = _NEAR.search(message)
-    if m is None:
-        return message
-    quoted = m.group(1)
-    shown = quoted
-    if quoted not in sent:
-        shown = next((sent[p:] for p in range(len(sent)) if quoted.startswith(sent[p:])), quoted).rstrip()
-    return f"{message[: m.start()]}near '{shown}' at line {m.group(2)} of the statement{message[m.end() :]}"

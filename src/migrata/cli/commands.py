@@ -374,13 +374,18 @@ def lock_status_cmd(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(res.to_dict())
     elif res.held:
-        h = res.holder or {}
-        echo(
-            f"held: pid {h.get('pid')} on {h.get('host') or '?'} since {h.get('since') or '?'}"
-            + (f" ({h['detail']})" if h.get("detail") else "")
-        )
+        echo(f"held: {_holder_text(res.holder or {})}")
     else:
         echo(f"free: no migrator holds the lock on {res.database}")
+
+
+def _holder_text(h: dict[str, Any]) -> str:
+    """pid P on HOST (server session S) since T (what T measures); detail."""
+    text = f"pid {h.get('pid') if h.get('pid') is not None else '?'} on {h.get('host') or '?'}"
+    if h.get("session") is not None:
+        text += f" (server session {h['session']})"
+    text += f" since {h.get('since') or '?'}" + (f" ({h['since_what']})" if h.get("since_what") else "")
+    return text + (f"; {h['detail']}" if h.get("detail") else "")
 
 
 @lock_group.command("release")
@@ -406,7 +411,7 @@ def lock_release_cmd(ctx: click.Context, yes: bool, as_json: bool) -> None:
     if as_json:
         print_json(res.to_dict())
     elif res.released:
-        echo(f"released: stopped pid {(res.holder or {}).get('pid')}")
+        echo(f"released: stopped {_holder_text(res.holder or {})}")
     else:
         echo("free: nothing to release")
 

@@ -116,7 +116,7 @@ def test_eight_migrators_at_once(server: Server, tmp_path: Path, already: int) -
     assert waiting, "no migrator said it was waiting for the lock"
     # the holder named by its process (pid and host), its server session and since when the lock is held
     named = {int(m) for err in waiting for m in re.findall(r"held by pid (\d+) on ", err)}
-    assert named and named <= pids, f"waiters named holders {named}, the migrators were {pids}"
+    assert (named or not s.pg) and named <= pids, f"waiters named holders {named}, the migrators were {pids}"
     # (MySQL/MariaDB: the pid comes from the holder's `lock` event, written just after it took the lock)
     pid = "pid \\d+ " if s.pg else "(pid \\d+ )?"
     assert all(re.search(rf"held by {pid}on \S+ \(server session \d+\) since \S+ \(", err) for err in waiting), waiting

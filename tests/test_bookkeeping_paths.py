@@ -286,7 +286,8 @@ def read_rows(server: Server, obs: Observation) -> None:
         )
     if "migrata_events" in tables:
         cols = ["action", "version", "name", "outcome", "detail"]
-        rows = server.sql(f"SELECT {', '.join(cols)} FROM migrata_events ORDER BY id")
+        # the `lock` event (who took the lock, on MariaDB) names a connection id, not a path's bookkeeping
+        rows = server.sql(f"SELECT {', '.join(cols)} FROM migrata_events WHERE action <> 'lock' ORDER BY id")
         obs.events = [{c: clean(v) for c, v in zip(cols, r, strict=True)} for r in rows]
         for event in obs.events:
             event["detail"] = parse_detail(event["detail"])

@@ -585,8 +585,8 @@ def test_authelia_mysql(tmp_path: Path) -> None:
             res = run_cli(["-C", str(project), command])
             assert res.exit_code == 3, res.output
             assert (
-                "error: the rollback of 7 ConsistencyFixes failed after 29 of 42 statements: "
-                "migration 7 ConsistencyFixes failed at V0007.ConsistencyFixes.down.sql:32: " in res.output
+                "error: the rollback of 7 ConsistencyFixes failed after 29 of 42 statements "
+                "at V0007.ConsistencyFixes.down.sql:32: " in res.output
             )
             assert "hint: `migrata repair 7` shows the ways out" in res.output
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
 from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version, refusals
-from migrata._core.report import guard, planned_states
+from migrata._core.report import guard, history_only, planned_states
 from migrata._core.source import Source
 from migrata.errors import (
     BackupError,
@@ -254,6 +254,7 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
         exists = sess.database_exists()
         rows = sess.rows()
         file_problems: list[Problem] = []
+        unread = False
         try:
             # only pending Python migrations are imported: applied ones never run
             # again, and importing every revision is what makes Alembic slow
@@ -262,8 +263,12 @@ def status(config: ConfigLike = None, **overrides: Any) -> StatusResult:
             # report a broken or unfinished file (e.g. a fresh `migrata new` template)
             # instead of failing: status must still say where the database stands
             file_problems.append(Problem("file", exc.message, hint=exc.hint))
-            sess.use_source(Source(sess.settings.migrations))
+            unread = not sess.has_source()
+            if unread:  # the set did not load: the history alone says where the database stands
+                sess.use_source(Source(sess.settings.migrations))
         states, problems = sess.report(rows)
+        if unread:
+            states, problems = history_only(states, problems)
         problems = file_problems + sess.in_progress(problems)
         return StatusResult(
             database=sess.database,
@@ -441,7 +446,7 @@ def lock_status(config: ConfigLike = None, **overrides: Any) -> LockResult:
     with session(config, **overrides) as sess:
         if not sess.database_exists():
             return LockResult(sess.database, False)
-        holder = sess.backend.lock_holder()
+        holder = sess.lock_holder()
         return LockResult(sess.database, holder is not None, holder.to_dict() if holder else None)
 
 
@@ -451,7 +456,7 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
         if not sess.database_exists():
             return LockResult(sess.database, False)
         backend = sess.backend
-        holder = backend.lock_holder()
+        holder = sess.lock_holder()
         if holder is None:
             return LockResult(sess.database, False)
         if not force:
@@ -460,6 +465,8 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
                 hint="confirm with `migrata lock release --force`",
             )
         broken = backend.break_lock()
+        if broken is not None and broken.session == holder.session:
+            broken = holder  # with the client process recorded beside the lock
         with contextlib.suppress(MigrataError):
             if sess.ledger.exists():
                 sess.ledger.run(sess.ledger.event("lock-break", detail=broken.to_dict() if broken else {}))
@@ -501,11 +508,12 @@ def backup(config: ConfigLike = None, **overrides: Any) -> BackupResult:
 
 
 def backups(config: ConfigLike = None, **overrides: Any) -> BackupResult:
-    """The database's backups, newest first: size, age, version, verification."""
+    """The database's backups, newest first: size, age, version, verification
+    (each file's SHA-256 checked again against its sidecar)."""
     from migrata.ops.backup import list_backups
 
     with session(config, **overrides) as sess:
-        return BackupResult(sess.database, [b.to_dict() for b in list_backups(sess)])
+        return BackupResult(sess.database, [b.to_dict() for b in list_backups(sess, recheck=True)])
 
 
 def restore(

@@ -167,6 +167,8 @@ class RepairResult:
     problems: list[Problem]
     actions: list[str]
     steps: list[StepResult] = field(default_factory=list)
+    #: (command, when to use it): the repairs that apply to the problems left
+    ways_out: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def needed(self) -> bool:
@@ -177,6 +179,7 @@ class RepairResult:
             "problems": [p.to_dict() for p in self.problems],
             "actions": self.actions,
             "steps": [s.to_dict() for s in self.steps],
+            "ways_out": [{"command": c, "when": w} for c, w in self.ways_out],
         }
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import json
 import logging
 import os
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,10 +22,11 @@ from migrata._core.ledger import Ledger
 from migrata._core.model import RUNNING, AppliedMigration, MigrationState, Problem
 from migrata._core.report import build_report
 from migrata._core.source import Source, load_source
-from migrata.backends.base import Backend
+from migrata.backends.base import Backend, LockHolder
 from migrata.backends.registry import create_backend
 from migrata.config import Settings, load_settings
-from migrata.errors import ConfigError, LockTimeoutError, MigrataError
+from migrata.errors import ConfigError, DatabaseError, LockTimeoutError, MigrataError
+from migrata.util import hostname
 
 if TYPE_CHECKING:
     from migrata._core.runner import Runner
@@ -74,6 +77,10 @@ class Session:
             s = self.settings
             self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
         return self._source
+
+    def has_source(self) -> bool:
+        """Whether the migration set was loaded (it loads on first use)."""
+        return self._source is not None
 
     def use_source(self, source: Source) -> None:
         self._source = source
@@ -188,22 +195,54 @@ class Session:
         t0 = time.perf_counter()
         waited = not backend.acquire_lock(0)
         if waited:
-            holder = backend.lock_holder()
+            holder = self.lock_holder()
             log.warning(
                 "waiting for the migration lock, held by %s", holder.describe() if holder else "another migrator"
             )
             if not backend.acquire_lock(timeout):
-                holder = backend.lock_holder()
+                holder = self.lock_holder()
                 raise lock_timeout_error(holder.describe() if holder else "another migrator", timeout, self.database)
         self.lock_wait_ms = int((time.perf_counter() - t0) * 1000)
         try:
             if ensure:
                 self.ledger.ensure()
-            if ensure and waited and self.lock_wait_ms >= 50:
-                self.ledger.run(self.ledger.event("lock-wait", duration_ms=self.lock_wait_ms))
+                self._record_lock(waited)
             yield
         finally:
             backend.release_lock()
+
+    def _record_lock(self, waited: bool) -> None:
+        """The events of taking the lock: how long it was awaited (when it
+        was), and who took it where the lock cannot name its client."""
+        ops = []
+        if waited and self.lock_wait_ms >= 50:
+            ops.append(self.ledger.event("lock-wait", duration_ms=self.lock_wait_ms))
+        sid = self.backend.lock_session()
+        if sid is not None:
+            ops.append(self.ledger.event("lock", detail={"session": sid, "pid": os.getpid(), "host": hostname()}))
+        self.ledger.run(*ops)
+
+    def lock_holder(self) -> LockHolder | None:
+        """Who holds the migration lock: the backend's answer, completed with
+        the client process that recorded taking it (a ``lock`` event) where
+        the lock itself cannot name it."""
+        holder = self.backend.lock_holder()
+        if holder is None or self.backend.lock_names_client or holder.pid is not None or holder.session is None:
+            return holder
+        led = self.ledger
+        try:
+            rows = self.backend.query(
+                f"SELECT at, detail FROM {led.events_table} WHERE action = {led.ph} ORDER BY id DESC LIMIT 50",
+                ("lock",),
+            )
+        except DatabaseError:  # no events table (yet)
+            return holder
+        for at, detail in rows:
+            data = json.loads(detail) if detail else {}
+            if data.get("session") == holder.session:
+                host = data.get("host") or holder.host
+                return replace(holder, pid=data.get("pid"), host=host, since=at, since_what="lock taken")
+        return holder
 
     def runner(self, *, connect: bool = True) -> Runner:
         """A runner on this database; ``connect=False`` gives one that can only

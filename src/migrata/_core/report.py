@@ -23,7 +23,7 @@ from migrata._core.model import (
 from migrata._core.source import Source
 from migrata.errors import ChecksumMismatchError, DirtyStateError, OutOfOrderError, ValidationError
 
-__all__ = ["build_report", "guard", "planned_states"]
+__all__ = ["build_report", "guard", "history_only", "planned_states"]
 
 
 def _state(m: Migration, state: str, row: AppliedMigration | None = None) -> MigrationState:
@@ -69,7 +69,10 @@ def _dirty_problem(row: AppliedMigration) -> Problem:
             )
     msg = f"the {what} of {row.version} {row.name} {verb}{done}"
     if row.error:
-        msg += f": {row.error.splitlines()[0][:200]}"
+        # the recorded error starts "migration V NAME failed at FILE:LINE: ...": say it once
+        said = f"migration {row.version} {row.name} failed "
+        error = row.error.splitlines()[0]
+        msg += f" {error[len(said) :][:200]}" if error.startswith(said + "at ") else f": {error[:200]}"
     return Problem(row.status, msg, version=row.version, hint=hint)
 
 
@@ -248,3 +251,12 @@ def planned_states(plan: Plan) -> list[MigrationState]:
         )
         for step in plan.steps
     ]
+
+
+def history_only(states: list[MigrationState], problems: list[Problem]) -> tuple[list[MigrationState], list[Problem]]:
+    """The report of a set that did not load: its applied rows are not
+    "missing" (their files were not read), so only the history's own problems stay."""
+    for s in states:
+        if s.state == "missing":
+            s.state = "applied"
+    return states, [p for p in problems if p.code not in ("missing", "gap")]

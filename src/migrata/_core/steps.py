@@ -271,7 +271,8 @@ def record_failure(
         way_out = f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again"
     else:
         way_out = (
-            f"{applied_part}; the run is recorded as failed: fix the cause, then `migrata repair` shows the ways out"
+            f"{applied_part}; the run is recorded as failed: fix the cause, then "
+            f"`migrata repair {item.migration.id}` shows the ways out"
         )
     if isinstance(exc, DDLLockTimeoutError) and exc.hint:  # who held the lock, then the way out
         exc.hint = f"{exc.hint}; {way_out}"

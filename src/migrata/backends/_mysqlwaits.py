@@ -66,16 +66,18 @@ def _holder(row: tuple[Any, ...], how: str) -> LockHolder:
 
 
 def lock_holder(query: Query, conn_id: int) -> LockHolder:
-    """The connection ``conn_id`` holding the migration lock, described."""
+    """The connection ``conn_id`` holding the migration lock, described. The
+    client's pid is not known to the server: migrata's lock event has it."""
     rows = query("SELECT HOST, USER, TIME, COMMAND, INFO FROM information_schema.PROCESSLIST WHERE ID = %s", (conn_id,))
     if not rows:
-        return LockHolder(pid=conn_id, detail="server connection")
+        return LockHolder(session=conn_id)
     host, user, seconds, command, info = rows[0]
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - int(seconds or 0)))
     doing = "idle" if command == "Sleep" else f"running {' '.join(str(info or command).split())[:60]}"
     return LockHolder(
-        pid=conn_id,
         host=str(host).rsplit(":", 1)[0] if host else None,
         since=since,
-        detail=f"server connection {conn_id}, user {user}, {doing} (since = start of its current state)",
+        since_what="its current state began",
+        session=conn_id,
+        detail=f"user {user}, {doing}",
     )

@@ -332,3 +332,21 @@ class _Splitter:
             self.depth += 1 if self.depth > 0 else 0
         elif word == "END" and self.depth > 0 and following not in _END_FOLLOWERS:
             self.depth -= 1
+
+
+_NEAR = re.compile(r"near '(.*)' at line (\d+)", re.S)
+
+
+def near_own_text(message: str, sent: str) -> str:
+    """A syntax error quotes the text from where the parser stopped on
+    (``near '...' at line N``, N counted within the statement). In a packet of
+    several statements that runs on into the statements after it (the
+    journal's bookkeeping): keep only what ``sent``, the failed one, holds."""
+    m = _NEAR.search(message)
+    if m is None:
+        return message
+    quoted = m.group(1)
+    shown = quoted
+    if quoted not in sent:
+        shown = next((sent[p:] for p in range(len(sent)) if quoted.startswith(sent[p:])), quoted).rstrip()
+    return f"{message[: m.start()]}near '{shown}' at line {m.group(2)} of the statement{message[m.end() :]}"

@@ -72,8 +72,12 @@ Locking
      connection or process, so a crashed holder frees it at once; it waits
      at most ``timeout`` seconds and returns False when it stayed busy.
      ``release_lock()`` frees it; ``lock_holder()`` says who holds it
-     without taking it; ``break_lock()`` ends the holder through
-     ``end_holder()`` and waits until the lock is free.
+     without taking it (the client's pid and host, its server session, and
+     since when, saying what that time measures); a lock that cannot name
+     its client (``lock_names_client`` False) gives ``lock_session()``, and
+     migrata records the client beside it as a ``lock`` event;
+     ``break_lock()`` ends the holder through ``end_holder()`` and waits
+     until the lock is free.
 
 Backups and databases
   10. ``backup_to``/``check_backup``/``restore_from`` (with ``backup_suffix``,
@@ -152,10 +156,12 @@ class StatementError(Exception):
 class LockHolder:
     """Who holds the migration lock, as far as the database can tell."""
 
-    pid: int | None = None  # OS pid (SQLite) or server session/connection id
-    host: str | None = None
-    since: str | None = None  # ISO-8601 UTC
+    pid: int | None = None  # the migrating client's OS process id
+    host: str | None = None  # the client's host
+    since: str | None = None  # ISO-8601 UTC, measuring what ``since_what`` says
     detail: str | None = None
+    session: int | None = None  # the server session/connection holding it (PostgreSQL, MySQL/MariaDB)
+    since_what: str | None = None  # e.g. "lock taken"
 
     def describe(self) -> str:
         bits = []
@@ -163,14 +169,23 @@ class LockHolder:
             bits.append(f"pid {self.pid}")
         if self.host:
             bits.append(f"on {self.host}")
+        if self.session is not None:
+            bits.append(f"(server session {self.session})")
         if self.since:
-            bits.append(f"since {self.since}")
+            bits.append(f"since {self.since}" + (f" ({self.since_what})" if self.since_what else ""))
         if self.detail:
             bits.append(f"({self.detail})")
         return " ".join(bits) or "an unknown holder"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pid": self.pid, "host": self.host, "since": self.since, "detail": self.detail}
+        return {
+            "pid": self.pid,
+            "host": self.host,
+            "since": self.since,
+            "since_what": self.since_what,
+            "session": self.session,
+            "detail": self.detail,
+        }
 
 
 class Backend(ABC):
@@ -390,6 +405,15 @@ class Backend(ABC):
     @abstractmethod
     def lock_holder(self) -> LockHolder | None:
         """Who holds the lock now, or None when it is free."""
+
+    #: Whether ``lock_holder()`` names the holder's client process (pid and
+    #: host) by itself; when False migrata records them as a ``lock`` event.
+    lock_names_client: ClassVar[bool] = True
+
+    def lock_session(self) -> int | None:
+        """The server session holding the lock through this backend (None
+        where the lock names its client by itself)."""
+        return None
 
     def break_lock(self) -> LockHolder | None:
         """End the session/process holding the lock, wait until the lock is

@@ -31,7 +31,7 @@ from typing import Any
 
 from migrata.backends._mysqlwaits import blockers, lock_holder
 from migrata.backends._objects import mysql_lookup, mysql_snapshot
-from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
+from migrata.backends._sqltext import SplitDialect, leading_keywords, near_own_text, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
 from migrata.util import run_tool
@@ -97,6 +97,7 @@ class MySQLBackend(Backend):
         super().__init__(url, options=options)
         self._conn: Any = None
         self._locked = False
+        self._session: int | None = None  # this connection's id, learnt with the lock
         self._timeout: float | None = None
         self._lock_bound: float | None = None  # bound_lock_waits()
         self._lock_wait: int | None = None  # lock_wait_timeout as last set (None: the server's)
@@ -244,7 +245,7 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     pass
         except pymysql.err.MySQLError as exc:
-            raise self._statement_error(exc) from None
+            raise self._statement_error(exc, sent=sql) from None
 
     def run_batch(self, statements: list[str]) -> list[int]:
         """One multi-statement packet; the server stops at the first error, and
@@ -271,7 +272,8 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     counts.append(int(cur.rowcount))
         except pymysql.err.MySQLError as exc:
-            raise self._statement_error(exc, index=len(counts) - 1) from None
+            done = len(counts)
+            raise self._statement_error(exc, index=done - 1, sent=packet[done] if done < len(packet) else "") from None
         if framed:
             self._defer = "done"
         return counts[1 : 1 + len(statements)]
@@ -296,13 +298,14 @@ class MySQLBackend(Backend):
     def elapsed_ms_sql(self, started: str) -> str:
         return "CAST(TIMESTAMPDIFF(MICROSECOND, @migrata_t0, UTC_TIMESTAMP(6)) DIV 1000 AS SIGNED)"
 
-    def _statement_error(self, exc: Any, *, index: int | None = None) -> StatementError:
-        """A server error of a migration statement, with the line it names."""
+    def _statement_error(self, exc: Any, *, index: int | None = None, sent: str = "") -> StatementError:
+        """A server error of the migration statement ``sent``, with the line it
+        names; a syntax error quotes only ``sent`` (a packet runs on past it)."""
         text = str(exc.args[1]) if len(exc.args) > 1 else ""
         m = re.search(r" at line (\d+)$", text)
-        line = int(m.group(1)) if m else None
+        message = near_own_text(self._statement_message(exc), sent)
         lock_timeout = bool(exc.args) and exc.args[0] == 1205
-        return StatementError(self._statement_message(exc), line=line, index=index, lock_timeout=lock_timeout)
+        return StatementError(message, line=int(m.group(1)) if m else None, index=index, lock_timeout=lock_timeout)
 
     def _statement_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None
@@ -411,7 +414,7 @@ class MySQLBackend(Backend):
             remaining = max(0.0, deadline - time.monotonic())
             # GET_LOCK waits server-side; whole seconds, so finish sub-second waits by polling
             wait = int(remaining) if remaining >= 1 else 0
-            got = self.query("SELECT GET_LOCK(%s, %s)", (self._lock_name(), wait))[0][0]
+            got, self._session = self.query("SELECT GET_LOCK(%s, %s), CONNECTION_ID()", (self._lock_name(), wait))[0]
             if got == 1:
                 self._locked = True
                 return True
@@ -430,8 +433,13 @@ class MySQLBackend(Backend):
         conn_id = self.query("SELECT IS_USED_LOCK(%s)", (self._lock_name(),))[0][0]
         return None if conn_id is None else lock_holder(self.query, int(conn_id))
 
+    lock_names_client = False
+
+    def lock_session(self) -> int | None:
+        return self._session if self._locked else None
+
     def end_holder(self, holder: LockHolder) -> None:
-        self.execute(f"KILL CONNECTION {int(holder.pid or 0)}")
+        self.execute(f"KILL CONNECTION {int(holder.session or 0)}")
 
     # --- databases -------------------------------------------------------------------------------
     def create_database(self, name: str) -> None:

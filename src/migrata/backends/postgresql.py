@@ -328,11 +328,17 @@ class PostgresBackend(Backend):
         if self._locked:
             return True
         key = self._lock_key()
-        if not poll(lambda: bool(self.query("SELECT pg_try_advisory_lock(%s, %s)", (_LOCK_CLASS, key))[0][0]), timeout):
+
+        def attempt() -> bool:
+            # the session says who it is first, in the same statement: whoever
+            # sees the lock held sees the holder's pid, host and since when
+            tag = f"migrata pid={os.getpid()} host={hostname()} since={utc_iso()}"[:63]
+            sql = "SELECT set_config('application_name', %s, false), pg_try_advisory_lock(%s, %s)"
+            return bool(self.query(sql, (tag, _LOCK_CLASS, key))[0][1])
+
+        if not poll(attempt, timeout):
             return False
         self._locked = True
-        tag = f"migrata pid={os.getpid()} host={hostname()} since={utc_iso()}"
-        self.execute("SELECT set_config('application_name', %s, false)", (tag[:63],))
         return True
 
     def release_lock(self) -> None:
@@ -353,16 +359,27 @@ class PostgresBackend(Backend):
         )
         if not rows:
             return None
-        pid, client, app, started = rows[0]
+        sid, client, app, started = rows[0]
         info = dict(re.findall(r"(\w+)=(\S+)", app or ""))
-        since = info.get("since") or (started.strftime("%Y-%m-%dT%H:%M:%SZ") if started else None)
-        detail = f"server session {pid}"
-        if "pid" in info:
-            detail = f"migrata process {info['pid']} on {info.get('host', '?')}, server session {pid}"
-        return LockHolder(pid=pid, host=client or "local socket", since=since, detail=detail)
+        if "pid" in info:  # migrata's tag, set when it took the lock
+            return LockHolder(
+                pid=int(info["pid"]),
+                host=info.get("host"),
+                since=info.get("since"),
+                since_what="lock taken",
+                session=sid,
+                detail=f"migrata process, connected from {client or 'the local socket'}",
+            )
+        return LockHolder(  # another client: what the server knows of it
+            host=client or "local socket",
+            since=started.strftime("%Y-%m-%dT%H:%M:%SZ") if started else None,
+            since_what="session connected",
+            session=sid,
+            detail=f"application_name {app or '(none)'}",
+        )
 
     def end_holder(self, holder: LockHolder) -> None:
-        self.execute("SELECT pg_terminate_backend(%s)", (holder.pid,))
+        self.execute("SELECT pg_terminate_backend(%s)", (holder.session,))
 
     # --- databases ------------------------------------------------------------------------
     def create_database(self, name: str) -> None:

@@ -515,7 +515,11 @@ class SQLiteBackend(Backend):
         if "pid" not in data and "detail" not in data:
             return None  # empty, or only a journal mode left for the next holder
         return LockHolder(
-            pid=data.get("pid"), host=data.get("host"), since=data.get("since"), detail=data.get("detail")
+            pid=data.get("pid"),
+            host=data.get("host"),
+            since=data.get("since"),
+            detail=data.get("detail"),
+            since_what="lock taken" if data.get("since") else None,
         )
 
     def end_holder(self, holder: LockHolder) -> None:

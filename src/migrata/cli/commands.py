@@ -12,9 +12,17 @@ import click
 
 from migrata import api
 from migrata.cli.group import AliasGroup, cli, json_option, quiet, settings, setup_logging
-from migrata.cli.options import collected, common_options, overrides
+from migrata.cli.options import collected, common_options, confirm_option, overrides
 from migrata.cli.output import echo, print_json, table
-from migrata.cli.reports import exit_if_invalid, problem_lines, show_check, show_current, show_migrated, show_status
+from migrata.cli.reports import (
+    exit_if_invalid,
+    listed,
+    problem_lines,
+    show_check,
+    show_current,
+    show_migrated,
+    show_status,
+)
 from migrata.errors import NotConfirmedError, ValidationError
 
 # --- setup ------------------------------------------------------------------------------
@@ -22,16 +30,16 @@ from migrata.errors import NotConfirmedError, ValidationError
 
 @cli.command("init")
 @click.argument("folder", metavar="[DIRECTORY]", required=False, default=".")
-@click.option("--force", is_flag=True, help="Overwrite an existing migrata.toml.")
+@confirm_option("Overwrite an existing migrata.toml.")
 @common_options
 @click.pass_context
-def init_cmd(ctx: click.Context, folder: str, force: bool) -> None:
+def init_cmd(ctx: click.Context, folder: str, yes: bool) -> None:
     """Write migrata.toml and create the migrations folder in DIRECTORY."""
     setup_logging(ctx)
     opts = overrides(ctx)
     base = collected(ctx).get("directory")
     target = os.path.join(base, folder) if base else folder
-    res = api.init(target, url=opts.get("url"), migrations=opts.get("migrations", "migrations"), force=force)
+    res = api.init(target, url=opts.get("url"), migrations=opts.get("migrations", "migrations"), force=yes)
     for path in res.created:
         echo(f"created {path}")
     echo("next: `migrata new create_first_table`, write its SQL, then `migrata up`")
@@ -165,9 +173,9 @@ def info_cmd(ctx: click.Context, as_json: bool) -> None:
             for m in st.migrations
         ],
     )
-    if st.problems:
+    if listed(st.problems):
         echo("Problems:")
-        problem_lines(st.problems)
+        problem_lines(listed(st.problems))
     exit_if_invalid(st.problems)
 
 
@@ -306,33 +314,27 @@ def repair_cmd(
         if res.problems:
             echo("Needs repair:" if not res.actions else "Still needs repair:")
             problem_lines(res.problems)
-            if not res.actions:
-                echo(_REPAIR_MENU)
+            if not res.actions and res.ways_out:
+                echo("Ways out (each needs its flag):")
+                width = max(len(c) for c, _ in res.ways_out)
+                for command, when in res.ways_out:
+                    echo(f"  {command.ljust(width)}  {when}")
         elif not res.actions:
             echo("Nothing to repair.")
     if res.problems:
         ctx.exit(ValidationError.exit_code)
 
 
-_REPAIR_MENU = """Ways out (each needs its flag):
-  migrata repair VERSION --resume        run the statements that did not complete
-  migrata repair VERSION --resume-from N run from statement N
-  migrata repair VERSION --mark-applied  you completed it by hand
-  migrata repair VERSION --forget        you undid it by hand; it counts as not applied
-  migrata repair --checksums             accept edits of applied files
-  migrata repair --forget-missing        drop rows whose files are gone"""
-
-
 @cli.command("stamp")
 @click.argument("version")
-@click.option("--force", is_flag=True, help="Also remove history rows above VERSION.")
+@confirm_option("Also remove history rows above VERSION.")
 @json_option
 @common_options
 @click.pass_context
-def stamp_cmd(ctx: click.Context, version: str, force: bool, as_json: bool) -> None:
+def stamp_cmd(ctx: click.Context, version: str, yes: bool, as_json: bool) -> None:
     """Record migrations up to VERSION as applied without running them."""
     setup_logging(ctx)
-    res = api.stamp(settings(ctx), version, force=force)
+    res = api.stamp(settings(ctx), version, force=yes)
     if as_json:
         print_json(res.to_dict())
         return
@@ -421,32 +423,36 @@ def lock_status_cmd(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         print_json(res.to_dict())
     elif res.held:
-        h = res.holder or {}
-        echo(
-            f"held: pid {h.get('pid')} on {h.get('host') or '?'} since {h.get('since') or '?'}"
-            + (f" ({h['detail']})" if h.get("detail") else "")
-        )
+        echo(f"held: {_holder_text(res.holder or {})}")
     else:
         echo(f"free: no migrator holds the lock on {res.database}")
 
 
+def _holder_text(h: dict[str, Any]) -> str:
+    """pid P on HOST (server session S) since T (what T measures); detail."""
+    text = f"pid {h.get('pid') if h.get('pid') is not None else '?'} on {h.get('host') or '?'}"
+    if h.get("session") is not None:
+        text += f" (server session {h['session']})"
+    text += f" since {h.get('since') or '?'}" + (f" ({h['since_what']})" if h.get("since_what") else "")
+    return text + (f"; {h['detail']}" if h.get("detail") else "")
+
+
 @lock_group.command("release")
-@click.option("--force", "-f", "force", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--yes", "-y", "force", is_flag=True, help="Same as --force.")
+@confirm_option()
 @json_option
 @common_options
 @click.pass_context
-def lock_release_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
+def lock_release_cmd(ctx: click.Context, yes: bool, as_json: bool) -> None:
     """Stop the migrator holding the lock, after confirmation."""
     setup_logging(ctx)
     s = settings(ctx)
-    if not force:
+    if not yes:
         st = api.lock_status(s)
         if not st.held:
             echo("free: nothing to release")
             return
         if not sys.stdin.isatty():
-            raise NotConfirmedError("releasing the lock stops its holder", hint="confirm with --force")
+            raise NotConfirmedError("releasing the lock stops its holder", hint="confirm with --yes (alias --force)")
         h = st.holder or {}
         if not click.confirm(f"Stop the migrator pid {h.get('pid')} on {h.get('host')}?", default=False):
             raise NotConfirmedError("not confirmed; the lock stays")
@@ -454,7 +460,7 @@ def lock_release_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
     if as_json:
         print_json(res.to_dict())
     elif res.released:
-        echo(f"released: stopped pid {(res.holder or {}).get('pid')}")
+        echo(f"released: stopped {_holder_text(res.holder or {})}")
     else:
         echo("free: nothing to release")
 
@@ -485,18 +491,19 @@ def db_create_cmd(ctx: click.Context, as_json: bool) -> None:
 
 
 @db_group.command("drop")
-@click.option("--force", "-f", "force", is_flag=True, help="Do not ask for confirmation.")
-@click.option("--yes", "-y", "force", is_flag=True, help="Same as --force.")
+@confirm_option()
 @json_option
 @common_options
 @click.pass_context
-def db_drop_cmd(ctx: click.Context, force: bool, as_json: bool) -> None:
+def db_drop_cmd(ctx: click.Context, yes: bool, as_json: bool) -> None:
     """Drop the configured database and everything in it, after confirmation."""
     setup_logging(ctx)
     s = settings(ctx)
-    if not force:
+    if not yes:
         if not sys.stdin.isatty():
-            raise NotConfirmedError(f"dropping {s.masked_url} deletes all its data", hint="confirm with --force")
+            raise NotConfirmedError(
+                f"dropping {s.masked_url} deletes all its data", hint="confirm with --yes (alias --force)"
+            )
         if not click.confirm(f"Drop {s.masked_url} and all its data?", default=False):
             raise NotConfirmedError("not confirmed; nothing was dropped")
     res = api.drop_database(s, force=True)

@@ -9,7 +9,7 @@ import click
 
 from migrata import api
 from migrata.cli.group import cli, json_option, settings, setup_logging
-from migrata.cli.options import common_options
+from migrata.cli.options import common_options, confirm_option
 from migrata.cli.output import echo, print_json, table
 from migrata.errors import ValidationError, VerificationError
 
@@ -73,7 +73,7 @@ def backups_cmd(ctx: click.Context, as_json: bool) -> None:
 
 @cli.command("restore")
 @click.argument("name", metavar="[BACKUP]", required=False)
-@click.option("--yes", "-y", "yes", is_flag=True, help="Do not ask for confirmation.")
+@confirm_option()
 @json_option
 @common_options
 @click.pass_context

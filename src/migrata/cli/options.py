@@ -198,3 +198,10 @@ def load_from_options(opts: dict[str, Any]) -> Settings:
         env=opts.get("env"),
         **{k: opts[k] for k in KEYS if k in opts},
     )
+
+
+def confirm_option(help: str = "Do not ask for confirmation.") -> Callable[[F], F]:
+    """The one confirmation flag of every command that asks before changing
+    something: ``--yes``/``-y``, with ``--force``/``-f`` as its alias (the
+    value arrives as the ``yes`` parameter)."""
+    return click.option("--yes", "-y", "--force", "-f", "yes", is_flag=True, help=f"{help} Alias: --force.")

@@ -10,7 +10,7 @@ from typing import Any
 from migrata.cli.output import echo, print_json, table
 from migrata.errors import PendingMigrationsError, ValidationError
 
-__all__ = ["exit_if_invalid", "problem_lines", "show_check", "show_current", "show_migrated", "show_status"]
+__all__ = ["exit_if_invalid", "listed", "problem_lines", "show_check", "show_current", "show_migrated", "show_status"]
 
 
 def problem_lines(problems: Any) -> None:
@@ -19,6 +19,13 @@ def problem_lines(problems: Any) -> None:
         echo(f"  {mark}: {p.message}")
         if p.hint:
             echo(f"         {p.hint}")
+
+
+def listed(problems: Any) -> list[Any]:
+    """The problems a report lists: all but the broken file that
+    :func:`exit_if_invalid` ends the command with (each is printed once)."""
+    final = next((p for p in problems if p.code == "file"), None)
+    return [p for p in problems if p is not final]
 
 
 def exit_if_invalid(problems: Any, *, as_json: bool = False) -> int:
@@ -50,9 +57,9 @@ def show_status(st: Any, as_json: bool) -> int:
     else:
         lines.append("Pending:  0" + (" (up to date)" if st.up_to_date else ""))
     echo("\n".join(lines))
-    if st.problems:
+    if listed(st.problems):
         echo("Problems:")
-        problem_lines(st.problems)
+        problem_lines(listed(st.problems))
     return exit_if_invalid(st.problems)
 
 

@@ -190,8 +190,9 @@ def _record(sess: Session, action: str, info: BackupInfo, *, outcome: str = "ok"
         pass  # the event log is best effort here: the backup itself is what matters
 
 
-def list_backups(sess: Session) -> list[BackupInfo]:
-    """This database's backups, newest first."""
+def list_backups(sess: Session, *, recheck: bool = False) -> list[BackupInfo]:
+    """This database's backups, newest first. ``recheck`` reads each file
+    again: one whose SHA-256 no longer matches its sidecar is not verified."""
     folder = sess.settings.backup_dir
     if not folder.is_dir():
         return []
@@ -211,6 +212,8 @@ def list_backups(sess: Session) -> list[BackupInfo]:
             continue
         if file.stat().st_size != info.size:
             info.verified, info.problem = False, "its size changed since it was taken"
+        elif recheck and info.verified and sha256_of(file) != info.sha256:
+            info.verified, info.problem = False, "its content changed since it was taken (SHA-256 differs)"
         found.append(info)
     found.sort(key=lambda i: i.created_at, reverse=True)
     return found

@@ -61,7 +61,7 @@ def run_doctor(sess: Session) -> Report:
     except MigrataError as exc:
         add(Finding("connection", "fail", exc.message))
         return report
-    holder = backend.lock_holder()
+    holder = sess.lock_holder()
     if holder is None:
         add(_privileges(sess))
     else:  # a migration is running: probing now would only wait for it

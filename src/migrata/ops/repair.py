@@ -42,7 +42,8 @@ def repair_history(
     wanted |= {FAILED, RUNNING} if any(chosen) else set()
     if not any(p.code in wanted for p in mine) and not any(chosen):
         # nothing asked for, or nothing to act on: report without locking or writing
-        return RepairResult([p for p in mine if p.severity == "error"], [])
+        errors = [p for p in mine if p.severity == "error"]
+        return RepairResult(errors, [], ways_out=ways_out(rows, errors, _present(sess)))
     with sess.locked():
         rows = sess.ledger.read()
         _, problems = sess.report(rows)
@@ -57,8 +58,10 @@ def repair_history(
             actions.extend(_accept_edits(sess, [p for p in mine if p.code == "checksum"]))
         if forget_missing:
             actions.extend(_forget_missing(sess, [p for p in mine if p.code in ("missing", "renamed")]))
-        _, remaining = sess.report()
-        return RepairResult([p for p in remaining if p.severity == "error"], actions, steps)
+        rows = sess.ledger.read()
+        _, remaining = sess.report(rows)
+        errors = [p for p in remaining if p.severity == "error"]
+        return RepairResult(errors, actions, steps, ways_out=ways_out(rows, errors, _present(sess)))
 
 
 def _dirty_row(rows: list[AppliedMigration], version: str | None) -> AppliedMigration:
@@ -211,3 +214,49 @@ def record_applied(
         sess.backend.rollback()
         raise
     return added
+
+
+# --- what the user can do -------------------------------------------------------------------
+
+
+def _present(sess: Session) -> set[str]:
+    return {m.id for m in sess.source.all}
+
+
+def ways_out(rows: list[AppliedMigration], problems: list[Problem], present: set[str]) -> list[tuple[str, str]]:
+    """(command, when to use it) for each problem, with its real version: only
+    the repairs that apply to the state the history and the files are in
+    (``present``: the versions that have a file)."""
+    by_version = {r.version: r for r in rows}
+    found: list[tuple[str, str]] = []
+    for p in problems:
+        row = by_version.get(p.version or "")
+        if p.code in (FAILED, RUNNING) and row is not None:
+            found.extend(_run_ways(row, row.version in present))
+        elif p.code == "checksum":
+            found.append(("migrata repair --checksums", f"the edit of {p.version} is intended: store its new checksum"))
+        elif p.code == "missing":
+            found.append(("migrata repair --forget-missing", f"{p.version} is gone for good: drop its history row"))
+    return list(dict.fromkeys(found))
+
+
+def _run_ways(row: AppliedMigration, has_file: bool) -> list[tuple[str, str]]:
+    """The ways out of one failed or interrupted run."""
+    cmd = f"migrata repair {row.version}"
+    ways: list[tuple[str, str]] = []
+    done, total = row.progress, row.statements
+    if has_file and row.kind != "py" and done is not None and total is not None and done < total:
+        k = done + 1
+        if row.status == RUNNING:
+            ways.append((f"{cmd} --resume", f"statement {k} (in doubt) did not take effect: run it and the rest"))
+            if k < total:
+                ways.append((f"{cmd} --resume-from {k + 1}", f"statement {k} did take effect: run the rest"))
+        else:
+            ways.append((f"{cmd} --resume", f"you fixed the cause: run from statement {k}, the one that failed"))
+    if row.direction == "down":
+        ways.append((f"{cmd} --forget", "you completed the rollback by hand: it counts as not applied"))
+        ways.append((f"{cmd} --mark-applied", "you undid the rollback's partial changes by hand: it stays applied"))
+    else:
+        ways.append((f"{cmd} --mark-applied", "you completed the migration by hand"))
+        ways.append((f"{cmd} --forget", "you undid its partial changes by hand: it counts as not applied"))
+    return ways

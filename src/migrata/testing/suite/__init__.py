@@ -45,9 +45,16 @@ is listed in ``KNOWN_BUGS`` beside it; the autouse fixture
 ``migrata_known_bug`` marks that test as expected to fail there, strictly (the
 run fails once the bug is fixed, until its line is struck).
 
+Every successful ``up`` of the suite goes through ``checks.upgrade``: the
+database is then read with the plain backend, and the history must hold one
+``applied`` row per migration file up to the version reached, with the
+file's checksum, a row for every step reported, nothing ``running`` or
+``failed``, and every table the applied SQL creates must exist.
+
 Modules: ``statements`` (connection, transactions, statements, timeouts),
 ``databases`` (the lock, backups, databases, the schema), ``workflows``
-(whole runs through the public API), ``dialects`` (the table and helpers).
+(whole runs through the public API), ``checks`` (the check after each
+``up``), ``dialects`` (the table and helpers).
 """
 
 from __future__ import annotations

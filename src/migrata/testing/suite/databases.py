@@ -16,6 +16,7 @@ import migrata
 from migrata.backends.base import OBJECT_KINDS, DatabaseURL
 from migrata.backends.registry import create_backend
 from migrata.errors import UsageError
+from migrata.testing.suite.checks import upgrade
 from migrata.testing.suite.dialects import connected, facts, ids, write
 
 __all__ = [
@@ -188,7 +189,7 @@ def test_ensure_namespace(migrata_url: str, tmp_path: Path) -> None:
     spaced = migrata_url + ("&" if "?" in migrata_url else "?") + option
     folder = tmp_path / "migrations"
     write(folder, "1_a.up.sql", "CREATE TABLE suite_ns_t (id INTEGER);")
-    migrata.upgrade(spaced, migrations=folder)  # creates the namespace, then its tables there
+    upgrade(spaced, migrations=folder)  # creates the namespace, then its tables there
     with connected(spaced) as inside, connected(migrata_url) as outside:
         names = ["migrata_history", "suite_ns_t"]
         assert inside.tables_present(names) == set(names)
@@ -328,13 +329,13 @@ def test_quote_ident_round_trips(migrata_url: str) -> None:
 def test_ledger_tables_created_once(migrata_url: str, tmp_path: Path) -> None:
     folder = tmp_path / "migrations"
     folder.mkdir()
-    assert migrata.upgrade(migrata_url, migrations=folder).steps == []  # nothing to do: nothing created
+    assert upgrade(migrata_url, migrations=folder).steps == []  # nothing to do: nothing created
     with connected(migrata_url) as b:
         assert b.tables_present(["migrata_history", "migrata_events"]) == set()
     long_name = "n" * 200  # key_type holds it whole
     write(folder, f"1_{long_name}.up.sql", "CREATE TABLE suite_once (id INTEGER);")
-    migrata.upgrade(migrata_url, migrations=folder)
-    migrata.upgrade(migrata_url, migrations=folder)
+    upgrade(migrata_url, migrations=folder)
+    upgrade(migrata_url, migrations=folder)
     with connected(migrata_url) as b:
         assert b.tables_present(["migrata_history", "migrata_events"]) == {"migrata_history", "migrata_events"}
     st = migrata.status(migrata_url, migrations=folder)
@@ -342,7 +343,7 @@ def test_ledger_tables_created_once(migrata_url: str, tmp_path: Path) -> None:
     message = "it's a long failure ü\\ " * 100  # text_type holds it whole
     write(folder, "2_fail.py", f"def up(ctx):\n    raise RuntimeError({message!r})\n")
     with pytest.raises(migrata.MigrationFailedError):
-        migrata.upgrade(migrata_url, migrations=folder)
+        upgrade(migrata_url, migrations=folder)
     events = migrata.history(migrata_url, migrations=folder, limit=None).events
     assert [e.detail.get("error") for e in events if e.outcome == "failed"] == [message]
     numbers = [e.id for e in events]  # id_column numbers the events in order (newest first here)

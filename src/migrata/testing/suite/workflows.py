@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 import migrata
+from migrata.testing.suite.checks import upgrade
 from migrata.testing.suite.dialects import connected, user_tables, write
 
 __all__ = [
@@ -27,13 +28,13 @@ def test_up_down_round_trip(migrata_url: str, tmp_path: Path) -> None:
     )
     write(folder, "10_c.up.sql", "INSERT INTO suite_a (id, name) VALUES (1, 'x;y');")
     write(folder, "10_c.down.sql", "DELETE FROM suite_a WHERE id = 1;")
-    res = migrata.upgrade(migrata_url, migrations=folder)
+    res = upgrade(migrata_url, migrations=folder)
     assert [s.version for s in res.steps] == ["1", "2", "10"]
     assert user_tables(migrata_url) == {"suite_a", "suite_b"}
     assert migrata.downgrade(migrata_url, migrations=folder).after == "2"
     assert migrata.downgrade(migrata_url, "base", migrations=folder).after is None
     assert user_tables(migrata_url) == set()
-    assert migrata.upgrade(migrata_url, migrations=folder).after == "10"
+    assert upgrade(migrata_url, migrations=folder).after == "10"
     events = migrata.history(migrata_url, migrations=folder, limit=None).events
     assert [e.action for e in events].count("up") == 6
 
@@ -43,7 +44,7 @@ def test_failed_migration_changes_nothing_recorded_wrongly(migrata_url: str, tmp
     write(folder, "1_ok.up.sql", "CREATE TABLE suite_ok (id INTEGER);")
     write(folder, "2_bad.up.sql", "INSERT INTO suite_ok (id) VALUES (1);\nINSERT INTO no_such_table VALUES (1);\n")
     with pytest.raises(migrata.MigrationFailedError) as info:
-        migrata.upgrade(migrata_url, migrations=folder)
+        upgrade(migrata_url, migrations=folder)
     assert info.value.line == 2 and info.value.path and info.value.path.endswith("2_bad.up.sql")
     st = migrata.status(migrata_url, migrations=folder)
     assert st.current == "1"
@@ -65,7 +66,7 @@ def test_no_transaction_migration_is_journaled(migrata_url: str, tmp_path: Path)
         "-- migrata:no-transaction\nCREATE TABLE suite_nt (id INTEGER);\nINSERT INTO suite_nt VALUES (1);\n",
     )
     write(folder, "1_nt.down.sql", "DROP TABLE suite_nt;")
-    res = migrata.upgrade(migrata_url, migrations=folder)
+    res = upgrade(migrata_url, migrations=folder)
     assert res.steps[0].mode == "journal"
     info = migrata.info(migrata_url, migrations=folder)
     row = info.migrations[0]
@@ -93,7 +94,7 @@ def test_python_migration_context(migrata_url: str, tmp_path: Path) -> None:
             ctx.execute("DELETE FROM suite_py")
         ''',
     )
-    migrata.upgrade(migrata_url, migrations=folder)
+    upgrade(migrata_url, migrations=folder)
     with connected(migrata_url) as b:
         assert b.query("SELECT id, name FROM suite_py") == [(1, b.dialect)]
     migrata.downgrade(migrata_url, "base", migrations=folder)
@@ -114,7 +115,7 @@ def test_failed_python_migration_leaves_no_partial_data(migrata_url: str, tmp_pa
         """,
     )
     with pytest.raises(migrata.MigrationFailedError, match="half-way"):
-        migrata.upgrade(migrata_url, migrations=folder)
+        upgrade(migrata_url, migrations=folder)
     st = migrata.status(migrata_url, migrations=folder)
     assert st.current == "1" and st.problems == [] and [m.version for m in st.pending] == ["2"]
     with connected(migrata_url) as b:

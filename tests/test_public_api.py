@@ -20,6 +20,7 @@ PUBLIC = [
     "current", "downgrade", "history", "info", "init", "load_settings", "lock_release", "lock_status", "new",
     "repair", "stamp", "status", "upgrade", "validate",
     "AdoptResult", "adopt",
+    "ImportResult", "import_alembic",
 ]  # fmt: skip
 
 

@@ -38,6 +38,7 @@ from migrata.api import (
     validate,
     verify,
 )
+from migrata.api_alembic import import_alembic
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
 from migrata.errors import (
@@ -70,6 +71,7 @@ from migrata.results import (
     DatabaseResult,
     DoctorResult,
     HistoryResult,
+    ImportResult,
     InitResult,
     LockResult,
     MigrateResult,
@@ -103,6 +105,7 @@ __all__ = [
     "DriverMissingError",
     "HistoryResult",
     "HookError",
+    "ImportResult",
     "InitResult",
     "IrreversibleError",
     "LockResult",
@@ -142,6 +145,7 @@ __all__ = [
     "downgrade",
     "drop_database",
     "history",
+    "import_alembic",
     "info",
     "init",
     "load_settings",

@@ -107,6 +107,7 @@ class Script:
     transactional: bool = True
     timeout: float | None = None  # seconds, from `-- migrata:timeout`
     explicit_no_transaction: bool = False  # the author asked for it
+    alembic_revision: str | None = None  # `-- migrata:alembic-revision ID`: imported from Alembic
 
 
 @dataclass(slots=True)

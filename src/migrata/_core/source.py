@@ -174,6 +174,7 @@ _MARKER_RE = re.compile(
     re.I,
 )
 _MARKER_LIKE_RE = re.compile(r"^\s*--\s*(?:migrate\s*:|\+goose\b|\+migrate\b)", re.I)
+_PY_REVISION_RE = re.compile(r"#\s*migrata:alembic-revision\s+(\S+)")
 _NO_TX_OPTS = re.compile(r"transaction\s*:\s*false|notransaction|no[ _-]?transaction", re.I)
 
 
@@ -193,6 +194,8 @@ def _apply_directives(script: Script, text: str, path: Path, first_line: int) ->
         if name in ("no-transaction", "notransaction", "no_transaction"):
             script.transactional = False
             script.explicit_no_transaction = True
+        elif name == "alembic-revision":
+            script.alembic_revision = arg or None
         elif name == "timeout":
             try:
                 script.timeout = parse_duration(arg)
@@ -484,7 +487,9 @@ def _parse_part(part: _Part, allow_empty: bool) -> tuple[Script, Script | None, 
         return Script(path=part.path), None, ""
     text = read_text(part.path)
     if part.kind == "py":
-        return Script(path=part.path), Script(path=part.path), checksum(text)
+        revision = _PY_REVISION_RE.match(text)  # `# migrata:alembic-revision ID` on the first line
+        up = Script(path=part.path, alembic_revision=revision.group(1) if revision else None)
+        return up, Script(path=part.path), checksum(text)
     down: Script | None
     if part.kind in ("single", "repeatable"):
         up, down = split_sections(part.path, text)

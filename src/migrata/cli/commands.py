@@ -341,7 +341,7 @@ def stamp_cmd(ctx: click.Context, version: str, force: bool, as_json: bool) -> N
 
 @cli.command("adopt")
 @click.option(
-    "--from", "tool", required=True, type=click.Choice(["golang-migrate", "dbmate", "flyway", "goose"]),
+    "--from", "tool", required=True, type=click.Choice(["golang-migrate", "dbmate", "flyway", "goose", "alembic"]),
     help="The tool whose history table to read.",
 )  # fmt: skip
 @click.option("--from-table", metavar="NAME", help="That tool's history table, if not its default name.")

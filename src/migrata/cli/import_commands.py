@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 import click
 
 from migrata.api_alembic import import_alembic
 from migrata.cli.group import AliasGroup, cli, json_option, settings, setup_logging
-from migrata.cli.options import common_options
+from migrata.cli.options import collected, common_options
 from migrata.cli.output import echo, print_json
 
 
@@ -17,7 +19,7 @@ def import_group() -> None:
 
 
 @import_group.command("alembic")
-@click.argument("project", metavar="DIR", type=click.Path(exists=True))
+@click.argument("project", metavar="DIR")
 @click.option("--dry-run", is_flag=True, help="Show the migrations that would be written; write nothing.")
 @json_option
 @common_options
@@ -27,7 +29,8 @@ def import_alembic_cmd(ctx: click.Context, project: str, dry_run: bool, as_json:
     folder, or the one with env.py and versions/) as migrations, rendered as SQL
     for the configured database."""
     setup_logging(ctx)
-    res = import_alembic(settings(ctx), project, dry_run=dry_run)
+    base = collected(ctx).get("directory")  # -C DIR: paths are relative to it, as for init
+    res = import_alembic(settings(ctx), os.path.join(base, project) if base else project, dry_run=dry_run)
     if as_json:
         print_json(res.to_dict())
         return

@@ -21,6 +21,7 @@ PUBLIC = [
     "repair", "stamp", "status", "upgrade", "validate",
     "AdoptResult", "adopt",
     "AutogenerateResult", "DiffResult", "autogenerate", "diff",
+    "ImportResult", "import_alembic",
 ]  # fmt: skip
 
 

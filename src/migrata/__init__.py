@@ -38,6 +38,7 @@ from migrata.api import (
     validate,
     verify,
 )
+from migrata.api_alembic import import_alembic
 from migrata.api_schema import autogenerate, diff
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
@@ -73,6 +74,7 @@ from migrata.results import (
     DiffResult,
     DoctorResult,
     HistoryResult,
+    ImportResult,
     InitResult,
     LockResult,
     MigrateResult,
@@ -108,6 +110,7 @@ __all__ = [
     "DriverMissingError",
     "HistoryResult",
     "HookError",
+    "ImportResult",
     "InitResult",
     "IrreversibleError",
     "LockResult",
@@ -149,6 +152,7 @@ __all__ = [
     "downgrade",
     "drop_database",
     "history",
+    "import_alembic",
     "info",
     "init",
     "load_settings",

@@ -197,14 +197,17 @@ def upgrade(
     applies pending migrations older than the current version; ``dry_run`` only plans;
     ``sql`` renders the exact SQL (bookkeeping included) without writing.
     """
+    from migrata.ops.adopt import take_over_alembic
+
     if out_of_order:  # the guard judges the set by the same policy as the plan
         overrides["out_of_order"] = True
     with session(config, **overrides) as sess:
         policy = sess.settings.out_of_order
-
         relative = planner.relative_steps(target, "up", steps)  # `up +2`
+        adopted = take_over_alembic(sess, dry_run=dry_run, sql=sql)  # a dry run plans as if recorded
 
         def make_plan(source: Source, rows: list[AppliedMigration]) -> Plan:
+            rows = [*rows, *adopted]
             if relative is not None:
                 plan = planner.plan_up(source, rows, steps=relative, out_of_order=policy)
                 return planner.check_relative(plan, str(target), relative)
@@ -412,7 +415,7 @@ def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, 
 def adopt(
     config: ConfigLike = None, tool: str = "", *, from_table: str | None = None, dry_run: bool = False, **overrides: Any
 ) -> AdoptResult:
-    """Record as applied what ``tool`` (golang-migrate, dbmate, flyway or goose) applied,
+    """Record as applied what ``tool`` (golang-migrate, dbmate, flyway, goose or alembic) applied,
     read from its history table (``from_table``, default the tool's); ``dry_run`` writes nothing."""
     from migrata.ops.adopt import adopt_history
 

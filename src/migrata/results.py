@@ -24,6 +24,7 @@ __all__ = [
     "DiffResult",
     "DoctorResult",
     "HistoryResult",
+    "ImportResult",
     "InitResult",
     "LockResult",
     "MigrateResult",
@@ -203,6 +204,21 @@ class AdoptResult:
     added: list[str]  # versions recorded as applied in migrata's history now
     already: list[str]  # versions migrata's history held before
     warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class ImportResult:
+    """What ``import alembic`` wrote: one migration per revision, in chain order."""
+
+    tool: str
+    directory: str  # the project imported
+    dialect: str  # the SQL was rendered for
+    migrations: list[dict[str, Any]]  # revision, message, version, kind (sql/py), files, reason, has_down
+    skipped: list[str]  # revisions a file already held (imported before)
     dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from migrata._core.directives import apply_directives
 from migrata._core.model import Migration, Script, Step, Version
 from migrata.errors import ConfigError, IrreversibleError, MigrationFileError
 from migrata.util import parse_duration
@@ -189,58 +190,14 @@ def _candidates(directory: Path) -> list[Path]:
 
 # --- directives and sections --------------------------------------------------
 
-_DIRECTIVE_RE = re.compile(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
 _MARKER_RE = re.compile(
     r"^\s*--\s*(?:migrate:(?P<dbmate>up|down)(?P<opts>.*)"
     r"|\+(?:goose|migrate)\s+(?P<goose>up|down)(?P<gopts>.*))\s*$",
     re.I,
 )
 _MARKER_LIKE_RE = re.compile(r"^\s*--\s*(?:migrate\s*:|\+goose\b|\+migrate\b)", re.I)
+_PY_REVISION_RE = re.compile(r"#\s*migrata:alembic-revision\s+(\S+)")
 _NO_TX_OPTS = re.compile(r"transaction\s*:\s*false|notransaction|no[ _-]?transaction", re.I)
-
-
-def _apply_directives(script: Script, text: str, path: Path, first_line: int) -> None:
-    """Read ``-- migrata:...`` directives from the leading comment lines."""
-    for offset, line in enumerate(_leading_lines(text)):
-        stripped = line.strip()
-        if not stripped:
-            continue
-        if not stripped.startswith("--"):
-            break
-        m = _DIRECTIVE_RE.match(stripped)
-        if not m:
-            continue
-        name, arg = m.group(1).lower(), (m.group(2) or "").strip()
-        lineno = first_line + offset
-        if name in ("no-transaction", "notransaction", "no_transaction"):
-            script.transactional = False
-            script.explicit_no_transaction = True
-        elif name == "review":
-            pass  # a note for the reviewer (e.g. a likely rename written by autogenerate)
-        elif name == "review-required":
-            raise MigrationFileError(
-                f"needs review before it runs: {arg or 'a change that loses data'}",
-                path=str(path),
-                line=lineno,
-                hint="read the migration; when it is right, delete its '-- migrata:review-required' line",
-            )
-        elif name in ("timeout", "ddl-lock-timeout"):
-            try:
-                seconds = 0.0 if name != "timeout" and arg.strip() in ("0", "off") else parse_duration(arg)
-            except ValueError as exc:
-                raise MigrationFileError(str(exc), path=str(path), line=lineno) from None
-            if name == "timeout":
-                script.timeout = seconds
-            else:
-                script.ddl_lock_timeout = seconds
-        else:
-            raise MigrationFileError(
-                f"unknown directive '-- migrata:{name}'",
-                path=str(path),
-                line=lineno,
-                hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s, "
-                "-- migrata:ddl-lock-timeout 2s, -- migrata:review",
-            )
 
 
 def _leading_lines(text: str) -> Iterator[str]:
@@ -255,7 +212,7 @@ def _leading_lines(text: str) -> Iterator[str]:
 
 def sql_script(path: Path, text: str, line_offset: int = 0) -> Script:
     script = Script(path=path, sql=text, line_offset=line_offset)
-    _apply_directives(script, text, path, line_offset + 1)
+    apply_directives(script, _leading_lines(text), path, line_offset + 1)
     return script
 
 
@@ -301,7 +258,7 @@ def split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
         end = marks[n + 1][0] if n + 1 < len(marks) else len(lines)
         body = "\n".join(lines[idx + 1 : end])
         script = sql_script(path, body, line_offset=idx + 1)
-        _apply_directives(script, head, path, 1)
+        apply_directives(script, _leading_lines(head), path, 1)
         if no_transaction or _NO_TX_OPTS.search(opts):
             script.transactional = False
             script.explicit_no_transaction = True
@@ -543,7 +500,9 @@ def _parse_part(part: _Part, allow_empty: bool) -> tuple[Script, Script | None, 
         return Script(path=part.path), None, ""
     text = read_text(part.path)
     if part.kind == "py":
-        return Script(path=part.path), Script(path=part.path), checksum(text)
+        revision = _PY_REVISION_RE.match(text)  # `# migrata:alembic-revision ID` on the first line
+        up = Script(path=part.path, alembic_revision=revision.group(1) if revision else None)
+        return up, Script(path=part.path), checksum(text)
     down: Script | None
     if part.kind in ("single", "repeatable"):
         up, down = split_sections(part.path, text)

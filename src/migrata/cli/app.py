@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
-from migrata.cli import commands, operations, schema_commands  # noqa: F401 - each registers its commands on the group
+from migrata.cli import (  # noqa: F401 - each registers its commands on the group
+    commands,
+    import_commands,
+    operations,
+    schema_commands,
+)
 from migrata.cli.group import cli
 
 __all__ = ["cli"]

@@ -343,7 +343,7 @@ def stamp_cmd(ctx: click.Context, version: str, yes: bool, as_json: bool) -> Non
 
 @cli.command("adopt")
 @click.option(
-    "--from", "tool", required=True, type=click.Choice(["golang-migrate", "dbmate", "flyway", "goose"]),
+    "--from", "tool", required=True, type=click.Choice(["golang-migrate", "dbmate", "flyway", "goose", "alembic"]),
     help="The tool whose history table to read.",
 )  # fmt: skip
 @click.option("--from-table", metavar="NAME", help="That tool's history table, if not its default name.")

@@ -21,6 +21,11 @@ tool itself creates it:
   ``DELETE`` rows take a version back; a repeatable (no version) counts as
   applied when its file's Flyway checksum still matches the one of its last
   run, so it runs again exactly when Flyway would have run it again.
+* Alembic ``alembic_version (version_num)``: one row, the head revision
+  (several rows: several heads, refused). The migration whose file records
+  that revision (``-- migrata:alembic-revision ID``, written by ``migrata
+  import alembic``) and every version before it count as applied. ``up``
+  does this by itself, once (:func:`take_over_alembic`).
 
 Versions match the way migrata compares them, by their numbers: golang-migrate's
 ``1`` and goose's ``1`` are the file ``000001_x.up.sql`` (leading zeros do not
@@ -36,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migrata._core.model import FAILED, RUNNING, AppliedMigration, Migration, Version
+from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migration, Version
 from migrata._core.source import Source
 from migrata.backends.base import Backend
 from migrata.errors import DirtyStateError, UsageError, ValidationError
@@ -45,7 +50,7 @@ from migrata.results import AdoptResult
 from migrata.session import Session
 from migrata.util import events_table_name
 
-__all__ = ["TABLES", "adopt_history", "flyway_checksum"]
+__all__ = ["TABLES", "adopt_history", "flyway_checksum", "take_over_alembic"]
 
 #: Each tool's history table, by default.
 TABLES = {
@@ -53,6 +58,7 @@ TABLES = {
     "dbmate": "schema_migrations",
     "flyway": "flyway_schema_history",
     "goose": "goose_db_version",
+    "alembic": "alembic_version",
 }
 
 
@@ -80,7 +86,7 @@ def adopt_history(sess: Session, tool: str, table: str | None, *, dry_run: bool)
         )
     if not sess.database_exists():
         raise UsageError(f"{sess.database} does not exist: there is no {tool} history to adopt")
-    theirs = _read(sess.backend, tool, table, sess.database)
+    theirs = _read(sess.backend, tool, table, sess.database, sess.source)
     chosen, baselines, warnings = _choose(tool, table, theirs, sess.source)
     found = [m.id for m in chosen] + baselines
     rows = sess.rows()
@@ -183,13 +189,15 @@ def flyway_checksum(path: Path) -> int:
 # --- reading the other tool's table ------------------------------------------------------
 
 
-def _read(backend: Backend, tool: str, table: str, database: str) -> _Theirs:
+def _read(backend: Backend, tool: str, table: str, database: str, source: Source) -> _Theirs:
     if "." not in table and not backend.tables_present([table]):
         raise UsageError(
             f"{database} has no {tool} history table {table}",
             hint=f"name it with --from-table (the {tool} default is {TABLES[tool]})",
         )
     name = ".".join(backend.quote_ident(part) for part in table.split("."))
+    if tool == "alembic":
+        return _alembic(backend.query, name, table, source, database)
     readers = {"golang-migrate": _golang_migrate, "dbmate": _dbmate, "goose": _goose, "flyway": _flyway}
     return readers[tool](backend.query, name, table)
 
@@ -265,3 +273,46 @@ def _flyway(query: Any, name: str, table: str) -> _Theirs:
             theirs.versions[v.key] = v
             theirs.checksums[v.key] = checksum
     return theirs
+
+
+def _alembic(query: Any, name: str, table: str, source: Source, database: str) -> _Theirs:
+    heads = [str(v) for (v,) in query(f"SELECT version_num FROM {name}")]
+    if not heads:
+        return _Theirs()  # Alembic at its base: nothing applied
+    if len(heads) > 1:
+        raise ValidationError(
+            f"{table} holds {len(heads)} Alembic heads ({', '.join(sorted(heads))}); migrata's history is one line",
+            hint="bring the database to one head with Alembic (`alembic upgrade heads` after merging) and adopt again",
+        )
+    found = [m for m in source.versioned if m.up.alembic_revision == heads[0] and m.version is not None]
+    if not found:
+        raise ValidationError(
+            f"Alembic left {database} at revision {heads[0]}, which no migration in {source.directory} records",
+            hint="import the Alembic project (again) with `migrata import alembic DIR`: every revision up to "
+            "that one gets its migration",
+        )
+    return _Theirs(upto=found[0].version)
+
+
+def take_over_alembic(sess: Session, *, dry_run: bool, sql: bool = False) -> list[AppliedMigration]:
+    """Before ``up``: when the migrations came from ``migrata import alembic``,
+    migrata's history holds none of them and the database has Alembic's
+    ``alembic_version``, record what Alembic applied, once, as ``adopt
+    --from alembic`` does. Returns the rows a dry run would have recorded
+    (to plan with); ``sql`` (a script for later) refuses to guess."""
+    imported = {m.id for m in sess.source.versioned if m.up.alembic_revision}
+    if not imported or not sess.database_exists():
+        return []  # not an imported project (no query), or nothing to take over
+    if any(r.version in imported for r in sess.rows()):
+        return []  # taken over before, or migrata applied them itself
+    if not sess.backend.tables_present([TABLES["alembic"]]):
+        return []
+    result = adopt_history(sess, "alembic", None, dry_run=dry_run or sql)
+    if sql and result.added:
+        raise UsageError(
+            f"{sess.database} was migrated by Alembic: its {len(result.added)} applied version(s) are not in "
+            "migrata's history yet, so the script would run them again",
+            hint="record them first with `migrata adopt --from alembic`, then render the script",
+        )
+    pending = [sess.source.get(v) for v in result.added] if dry_run else []
+    return [AppliedMigration(m.id, m.name, m.kind, m.checksum, APPLIED, "") for m in pending if m is not None]

@@ -1,0 +1,64 @@
+"""The ``-- migrata:...`` directives of a migration file's leading comment
+lines (``no-transaction``, ``timeout``, ``ddl-lock-timeout``, ``review``,
+``review-required``, ``alembic-revision``), read into its :class:`Script`."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from migrata._core.model import Script
+from migrata.errors import MigrationFileError
+from migrata.util import parse_duration
+
+__all__ = ["apply_directives"]
+
+_DIRECTIVE_RE = re.compile(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
+
+
+def apply_directives(script: Script, lines: Iterable[str], path: Path, first_line: int) -> None:
+    """Read ``-- migrata:...`` directives from a file's leading comment
+    ``lines`` (the first of them is line ``first_line``) into ``script``."""
+    for offset, line in enumerate(lines):
+        stripped = line.strip()
+        if not stripped:
+            continue
+        if not stripped.startswith("--"):
+            break
+        m = _DIRECTIVE_RE.match(stripped)
+        if not m:
+            continue
+        name, arg = m.group(1).lower(), (m.group(2) or "").strip()
+        lineno = first_line + offset
+        if name in ("no-transaction", "notransaction", "no_transaction"):
+            script.transactional = False
+            script.explicit_no_transaction = True
+        elif name == "review":
+            pass  # a note for the reviewer (e.g. a likely rename written by autogenerate)
+        elif name == "review-required":
+            raise MigrationFileError(
+                f"needs review before it runs: {arg or 'a change that loses data'}",
+                path=str(path),
+                line=lineno,
+                hint="read the migration; when it is right, delete its '-- migrata:review-required' line",
+            )
+        elif name == "alembic-revision":
+            script.alembic_revision = arg or None
+        elif name in ("timeout", "ddl-lock-timeout"):
+            try:
+                seconds = 0.0 if name != "timeout" and arg.strip() in ("0", "off") else parse_duration(arg)
+            except ValueError as exc:
+                raise MigrationFileError(str(exc), path=str(path), line=lineno) from None
+            if name == "timeout":
+                script.timeout = seconds
+            else:
+                script.ddl_lock_timeout = seconds
+        else:
+            raise MigrationFileError(
+                f"unknown directive '-- migrata:{name}'",
+                path=str(path),
+                line=lineno,
+                hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s, "
+                "-- migrata:ddl-lock-timeout 2s, -- migrata:review",
+            )

@@ -158,6 +158,7 @@ class _LockedRun:
 
     def __call__(self, before_run: Callable[[Plan], None] | None = None) -> tuple[Plan, Runner, str | None]:
         sess = self.sess
+        sess.ensure_database()
         with sess.locked(self.deadline):
             rows = sess.ledger.read()  # state may have moved while we waited for the lock
             if rows == self.rows and not any(r.status == RUNNING for r in rows):

@@ -130,6 +130,16 @@ class Session:
     def database_exists(self) -> bool:
         return self.unconnected_backend().database_exists()
 
+    def ensure_database(self) -> bool:
+        """With ``create_database`` set, create the database when it does not
+        exist (as `migrata db create` does); True when it was created."""
+        if not self.settings.create_database or self.database_exists():
+            return False
+        created = self.unconnected_backend().create()
+        if created:
+            log.warning("created the database %s (create_database is set)", self.database)
+        return created
+
     def rows(self) -> list[AppliedMigration]:
         """The history rows, read now; an absent database or table reads as
         empty, creating nothing."""

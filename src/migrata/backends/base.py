@@ -176,6 +176,9 @@ class Backend(ABC):
     #: ``ORDER BY table_name`` can end; None: the backend lists its tables
     #: in ``table_names()`` itself.
     tables_sql: ClassVar[str | None] = None
+    #: Connecting creates a missing database (SQLite's file); elsewhere
+    #: ``create()`` does, when ``create_database`` is set.
+    connect_creates: ClassVar[bool] = False
 
     def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
         self.url = url

@@ -168,7 +168,7 @@ class MySQLBackend(Backend):
     def _connect_hint(exc: Any) -> str | None:
         code = exc.args[0] if exc.args else None
         if code == 1049:
-            return "create it with `migrata db create`"
+            return "create it with `migrata db create` (or set create_database = true: `migrata up` creates it)"
         if code == 2003:
             return "is the server running, and is the host/port in the URL right?"
         return None

@@ -136,7 +136,7 @@ class PostgresBackend(Backend):
     def _connect_hint(self, exc: Exception) -> str | None:
         text = str(exc)
         if "does not exist" in text and "database" in text:
-            return "create it with `migrata db create`"
+            return "create it with `migrata db create` (or set create_database = true: `migrata up` creates it)"
         if "Connection refused" in text:
             return "is the server running, and is the host/port in the URL right?"
         return None

@@ -53,6 +53,7 @@ class SQLiteBackend(Backend):
     id_column = "id INTEGER PRIMARY KEY"  # the rowid: no sqlite_sequence page to update per event
     begin_sql = "BEGIN IMMEDIATE"
     step_in_one_call = True
+    connect_creates = True
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
         super().__init__(url, options=options)

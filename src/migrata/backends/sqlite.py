@@ -264,7 +264,7 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             if self._wait_on(exc):
                 return self._own_cursor(sql, params, what)
-            raise DatabaseError(f"SQLite error in migrata's own {what}: {exc}") from exc
+            raise self._database_error(exc) or DatabaseError(f"SQLite error in migrata's own {what}: {exc}") from exc
 
     def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
         self._own_cursor(sql, params, "statement")
@@ -274,7 +274,7 @@ class SQLiteBackend(Backend):
         try:
             return cur.fetchall()
         except sqlite3.Error as exc:
-            raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
+            raise self._database_error(exc) or DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
 
     def run_statement(self, sql: str) -> None:
         conn = self.connection
@@ -282,7 +282,7 @@ class SQLiteBackend(Backend):
             try:
                 conn.execute(sql)
             except sqlite3.Error as exc:
-                raise StatementError(str(exc)) from None
+                raise self._database_error(exc) or StatementError(str(exc)) from None
 
     @contextlib.contextmanager
     def statement_guard(self) -> Iterator[None]:
@@ -306,7 +306,23 @@ class SQLiteBackend(Backend):
         try:
             self.connection.executescript(sql)
         except sqlite3.Error as exc:
-            raise StatementError(str(exc)) from None
+            raise self._database_error(exc) or StatementError(str(exc)) from None
+
+    def _database_error(self, exc: sqlite3.Error) -> DatabaseError | None:
+        """The database file, not the statement, is at fault: read-only, or
+        not an SQLite database at all (None for any other error)."""
+        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
+        if code == 8:  # SQLITE_READONLY
+            return DatabaseError(
+                f"SQLite database {self.path} is read-only: {exc}",
+                hint="let migrata write it: the file's and its folder's permissions, no mode=ro in the URL",
+            )
+        if code == 26:  # SQLITE_NOTADB
+            return DatabaseError(
+                f"{self.path} is not an SQLite database ({exc})",
+                hint="check the path in the database URL",
+            )
+        return None
 
     def elapsed_ms_sql(self, started: str) -> str:
         return f"CAST(ROUND((julianday('now') - julianday('{started.rstrip('Z')}')) * 86400000) AS INTEGER)"

@@ -187,6 +187,12 @@ def statement_failure(
     # the message stays one line of reasonable length; the server's full
     # text is kept in db_error and in the event log
     db = _clip(one_line(exc.db_message), 400)
+    hint = exc.hint
+    if exc.exists and item.step.direction == "up":
+        hint = (
+            f"if the database had this schema before migrata, record the migrations up to {m.id} as applied "
+            f"without running them: `migrata stamp {m.id}` (alias `baseline`)"
+        )
     return MigrationFailedError(
         f"migration {m.label} failed at {Path(script.path).name}:{line}: {db} [statement {stmt.index + 1}: {shown}]",
         version=m.id,
@@ -195,6 +201,7 @@ def statement_failure(
         statement=stmt.sql,
         statement_index=stmt.index,
         db_error=exc.db_message,
+        hint=hint,
     )
 
 
@@ -217,10 +224,13 @@ def record_failure(
         ledger.run(event_op(ledger, item, "failed", ms, **detail))
     except Exception:  # noqa: BLE001 - the event must not hide the migration's own error
         log.debug("could not record the failure event", exc_info=True)
-    if not dirty:
-        exc.hint = exc.hint or f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again"
+    if exc.hint:  # the statement's own way out (see statement_failure)
+        more = "; the run is recorded as failed: `migrata repair` shows the ways out" if dirty else ""
+        exc.hint = f"{applied_part}; {exc.hint}{more}"
+    elif not dirty:
+        exc.hint = f"{applied_part}; fix the migration and run `migrata {item.step.direction}` again"
     else:
-        exc.hint = exc.hint or (
+        exc.hint = (
             f"{applied_part}; the run is recorded as failed: fix the cause, then `migrata repair` shows the ways out"
         )
     exc.completed = list(completed)

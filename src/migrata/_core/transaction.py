@@ -116,4 +116,4 @@ def _script_failure(item: Prepared, exc: StatementError) -> MigrationFailedError
     for candidate in item.statements:
         if candidate.line <= line:
             stmt = candidate
-    return statement_failure(item, stmt, StatementError(exc.db_message), line=line)
+    return statement_failure(item, stmt, StatementError(exc.db_message, exists=exc.exists, hint=exc.hint), line=line)

@@ -113,13 +113,22 @@ class StatementError(Exception):
     """A migration statement failed in the database."""
 
     def __init__(
-        self, db_message: str, *, position: int | None = None, line: int | None = None, index: int | None = None
+        self,
+        db_message: str,
+        *,
+        position: int | None = None,
+        line: int | None = None,
+        index: int | None = None,
+        exists: bool = False,
+        hint: str | None = None,
     ) -> None:
         super().__init__(db_message)
         self.db_message = db_message
         self.position = position  # 1-based character offset the server reported, if any
         self.line = line  # 1-based line within the statement the server reported, if any
         self.index = index  # which statement of a batch failed (run_batch)
+        self.exists = exists  # the object the statement creates exists already
+        self.hint = hint  # the way out, where the server's error tells it (e.g. the dependent objects)
 
 
 @dataclass(frozen=True)

@@ -294,7 +294,10 @@ class MySQLBackend(Backend):
         """A server error of a migration statement, with the line it names."""
         text = str(exc.args[1]) if len(exc.args) > 1 else ""
         m = re.search(r" at line (\d+)$", text)
-        return StatementError(self._statement_message(exc), line=int(m.group(1)) if m else None, index=index)
+        exists = bool(exc.args) and exc.args[0] in (1050, 1061, 1304, 1359, 1826, 1007)  # ... already exists
+        return StatementError(
+            self._statement_message(exc), line=int(m.group(1)) if m else None, index=index, exists=exists
+        )
 
     def _statement_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None

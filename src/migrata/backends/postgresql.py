@@ -32,6 +32,8 @@ __all__ = ["PostgresBackend"]
 _DIALECT = SplitDialect(dollar_quotes=True, nested_comments=True, begin_atomic=True, parentheses=True)
 _LOCK_CLASS = 0x6D696772  # "migr"
 _OWN_OPTIONS = {"schema"}
+# duplicate_table, duplicate_object, duplicate_schema, duplicate_function, duplicate_database
+_EXISTS = {"42P07", "42710", "42P06", "42723", "42P04"}
 _NO_TX = {
     ("CREATE", "DATABASE"): "CREATE DATABASE cannot run inside a transaction",
     ("DROP", "DATABASE"): "DROP DATABASE cannot run inside a transaction",
@@ -211,7 +213,10 @@ class PostgresBackend(Backend):
             if diag is not None and diag.statement_position:
                 with contextlib.suppress(ValueError):
                     position = int(diag.statement_position)
-            raise StatementError(self._statement_message(exc), position=position) from None
+            state = getattr(exc, "sqlstate", None)
+            raise StatementError(
+                self._statement_message(exc), position=position, exists=state in _EXISTS, hint=_dependents(exc)
+            ) from None
 
     def _statement_message(self, exc: Any) -> str:
         state = getattr(exc, "sqlstate", None)
@@ -446,6 +451,20 @@ def _message(exc: Any) -> str:
     text = primary or " ".join(str(exc).split())
     detail = getattr(diag, "message_detail", None) if diag is not None else None
     return f"{text} ({detail})" if detail else text
+
+
+def _dependents(exc: Any) -> str | None:
+    """The way out of "cannot drop ... because other objects depend on it",
+    naming those objects (the server lists them in the detail)."""
+    diag = getattr(exc, "diag", None)
+    detail = getattr(diag, "message_detail", None) if diag is not None else None
+    if getattr(exc, "sqlstate", None) != "2BP01" or not detail:
+        return None
+    objects = "; ".join(line.strip() for line in detail.splitlines() if line.strip())
+    return (
+        f"{objects}: drop or change those first (where another migration, e.g. a repeatable one, "
+        "creates them), or use DROP ... CASCADE"
+    )
 
 
 def _strip_prefix(text: str) -> str:

@@ -282,7 +282,7 @@ class SQLiteBackend(Backend):
             try:
                 conn.execute(sql)
             except sqlite3.Error as exc:
-                raise self._database_error(exc) or StatementError(str(exc)) from None
+                raise self._database_error(exc) or _statement_error(exc) from None
 
     @contextlib.contextmanager
     def statement_guard(self) -> Iterator[None]:
@@ -306,7 +306,7 @@ class SQLiteBackend(Backend):
         try:
             self.connection.executescript(sql)
         except sqlite3.Error as exc:
-            raise self._database_error(exc) or StatementError(str(exc)) from None
+            raise self._database_error(exc) or _statement_error(exc) from None
 
     def _database_error(self, exc: sqlite3.Error) -> DatabaseError | None:
         """The database file, not the statement, is at fault: read-only, or
@@ -565,6 +565,10 @@ class SQLiteBackend(Backend):
             info = self.query(f"PRAGMA table_info({self.quote_ident(name)})")
             columns[name] = [tuple(c[1:]) for c in info]
         return {"objects": objects, "columns": columns}
+
+
+def _statement_error(exc: sqlite3.Error) -> StatementError:
+    return StatementError(str(exc), exists=str(exc).endswith("already exists"))
 
 
 def _read_record(fd: int) -> dict[str, Any]:

@@ -464,10 +464,10 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
                 f"the lock is held by {holder.describe()}; releasing it stops that migrator",
                 hint="confirm with `migrata lock release --force`",
             )
-        broken = backend.break_lock()
-        with contextlib.suppress(MigrataError):
+        with contextlib.suppress(MigrataError):  # first: the stopped run reads it to say who stopped it
             if sess.ledger.exists():
-                sess.ledger.run(sess.ledger.event("lock-break", detail=broken.to_dict() if broken else {}))
+                sess.ledger.run(sess.ledger.event("lock-break", detail=holder.to_dict()))
+        broken = backend.break_lock()
         return LockResult(sess.database, True, broken.to_dict() if broken else None, released=True)
 
 

@@ -16,7 +16,8 @@ The whole tree (exit code of the ``migrata`` command in brackets)::
     ├── LockTimeoutError              [4]  another migrator held the lock too long
     ├── PendingMigrationsError        [5]  `check` found pending migrations
     ├── DatabaseError                 [6]  the database could not be reached or used
-    │   └── DriverMissingError        [6]  the backend's driver is not installed
+    │   ├── DriverMissingError        [6]  the backend's driver is not installed
+    │   └── ConnectionLostError       [6]  the connection was terminated under a command
     ├── MigrationFailedError          [1]  a statement failed while migrating
     ├── BackupError                   [7]  a backup or restore failed, or a backup is broken
     ├── HookError                     [8]  a hook command or callable failed
@@ -36,6 +37,7 @@ __all__ = [
     "BackupError",
     "ChecksumMismatchError",
     "ConfigError",
+    "ConnectionLostError",
     "DatabaseError",
     "DirtyStateError",
     "DriverMissingError",
@@ -170,6 +172,16 @@ class DatabaseError(MigrataError):
 
 class DriverMissingError(DatabaseError):
     """The driver a backend needs is not installed."""
+
+
+class ConnectionLostError(DatabaseError):
+    """The server ended the connection under a command (an administrator,
+    `migrata lock release --force`, a server restart). ``index``: which
+    statement of a batch was running (as ``StatementError.index``)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, index: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.index = index
 
 
 class MigrationFailedError(MigrataError):

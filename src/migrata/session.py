@@ -23,7 +23,8 @@ from migrata._core.source import Source, load_source
 from migrata.backends.base import Backend
 from migrata.backends.registry import create_backend
 from migrata.config import Settings, load_settings
-from migrata.errors import ConfigError, LockTimeoutError, MigrataError
+from migrata.errors import ConfigError, ConnectionLostError, LockTimeoutError, MigrataError
+from migrata.util import utcnow
 
 if TYPE_CHECKING:
     from migrata._core.runner import Runner
@@ -177,14 +178,36 @@ class Session:
                 holder = backend.lock_holder()
                 raise lock_timeout_error(holder.describe() if holder else "another migrator", timeout, self.database)
         self.lock_wait_ms = int((time.perf_counter() - t0) * 1000)
+        since = utcnow()
         try:
             if ensure:
                 self.ledger.ensure()
             if ensure and waited and self.lock_wait_ms >= 50:
                 self.ledger.run(self.ledger.event("lock-wait", duration_ms=self.lock_wait_ms))
             yield
+        except ConnectionLostError as exc:
+            self._name_killer(exc, since)
+            raise
         finally:
             backend.release_lock()
+
+    def _name_killer(self, exc: ConnectionLostError, since: str) -> None:
+        """Say who ended the connection that held the lock: `migrata lock
+        release --force` records a lock-break event before it does."""
+        by = "by the server or an administrator"
+        backend = self._new_backend()
+        try:
+            breaks = [e for e in Ledger(backend, self.settings.table).events(limit=20) if e.action == "lock-break"]
+            if breaks and breaks[0].at >= since:
+                by = f"by `migrata lock release --force` ({breaks[0].actor}, {breaks[0].at})"
+        except MigrataError:
+            pass
+        finally:
+            backend.close()
+        exc.message = exc.message.replace(
+            "the connection to the database was terminated", f"the connection to the database was terminated {by}", 1
+        )
+        exc.args = (exc.message,)
 
     def runner(self, *, connect: bool = True) -> Runner:
         """A runner on this database; ``connect=False`` gives one that can only

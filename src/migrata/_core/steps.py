@@ -23,7 +23,7 @@ from migrata._core.model import Migration, Step, StepResult
 from migrata._core.source import load_python
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.context import MigrationContext
-from migrata.errors import MigrationFailedError, one_line
+from migrata.errors import ConnectionLostError, MigrationFailedError, one_line
 
 __all__ = [
     "JOURNAL",
@@ -32,6 +32,7 @@ __all__ = [
     "StepResult",
     "event_op",
     "execute_body",
+    "stopped",
     "history_ops",
     "journal_closing",
     "opening_op",
@@ -140,6 +141,8 @@ def execute_body(backend: Backend, item: Prepared, start: int = 0, ledger: Ledge
             backend.run_statement(stmt.sql)
         except StatementError as exc:
             raise statement_failure(item, stmt, exc) from None
+        except (KeyboardInterrupt, ConnectionLostError) as exc:
+            raise stopped(item, stmt, exc) from None
 
 
 def run_python(backend: Backend, item: Prepared) -> None:
@@ -203,6 +206,26 @@ def statement_failure(
         db_error=exc.db_message,
         hint=hint,
     )
+
+
+def stopped(item: Prepared, stmt: Statement | None, exc: BaseException) -> BaseException:
+    """Ctrl-C (a KeyboardInterrupt) or a connection the server ended
+    (ConnectionLostError) while ``stmt`` of ``item`` ran (None: unknown):
+    the same exception, saying where the run stopped and what is left."""
+    m = item.migration
+    where = f"migration {m.label}"
+    if stmt is not None:
+        shown = _clip(" ".join(stmt.sql.split()), 80)
+        where += f", statement {stmt.index + 1} ({Path(item.step.script.path).name}:{stmt.line}: {shown})"
+    if item.mode == "transaction":
+        left = "nothing of it was applied; run the command again"
+    else:
+        left = f"the run is recorded as interrupted: `migrata repair {m.id}` shows what completed"
+    if isinstance(exc, ConnectionLostError):
+        exc.message = f"the connection to the database was terminated while it ran {where} ({exc.message})"
+        exc.args, exc.hint = (exc.message,), left
+        return exc
+    return KeyboardInterrupt(f"interrupted (Ctrl-C) while running {where}; {left}")
 
 
 def record_failure(

@@ -90,7 +90,7 @@ from typing import Any, ClassVar
 from migrata.errors import DatabaseError, UsageError
 from migrata.util import DatabaseURL, poll
 
-__all__ = ["Backend", "DatabaseURL", "LockHolder", "Statement", "StatementError"]
+__all__ = ["Backend", "DatabaseURL", "LockHolder", "Statement", "StatementError", "StatementInterrupted"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +129,16 @@ class StatementError(Exception):
         self.index = index  # which statement of a batch failed (run_batch)
         self.exists = exists  # the object the statement creates exists already
         self.hint = hint  # the way out, where the server's error tells it (e.g. the dependent objects)
+
+
+class StatementInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a migration statement; the server's side of it
+    was cancelled. ``position``/``index`` as in StatementError, where known."""
+
+    def __init__(self, *, position: int | None = None, index: int | None = None) -> None:
+        super().__init__()
+        self.position = position
+        self.index = index
 
 
 @dataclass(frozen=True)

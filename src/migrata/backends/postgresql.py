@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
-from migrata.backends.base import Backend, LockHolder, Statement, StatementError
-from migrata.errors import DatabaseError, DriverMissingError
+from migrata.backends.base import Backend, LockHolder, Statement, StatementError, StatementInterrupted
+from migrata.errors import ConnectionLostError, DatabaseError, DriverMissingError
 from migrata.util import hostname, poll, run_tool, utc_iso
 
 __all__ = ["PostgresBackend"]
@@ -177,14 +177,16 @@ class PostgresBackend(Backend):
         try:
             self.connection.execute(sql, tuple(params) if params else None)
         except psycopg.Error as exc:
-            raise DatabaseError(f"PostgreSQL error in migrata's own statement: {_message(exc)}") from exc
+            raise self._lost(exc) or DatabaseError(
+                f"PostgreSQL error in migrata's own statement: {_message(exc)}"
+            ) from exc
 
     def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         psycopg = _psycopg()
         try:
             return self.connection.execute(sql, tuple(params) if params else None).fetchall()
         except psycopg.Error as exc:
-            raise DatabaseError(f"PostgreSQL error in migrata's own query: {_message(exc)}") from exc
+            raise self._lost(exc) or DatabaseError(f"PostgreSQL error in migrata's own query: {_message(exc)}") from exc
 
     def run_statement(self, sql: str) -> None:
         self.run_script(sql)
@@ -207,7 +209,12 @@ class PostgresBackend(Backend):
         try:
             with self.connection.cursor() as cur:
                 cur.execute(sql)
+        except KeyboardInterrupt:  # psycopg cancelled the statement on the server
+            raise StatementInterrupted() from None
         except psycopg.Error as exc:
+            lost = self._lost(exc)
+            if lost is not None:
+                raise lost from None
             position = None
             diag = getattr(exc, "diag", None)
             if diag is not None and diag.statement_position:
@@ -218,6 +225,14 @@ class PostgresBackend(Backend):
                 self._statement_message(exc), position=position, exists=state in _EXISTS, hint=_dependents(exc)
             ) from None
 
+    def _lost(self, exc: Any) -> ConnectionLostError | None:
+        """The server ended this session (pg_terminate_backend, `migrata lock
+        release --force`, a restart), or it is gone; None for other errors."""
+        state = getattr(exc, "sqlstate", None)
+        if state not in ("57P01", "57P02", "57P03") and not (self._conn is not None and self._conn.closed):
+            return None
+        return ConnectionLostError(f"PostgreSQL: {_message(exc)}", hint="run the command again")
+
     def _statement_message(self, exc: Any) -> str:
         state = getattr(exc, "sqlstate", None)
         if state == "57014" and self._timeout:
@@ -226,11 +241,6 @@ class PostgresBackend(Backend):
             return (
                 f"statement cancelled: it waited longer than its timeout of {self._timeout:g}s "
                 f"for a lock held by another session"
-            )
-        if state in ("57P01", "57P02", "57P03"):
-            return (
-                _message(exc) + " (the server ended this session: `migrata lock release --force` from another "
-                "migrator, or an administrator)"
             )
         if state == "25001":
             return _message(exc) + " (add '-- migrata:no-transaction' to run it outside a transaction)"

@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from migrata.backends._sqlite_errors import database_error, statement_error
 from migrata.backends._sqltext import is_blank, leading_keywords, skip_space_and_comments
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, UsageError
@@ -264,7 +265,9 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             if self._wait_on(exc):
                 return self._own_cursor(sql, params, what)
-            raise self._database_error(exc) or DatabaseError(f"SQLite error in migrata's own {what}: {exc}") from exc
+            raise database_error(self.path, exc) or DatabaseError(
+                f"SQLite error in migrata's own {what}: {exc}"
+            ) from exc
 
     def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> None:
         self._own_cursor(sql, params, "statement")
@@ -274,7 +277,9 @@ class SQLiteBackend(Backend):
         try:
             return cur.fetchall()
         except sqlite3.Error as exc:
-            raise self._database_error(exc) or DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
+            raise database_error(self.path, exc) or DatabaseError(
+                f"SQLite error in migrata's own query: {exc}"
+            ) from exc
 
     def run_statement(self, sql: str) -> None:
         conn = self.connection
@@ -282,7 +287,8 @@ class SQLiteBackend(Backend):
             try:
                 conn.execute(sql)
             except sqlite3.Error as exc:
-                raise self._database_error(exc) or _statement_error(exc) from None
+                timed_out = self._deadline is not None and time.monotonic() >= self._deadline
+                raise database_error(self.path, exc) or statement_error(exc, timed_out=timed_out) from None
 
     @contextlib.contextmanager
     def statement_guard(self) -> Iterator[None]:
@@ -303,26 +309,15 @@ class SQLiteBackend(Backend):
     def run_script(self, sql: str) -> None:
         """``executescript``: SQLite parses and runs the whole text itself. No
         transaction may be open (the text brings its own BEGIN ... COMMIT)."""
+        conn = self.connection
+        traced: list[str] = []  # each statement's text as it starts: Ctrl-C names the one running
+        conn.set_trace_callback(traced.append)
         try:
-            self.connection.executescript(sql)
+            conn.executescript(sql)
         except sqlite3.Error as exc:
-            raise self._database_error(exc) or _statement_error(exc) from None
-
-    def _database_error(self, exc: sqlite3.Error) -> DatabaseError | None:
-        """The database file, not the statement, is at fault: read-only, or
-        not an SQLite database at all (None for any other error)."""
-        code = getattr(exc, "sqlite_errorcode", 0) & 0xFF
-        if code == 8:  # SQLITE_READONLY
-            return DatabaseError(
-                f"SQLite database {self.path} is read-only: {exc}",
-                hint="let migrata write it: the file's and its folder's permissions, no mode=ro in the URL",
-            )
-        if code == 26:  # SQLITE_NOTADB
-            return DatabaseError(
-                f"{self.path} is not an SQLite database ({exc})",
-                hint="check the path in the database URL",
-            )
-        return None
+            raise database_error(self.path, exc) or statement_error(exc, script=sql, traced=traced) from None
+        finally:
+            conn.set_trace_callback(None)
 
     def elapsed_ms_sql(self, started: str) -> str:
         return f"CAST(ROUND((julianday('now') - julianday('{started.rstrip('Z')}')) * 86400000) AS INTEGER)"
@@ -565,10 +560,6 @@ class SQLiteBackend(Backend):
             info = self.query(f"PRAGMA table_info({self.quote_ident(name)})")
             columns[name] = [tuple(c[1:]) for c in info]
         return {"objects": objects, "columns": columns}
-
-
-def _statement_error(exc: sqlite3.Error) -> StatementError:
-    return StatementError(str(exc), exists=str(exc).endswith("already exists"))
 
 
 def _read_record(fd: int) -> dict[str, Any]:

@@ -66,6 +66,7 @@ class SQLiteBackend(Backend):
         self._put_back: str | None = None  # the journal mode a run switched away from
         self._deadline: float | None = None
         self._timeout: float | None = None
+        self._traced: list[str] | None = None  # statements run_script started
 
     @property
     def path(self) -> str:
@@ -99,6 +100,7 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
         conn.set_progress_handler(self._progress, 2000)
+        conn.set_trace_callback(self._trace)  # an on_connect hook may set its own: then it wins
         self._conn = conn
         if not self.in_memory and mode not in ("ro", "memory"):
             self._put_back_left_journal()
@@ -309,18 +311,20 @@ class SQLiteBackend(Backend):
     def run_script(self, sql: str) -> None:
         """``executescript``: SQLite parses and runs the whole text itself. No
         transaction may be open (the text brings its own BEGIN ... COMMIT)."""
-        conn = self.connection
-        traced: list[str] = []  # each statement's text as it starts: Ctrl-C names the one running
-        conn.set_trace_callback(traced.append)
+        traced = self._traced = []  # each statement's text as it starts: Ctrl-C names the one running
         try:
-            conn.executescript(sql)
+            self.connection.executescript(sql)
         except sqlite3.Error as exc:
             raise database_error(self.path, exc) or statement_error(exc, script=sql, traced=traced) from None
         finally:
-            conn.set_trace_callback(None)
+            self._traced = None
 
     def elapsed_ms_sql(self, started: str) -> str:
         return f"CAST(ROUND((julianday('now') - julianday('{started.rstrip('Z')}')) * 86400000) AS INTEGER)"
+
+    def _trace(self, text: str) -> None:
+        if self._traced is not None:
+            self._traced.append(text)
 
     def _progress(self) -> int:
         deadline = self._deadline

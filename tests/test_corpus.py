@@ -261,7 +261,9 @@ def test_ente_rollback_stops_at_93_with_nothing_half_done(ente: tuple[Path, str]
     assert error is not None, res.output
     assert error.group(1).startswith("migration 93 emergency_contact failed at 93_emergency_contact.down.sql:")
     assert ENTE_93_DOWN_ERROR in res.output
-    assert "hint: nothing of it was applied; fix the migration and run `migrata down` again" in res.output
+    # the hint names what blocks the drop (the server's list of dependent objects)
+    hint = next(line for line in res.output.splitlines() if line.startswith("hint:"))
+    assert hint.startswith("hint: nothing of it was applied; trigger ") and "depends on function" in hint, hint
 
     # The record: 1..93 applied, nothing failed or running, 94..124 pending again.
     status = migrata.status(project)
@@ -283,7 +285,7 @@ def test_ente_rollback_stops_at_93_with_nothing_half_done(ente: tuple[Path, str]
     assert Path(exc.path or "") == ENTE / "93_emergency_contact.down.sql"
     assert (exc.db_error or "").startswith(ENTE_93_DOWN_ERROR)
     assert "trigger update_families_updated_at on table families depends on function" in (exc.db_error or "")
-    assert exc.hint == "nothing of it was applied; fix the migration and run `migrata down` again"
+    assert (exc.hint or "").startswith("nothing of it was applied; trigger ") and "update_families" in (exc.hint or "")
     assert migrata.status(project).current == "93"
 
     # The real schema is what the history says: exactly ente at 93 (fresh database,

@@ -160,6 +160,7 @@ class _LockedRun:
 
     def __call__(self, before_run: Callable[[Plan], None] | None = None) -> tuple[Plan, Runner, str | None]:
         sess = self.sess
+        sess.ensure_database()
         with sess.locked(self.deadline):
             rows = sess.ledger.read()  # state may have moved while we waited for the lock
             if rows == self.rows and not any(r.status == RUNNING for r in rows):
@@ -467,12 +468,12 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
                 f"the lock is held by {holder.describe()}; releasing it stops that migrator",
                 hint="confirm with `migrata lock release --force`",
             )
+        with contextlib.suppress(MigrataError):  # first: the stopped run reads it to say who stopped it
+            if sess.ledger.exists():
+                sess.ledger.run(sess.ledger.event("lock-break", detail=holder.to_dict()))
         broken = backend.break_lock()
         if broken is not None and broken.session == holder.session:
             broken = holder  # with the client process recorded beside the lock
-        with contextlib.suppress(MigrataError):
-            if sess.ledger.exists():
-                sess.ledger.run(sess.ledger.event("lock-break", detail=broken.to_dict() if broken else {}))
         return LockResult(sess.database, True, broken.to_dict() if broken else None, released=True)
 
 

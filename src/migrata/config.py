@@ -159,6 +159,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "file_pattern": _parse_patterns,
     "allow_empty": _parse_bool,
     "mixed": _parse_bool,
+    "create_database": _parse_bool,
     "on_connect": _parse_list,
     # operations: backups, hooks, verification, metrics, logs
     "backup": _parse_bool,
@@ -206,6 +207,7 @@ class Settings:
     file_pattern: list[str] = field(default_factory=list)
     allow_empty: bool = False
     mixed: bool = False
+    create_database: bool = False  # `up` creates a missing database (server databases)
     on_connect: list[str] = field(default_factory=list)
     backup: bool = False  # a verified backup before every up/down that changes something
     backup_dir: Path = Path("backups")

@@ -17,7 +17,8 @@ The whole tree (exit code of the ``migrata`` command in brackets)::
     ├── PendingMigrationsError        [5]  `check` found pending migrations
     ├── DatabaseError                 [6]  the database could not be reached or used
     │   ├── DriverMissingError        [6]  the backend's driver is not installed
-    │   └── HistoryWriteError         [6]  a step's history write wrote no row
+    │   ├── HistoryWriteError         [6]  a step's history write wrote no row
+    │   └── ConnectionLostError       [6]  the connection was terminated under a command
     ├── MigrationFailedError          [1]  a statement failed while migrating
     │   └── DDLLockTimeoutError       [1]  it waited too long for another session's lock
     ├── BackupError                   [7]  a backup or restore failed, or a backup is broken
@@ -38,6 +39,7 @@ __all__ = [
     "BackupError",
     "ChecksumMismatchError",
     "ConfigError",
+    "ConnectionLostError",
     "DDLLockTimeoutError",
     "DatabaseError",
     "DirtyStateError",
@@ -184,6 +186,16 @@ class HistoryWriteError(DatabaseError):
     def __init__(self, message: str, *, version: str, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
         self.version = version
+
+
+class ConnectionLostError(DatabaseError):
+    """The server ended the connection under a command (an administrator,
+    `migrata lock release --force`, a server restart). ``index``: which
+    statement of a batch was running (as ``StatementError.index``)."""
+
+    def __init__(self, message: str, *, hint: str | None = None, index: int | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.index = index
 
 
 class MigrationFailedError(MigrataError):

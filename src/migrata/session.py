@@ -25,8 +25,8 @@ from migrata._core.source import Source, load_source
 from migrata.backends.base import Backend, LockHolder
 from migrata.backends.registry import create_backend
 from migrata.config import Settings, load_settings
-from migrata.errors import ConfigError, DatabaseError, LockTimeoutError, MigrataError
-from migrata.util import hostname
+from migrata.errors import ConfigError, ConnectionLostError, DatabaseError, LockTimeoutError, MigrataError
+from migrata.util import hostname, utcnow
 
 if TYPE_CHECKING:
     from migrata._core.runner import Runner
@@ -137,6 +137,16 @@ class Session:
     def database_exists(self) -> bool:
         return self.unconnected_backend().database_exists()
 
+    def ensure_database(self) -> bool:
+        """With ``create_database`` set, create the database when it does not
+        exist (as `migrata db create` does); True when it was created."""
+        if not self.settings.create_database or self.database_exists():
+            return False
+        created = self.unconnected_backend().create()
+        if created:
+            log.warning("created the database %s (create_database is set)", self.database)
+        return created
+
     def rows(self) -> list[AppliedMigration]:
         """The history rows, read now; an absent database or table reads as
         empty, creating nothing."""
@@ -203,11 +213,15 @@ class Session:
                 holder = self.lock_holder()
                 raise lock_timeout_error(holder.describe() if holder else "another migrator", timeout, self.database)
         self.lock_wait_ms = int((time.perf_counter() - t0) * 1000)
+        since = utcnow()
         try:
             if ensure:
                 self.ledger.ensure()
                 self._record_lock(waited)
             yield
+        except ConnectionLostError as exc:
+            self._name_killer(exc, since)
+            raise
         finally:
             backend.release_lock()
 
@@ -243,6 +257,24 @@ class Session:
                 host = data.get("host") or holder.host
                 return replace(holder, pid=data.get("pid"), host=host, since=at, since_what="lock taken")
         return holder
+
+    def _name_killer(self, exc: ConnectionLostError, since: str) -> None:
+        """Say who ended the connection that held the lock: `migrata lock
+        release --force` records a lock-break event before it does."""
+        by = "by the server or an administrator"
+        backend = self._new_backend()
+        try:
+            breaks = [e for e in Ledger(backend, self.settings.table).events(limit=20) if e.action == "lock-break"]
+            if breaks and breaks[0].at >= since:
+                by = f"by `migrata lock release --force` ({breaks[0].actor}, {breaks[0].at})"
+        except MigrataError:
+            pass
+        finally:
+            backend.close()
+        exc.message = exc.message.replace(
+            "the connection to the database was terminated", f"the connection to the database was terminated {by}", 1
+        )
+        exc.args = (exc.message,)
 
     def runner(self, *, connect: bool = True) -> Runner:
         """A runner on this database; ``connect=False`` gives one that can only

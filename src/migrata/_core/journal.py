@@ -51,9 +51,10 @@ from migrata._core.steps import (
     record_failure,
     statement_failure,
     step_result,
+    stopped,
 )
-from migrata.backends.base import Backend, Statement, StatementError
-from migrata.errors import DatabaseError, DDLLockTimeoutError, MigrationFailedError
+from migrata.backends.base import Backend, Statement, StatementError, StatementInterrupted
+from migrata.errors import ConnectionLostError, DatabaseError, DDLLockTimeoutError, MigrationFailedError
 from migrata.util import utcnow
 
 __all__ = ["may_open_ahead", "run_journal"]
@@ -195,6 +196,8 @@ def _run_batch(backend: Backend, ledger: Ledger, item: Prepared, head: list[str]
         if failed is None:  # one of migrata's own rows: not the migration's fault
             raise DatabaseError(f"recording the run of {m.label} failed: {exc.db_message}") from None
         raise statement_failure(item, failed, exc) from None
+    except (StatementInterrupted, ConnectionLostError) as exc:
+        raise stopped(item, which.get(exc.index) if exc.index is not None else None, exc) from None
     check_written(ledger, item, counts[closing] if closing < len(counts) else None, committed=True)
 
 

@@ -19,6 +19,7 @@ from typing import Any
 
 from migrata._core.model import AppliedMigration
 from migrata.backends.base import Backend
+from migrata.errors import ConfigError
 from migrata.util import events_table_name, hostname, mask_url, utcnow
 
 __all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "Raw", "actor"]
@@ -129,6 +130,7 @@ class Ledger:
             return False
         ops = self.create_ops()
         if self.table in names:  # only the event log is missing: keep the history's rows
+            self.check_ours()
             ops = ops[:1]
         b = self.backend
         b.ensure_namespace()
@@ -153,8 +155,30 @@ class Ledger:
         except Exception:  # noqa: BLE001 - the table may not exist (yet)
             if not self.exists():
                 return []
+            self.check_ours()
             raw = self.backend.query(sql)  # another migrator created the table just now
         return [AppliedMigration(*r) for r in raw]
+
+    def check_ours(self) -> None:
+        """Raise ConfigError when the table named like the history table is
+        not migrata's (the application's own table of that name)."""
+        try:
+            cur = self.backend.connection.cursor()
+            try:
+                cur.execute(f"SELECT * FROM {self.table} WHERE 1 = 0")
+                columns = {str(d[0]).lower() for d in cur.description or ()}
+            finally:
+                cur.close()
+        except Exception:  # noqa: BLE001 - unreadable: the query that failed says why
+            return
+        missing = [c for c in ("version", "kind", "checksum", "status") if c not in columns]
+        if missing:
+            raise ConfigError(
+                f"table {self.table} is not migrata's history table (it has no column {missing[0]}): "
+                "it belongs to the application, and migrata leaves it alone",
+                hint=f'choose another name for migrata\'s table with --table NAME (or table = "NAME" in '
+                f"migrata.toml); {self.table} stays as it is",
+            )
 
     def _insert(
         self,

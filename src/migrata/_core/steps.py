@@ -24,7 +24,7 @@ from migrata._core.model import Migration, Step, StepResult
 from migrata._core.source import load_python
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.context import MigrationContext
-from migrata.errors import DDLLockTimeoutError, HistoryWriteError, MigrationFailedError, one_line
+from migrata.errors import ConnectionLostError, DDLLockTimeoutError, HistoryWriteError, MigrationFailedError, one_line
 
 __all__ = [
     "JOURNAL",
@@ -34,6 +34,7 @@ __all__ = [
     "check_written",
     "event_op",
     "execute_body",
+    "stopped",
     "history_ops",
     "journal_closing",
     "journal_marks",
@@ -189,6 +190,8 @@ def execute_body(
             backend.run_statement(stmt.sql)
         except StatementError as exc:
             raise statement_failure(item, stmt, exc) from None
+        except (KeyboardInterrupt, ConnectionLostError) as exc:
+            raise stopped(item, stmt, exc) from None
 
 
 def run_python(backend: Backend, item: Prepared) -> None:
@@ -236,6 +239,12 @@ def statement_failure(
     # the message stays one line of reasonable length; the server's full
     # text is kept in db_error and in the event log
     db = _clip(one_line(exc.db_message), 400)
+    hint = exc.hint
+    if exc.exists and item.step.direction == "up":
+        hint = (
+            f"if the database had this schema before migrata, record the migrations up to {m.id} as applied "
+            f"without running them: `migrata stamp {m.id}` (alias `baseline`)"
+        )
     # a statement that gave up waiting for a lock did not run: it may run again
     return (DDLLockTimeoutError if exc.lock_timeout else MigrationFailedError)(
         f"migration {m.label} failed at {Path(script.path).name}:{line}: {db} [statement {stmt.index + 1}: {shown}]",
@@ -245,7 +254,28 @@ def statement_failure(
         statement=stmt.sql,
         statement_index=stmt.index,
         db_error=exc.db_message,
+        hint=hint,
     )
+
+
+def stopped(item: Prepared, stmt: Statement | None, exc: BaseException) -> BaseException:
+    """Ctrl-C (a KeyboardInterrupt) or a connection the server ended
+    (ConnectionLostError) while ``stmt`` of ``item`` ran (None: unknown):
+    the same exception, saying where the run stopped and what is left."""
+    m = item.migration
+    where = f"migration {m.label}"
+    if stmt is not None:
+        shown = _clip(" ".join(stmt.sql.split()), 80)
+        where += f", statement {stmt.index + 1} ({Path(item.step.script.path).name}:{stmt.line}: {shown})"
+    if item.mode == "transaction":
+        left = "nothing of it was applied; run the command again"
+    else:
+        left = f"the run is recorded as interrupted: `migrata repair {m.id}` shows what completed"
+    if isinstance(exc, ConnectionLostError):
+        exc.message = f"the connection to the database was terminated while it ran {where} ({exc.message})"
+        exc.args, exc.hint = (exc.message,), left
+        return exc
+    return KeyboardInterrupt(f"interrupted (Ctrl-C) while running {where}; {left}")
 
 
 def record_failure(
@@ -276,8 +306,11 @@ def record_failure(
         )
     if isinstance(exc, DDLLockTimeoutError) and exc.hint:  # who held the lock, then the way out
         exc.hint = f"{exc.hint}; {way_out}"
+    elif exc.hint:  # the statement's own way out (see statement_failure)
+        more = f"; the run is recorded as failed: `migrata repair {item.migration.id}` shows the ways out"
+        exc.hint = f"{applied_part}; {exc.hint}{more if dirty else ''}"
     else:
-        exc.hint = exc.hint or way_out
+        exc.hint = way_out
     exc.completed = list(completed)
 
 

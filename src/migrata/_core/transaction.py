@@ -31,9 +31,10 @@ from migrata._core.steps import (
     record_failure,
     statement_failure,
     step_result,
+    stopped,
 )
-from migrata.backends.base import Backend, StatementError
-from migrata.errors import DatabaseError, DDLLockTimeoutError, MigrationFailedError
+from migrata.backends.base import Backend, Statement, StatementError, StatementInterrupted
+from migrata.errors import ConnectionLostError, DatabaseError, DDLLockTimeoutError, MigrationFailedError
 from migrata.util import utcnow
 
 __all__ = ["run_transaction"]
@@ -132,6 +133,10 @@ def _run_in_one_call(
             raise _Again from None
         record_failure(ledger, item, err, elapsed_ms(t0), completed, applied_part=NOTHING_APPLIED)
         raise err from None
+    except (StatementInterrupted, ConnectionLostError) as exc:
+        backend.rollback()
+        at = getattr(exc, "position", None)
+        raise stopped(item, _at(item, at - len(head)) if at else None, exc) from None
     except BaseException:
         backend.rollback()
         raise
@@ -145,6 +150,15 @@ def _run_in_one_call(
         backend.commit()
     check_written(ledger, item, written, committed=True)
     return step_result(item, t0)
+
+
+def _at(item: Prepared, position: int) -> Statement | None:
+    """The statement of ``item`` at ``position`` (1-based, in its text)."""
+    text = item.step.script.sql or ""
+    if not item.statements or not 0 < position <= len(text):
+        return None
+    line = item.step.script.line_offset + text.count("\n", 0, position - 1) + 1
+    return [s for s in item.statements if s.line <= line][-1] if item.statements[0].line <= line else None
 
 
 def _locate_failure(backend: Backend, item: Prepared, bound: str | None) -> MigrationFailedError | None:
@@ -189,4 +203,9 @@ def _script_failure(item: Prepared, exc: StatementError) -> MigrationFailedError
     for candidate in item.statements:
         if candidate.line <= line:
             stmt = candidate
-    return statement_failure(item, stmt, StatementError(exc.db_message, lock_timeout=exc.lock_timeout), line=line)
+    return statement_failure(
+        item,
+        stmt,
+        StatementError(exc.db_message, lock_timeout=exc.lock_timeout, exists=exc.exists, hint=exc.hint),
+        line=line,
+    )

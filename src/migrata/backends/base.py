@@ -110,7 +110,15 @@ from typing import Any, ClassVar
 from migrata.errors import DatabaseError, UsageError
 from migrata.util import DatabaseURL, poll
 
-__all__ = ["OBJECT_KINDS", "Backend", "DatabaseURL", "LockHolder", "Statement", "StatementError"]
+__all__ = [
+    "OBJECT_KINDS",
+    "Backend",
+    "DatabaseURL",
+    "LockHolder",
+    "Statement",
+    "StatementError",
+    "StatementInterrupted",
+]
 
 #: What ``Backend.has_object`` looks up: what a DDL statement leaves present or absent.
 OBJECT_KINDS = ("table", "view", "index", "column", "constraint", "routine", "trigger", "sequence")
@@ -143,6 +151,8 @@ class StatementError(Exception):
         line: int | None = None,
         index: int | None = None,
         lock_timeout: bool = False,
+        exists: bool = False,
+        hint: str | None = None,
     ) -> None:
         super().__init__(db_message)
         self.db_message = db_message
@@ -150,6 +160,18 @@ class StatementError(Exception):
         self.line = line  # 1-based line within the statement the server reported, if any
         self.index = index  # which statement of a batch failed (run_batch)
         self.lock_timeout = lock_timeout  # it gave up waiting for a lock: it did not run
+        self.exists = exists  # the object the statement creates exists already
+        self.hint = hint  # the way out, where the server's error tells it (e.g. the dependent objects)
+
+
+class StatementInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a migration statement; the server's side of it
+    was cancelled. ``position``/``index`` as in StatementError, where known."""
+
+    def __init__(self, *, position: int | None = None, index: int | None = None) -> None:
+        super().__init__()
+        self.position = position
+        self.index = index
 
 
 @dataclass(frozen=True)
@@ -218,6 +240,9 @@ class Backend(ABC):
     #: ``ORDER BY table_name`` can end; None: the backend lists its tables
     #: in ``table_names()`` itself.
     tables_sql: ClassVar[str | None] = None
+    #: Connecting creates a missing database (SQLite's file); elsewhere
+    #: ``create()`` does, when ``create_database`` is set.
+    connect_creates: ClassVar[bool] = False
 
     def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
         self.url = url

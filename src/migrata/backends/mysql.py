@@ -29,10 +29,11 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from migrata.backends._mysql_errors import connect_hint, connect_message, lost, message
 from migrata.backends._mysqlwaits import blockers, lock_holder
 from migrata.backends._objects import mysql_lookup, mysql_snapshot
 from migrata.backends._sqltext import SplitDialect, leading_keywords, near_own_text, split_sql
-from migrata.backends.base import Backend, LockHolder, Statement, StatementError
+from migrata.backends.base import Backend, LockHolder, Statement, StatementError, StatementInterrupted
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
 from migrata.util import run_tool
 
@@ -148,36 +149,11 @@ class MySQLBackend(Backend):
             self._conn = pymysql.connect(**self._connect_kwargs(self.url.database))
         except pymysql.err.MySQLError as exc:
             raise DatabaseError(
-                self._connect_message(exc),
-                hint=self._connect_hint(exc),
+                connect_message(self.url, exc),
+                hint=connect_hint(exc),
                 missing_database=bool(exc.args) and exc.args[0] == 1049,
             ) from None
         self._mariadb = "mariadb" in self._conn.get_server_info().lower()
-
-    def _connect_message(self, exc: Any) -> str:
-        code = exc.args[0] if exc.args else None
-        text = str(exc.args[1]) if len(exc.args) > 1 else str(exc)
-        where = f"MySQL/MariaDB at {self.url.host or 'localhost'}:{self.url.port or 3306}"
-        if code == 2003 and "Name or service not known" in text or "nodename nor servname" in text:
-            return f"cannot connect to {where}: unknown host"
-        if code == 2003 and ("refused" in text or "111" in text):
-            return f"cannot connect to {where}: connection refused"
-        if code == 2003:
-            return f"cannot connect to {where}: {text}"
-        if code == 1045:
-            return f"cannot connect to {where}: access denied for user {self.url.username!r} (bad password?)"
-        if code == 1049:
-            return f"cannot connect to {where}: database {self.url.database!r} does not exist"
-        return f"cannot connect to {where}: {text}"
-
-    @staticmethod
-    def _connect_hint(exc: Any) -> str | None:
-        code = exc.args[0] if exc.args else None
-        if code == 1049:
-            return "create it with `migrata db create`"
-        if code == 2003:
-            return "is the server running, and is the host/port in the URL right?"
-        return None
 
     def close(self) -> None:
         if self._conn is None:
@@ -224,7 +200,7 @@ class MySQLBackend(Backend):
             with self.connection.cursor() as cur:
                 return int(cur.execute(sql, tuple(params) if params else None))
         except pymysql.err.MySQLError as exc:
-            raise DatabaseError(f"MySQL error in migrata's own statement: {_message(exc)}") from exc
+            raise lost(exc) or DatabaseError(f"MySQL error in migrata's own statement: {message(exc)}") from exc
 
     def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         pymysql = _pymysql()
@@ -233,7 +209,7 @@ class MySQLBackend(Backend):
                 cur.execute(sql, tuple(params) if params else None)
                 return [tuple(r) for r in cur.fetchall()]
         except pymysql.err.MySQLError as exc:
-            raise DatabaseError(f"MySQL error in migrata's own query: {_message(exc)}") from exc
+            raise lost(exc) or DatabaseError(f"MySQL error in migrata's own query: {message(exc)}") from exc
 
     def run_statement(self, sql: str) -> None:
         pymysql = _pymysql()
@@ -244,8 +220,11 @@ class MySQLBackend(Backend):
                 cur.execute(sql)
                 while cur.nextset():
                     pass
+        except KeyboardInterrupt:
+            self._abandon()
+            raise StatementInterrupted() from None
         except pymysql.err.MySQLError as exc:
-            raise self._statement_error(exc, sent=sql) from None
+            raise lost(exc) or self._statement_error(exc, sent=sql) from None
 
     def run_batch(self, statements: list[str]) -> list[int]:
         """One multi-statement packet; the server stops at the first error, and
@@ -271,12 +250,31 @@ class MySQLBackend(Backend):
                 counts.append(int(cur.rowcount))
                 while cur.nextset():
                     counts.append(int(cur.rowcount))
+        except KeyboardInterrupt:
+            self._abandon()
+            raise StatementInterrupted(index=len(counts) - 1 if counts else None) from None
         except pymysql.err.MySQLError as exc:
             done = len(counts)
-            raise self._statement_error(exc, index=done - 1, sent=packet[done] if done < len(packet) else "") from None
+            sent = packet[done] if done < len(packet) else ""
+            raise lost(exc, index=done - 1) or self._statement_error(exc, index=done - 1, sent=sent) from None
         if framed:
             self._defer = "done"
         return counts[1 : 1 + len(statements)]
+
+    def _abandon(self) -> None:
+        """Ctrl-C mid-statement: end this connection on the server (its
+        statement, transaction and lock with it), as the mysql client ends
+        the statement, and forget it."""
+        conn, self._conn, self._locked = self._conn, None, False
+        with contextlib.suppress(Exception):
+            killer = self.admin()
+            killer.connect()
+            try:
+                killer.execute(f"KILL CONNECTION {int(conn.thread_id())}")
+            finally:
+                killer.close()
+        with contextlib.suppress(Exception):
+            conn.close()
 
     def literal(self, value: Any) -> str:
         """The driver's own quoting: on a connection, with the server's
@@ -303,9 +301,15 @@ class MySQLBackend(Backend):
         names; a syntax error quotes only ``sent`` (a packet runs on past it)."""
         text = str(exc.args[1]) if len(exc.args) > 1 else ""
         m = re.search(r" at line (\d+)$", text)
-        message = near_own_text(self._statement_message(exc), sent)
+        exists = bool(exc.args) and exc.args[0] in (1050, 1061, 1304, 1359, 1826, 1007)  # ... already exists
         lock_timeout = bool(exc.args) and exc.args[0] == 1205
-        return StatementError(message, line=int(m.group(1)) if m else None, index=index, lock_timeout=lock_timeout)
+        return StatementError(
+            near_own_text(self._statement_message(exc), sent),
+            line=int(m.group(1)) if m else None,
+            index=index,
+            lock_timeout=lock_timeout,
+            exists=exists,
+        )
 
     def _statement_message(self, exc: Any) -> str:
         code = exc.args[0] if exc.args else None
@@ -314,17 +318,12 @@ class MySQLBackend(Backend):
                 f"statement cancelled: it ran longer than its timeout of {self._timeout:g}s "
                 f"(or was blocked that long by another session's lock)"
             )
-        if code in (2013, 2006):
-            return (
-                _message(exc) + " (the connection was ended: `migrata lock release --force` from another "
-                "migrator, or the server went away)"
-            )
         if self._timeout and code == 1205:
             return (
                 f"statement cancelled: it waited longer than its timeout of {self._timeout:g}s "
                 f"for a lock held by another session"
             )
-        return _message(exc)
+        return message(exc)
 
     def apply_timeout(self, seconds: float | None) -> None:
         if seconds == self._timeout:
@@ -572,9 +571,3 @@ class MySQLBackend(Backend):
 
     def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
         return bool(self.query(*mysql_lookup(kind, name, table)))
-
-
-def _message(exc: Any) -> str:
-    if len(exc.args) > 1:
-        return f"{exc.args[1]} (error {exc.args[0]})"
-    return str(exc)

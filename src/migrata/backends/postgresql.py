@@ -30,8 +30,8 @@ from typing import Any
 
 from migrata.backends._objects import postgres_lookup
 from migrata.backends._sqltext import SplitDialect, leading_keywords, split_sql
-from migrata.backends.base import Backend, LockHolder, Statement, StatementError
-from migrata.errors import DatabaseError, DriverMissingError
+from migrata.backends.base import Backend, LockHolder, Statement, StatementError, StatementInterrupted
+from migrata.errors import ConnectionLostError, DatabaseError, DriverMissingError
 from migrata.util import hostname, poll, run_tool, utc_iso
 
 __all__ = ["PostgresBackend"]
@@ -39,6 +39,8 @@ __all__ = ["PostgresBackend"]
 _DIALECT = SplitDialect(dollar_quotes=True, nested_comments=True, begin_atomic=True, parentheses=True)
 _LOCK_CLASS = 0x6D696772  # "migr"
 _OWN_OPTIONS = {"schema"}
+# duplicate_table, duplicate_object, duplicate_schema, duplicate_function, duplicate_database
+_EXISTS = {"42P07", "42710", "42P06", "42723", "42P04"}
 _NO_TX = {
     ("CREATE", "DATABASE"): "CREATE DATABASE cannot run inside a transaction",
     ("DROP", "DATABASE"): "DROP DATABASE cannot run inside a transaction",
@@ -146,7 +148,7 @@ class PostgresBackend(Backend):
     def _connect_hint(self, exc: Exception) -> str | None:
         text = str(exc)
         if "does not exist" in text and "database" in text:
-            return "create it with `migrata db create`"
+            return "create it with `migrata db create` (or set create_database = true: `migrata up` creates it)"
         if "Connection refused" in text:
             return "is the server running, and is the host/port in the URL right?"
         return None
@@ -185,14 +187,16 @@ class PostgresBackend(Backend):
         try:
             return int(self.connection.execute(sql, tuple(params) if params else None).rowcount)
         except psycopg.Error as exc:
-            raise DatabaseError(f"PostgreSQL error in migrata's own statement: {_message(exc)}") from exc
+            raise self._lost(exc) or DatabaseError(
+                f"PostgreSQL error in migrata's own statement: {_message(exc)}"
+            ) from exc
 
     def query(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> list[tuple[Any, ...]]:
         psycopg = _psycopg()
         try:
             return self.connection.execute(sql, tuple(params) if params else None).fetchall()
         except psycopg.Error as exc:
-            raise DatabaseError(f"PostgreSQL error in migrata's own query: {_message(exc)}") from exc
+            raise self._lost(exc) or DatabaseError(f"PostgreSQL error in migrata's own query: {_message(exc)}") from exc
 
     def run_statement(self, sql: str) -> None:
         self.run_script(sql)
@@ -222,14 +226,33 @@ class PostgresBackend(Backend):
                 while cur.nextset():
                     counts.append(int(cur.rowcount))
             return counts[len(counts) - len(tail) :] if tail else []
+        except KeyboardInterrupt:  # psycopg cancelled the statement on the server
+            raise StatementInterrupted() from None
         except psycopg.Error as exc:
+            lost = self._lost(exc)
+            if lost is not None:
+                raise lost from None
             position = None
             diag = getattr(exc, "diag", None)
             if diag is not None and diag.statement_position:
                 with contextlib.suppress(ValueError):
                     position = int(diag.statement_position)
-            waited = getattr(exc, "sqlstate", None) == "55P03"  # gave up waiting for a lock: it did not run
-            raise StatementError(self._statement_message(exc), position=position, lock_timeout=waited) from None
+            state = getattr(exc, "sqlstate", None)
+            raise StatementError(
+                self._statement_message(exc),
+                position=position,
+                lock_timeout=state == "55P03",  # gave up waiting for a lock: it did not run
+                exists=state in _EXISTS,
+                hint=_dependents(exc),
+            ) from None
+
+    def _lost(self, exc: Any) -> ConnectionLostError | None:
+        """The server ended this session (pg_terminate_backend, `migrata lock
+        release --force`, a restart), or it is gone; None for other errors."""
+        state = getattr(exc, "sqlstate", None)
+        if state not in ("57P01", "57P02", "57P03") and not (self._conn is not None and self._conn.closed):
+            return None
+        return ConnectionLostError(f"PostgreSQL: {_message(exc)}", hint="run the command again")
 
     def _statement_message(self, exc: Any) -> str:
         state = getattr(exc, "sqlstate", None)
@@ -239,11 +262,6 @@ class PostgresBackend(Backend):
             return (
                 f"statement cancelled: it waited longer than its timeout of {self._timeout:g}s "
                 f"for a lock held by another session"
-            )
-        if state in ("57P01", "57P02", "57P03"):
-            return (
-                _message(exc) + " (the server ended this session: `migrata lock release --force` from another "
-                "migrator, or an administrator)"
             )
         if state == "25001":
             return _message(exc) + " (add '-- migrata:no-transaction' to run it outside a transaction)"
@@ -526,6 +544,20 @@ def _message(exc: Any) -> str:
     text = primary or " ".join(str(exc).split())
     detail = getattr(diag, "message_detail", None) if diag is not None else None
     return f"{text} ({detail})" if detail else text
+
+
+def _dependents(exc: Any) -> str | None:
+    """The way out of "cannot drop ... because other objects depend on it",
+    naming those objects (the server lists them in the detail)."""
+    diag = getattr(exc, "diag", None)
+    detail = getattr(diag, "message_detail", None) if diag is not None else None
+    if getattr(exc, "sqlstate", None) != "2BP01" or not detail:
+        return None
+    objects = "; ".join(line.strip() for line in detail.splitlines() if line.strip())
+    return (
+        f"{objects}: drop or change those first (where another migration, e.g. a repeatable one, "
+        "creates them), or use DROP ... CASCADE"
+    )
 
 
 def _strip_prefix(text: str) -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from migrata.backends._objects import sqlite_lookup
+from migrata.backends._sqlite_errors import database_error, statement_error
 from migrata.backends._sqltext import is_blank, leading_keywords, skip_space_and_comments
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, UsageError
@@ -54,6 +55,7 @@ class SQLiteBackend(Backend):
     id_column = "id INTEGER PRIMARY KEY"  # the rowid: no sqlite_sequence page to update per event
     begin_sql = "BEGIN IMMEDIATE"
     step_in_one_call = True
+    connect_creates = True
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
         super().__init__(url, options=options)
@@ -65,6 +67,7 @@ class SQLiteBackend(Backend):
         self._put_back: str | None = None  # the journal mode a run switched away from
         self._deadline: float | None = None
         self._timeout: float | None = None
+        self._traced: list[str] | None = None  # statements run_script started
 
     @property
     def path(self) -> str:
@@ -98,6 +101,7 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             raise DatabaseError(f"cannot open SQLite database {self.path}: {exc}") from None
         conn.set_progress_handler(self._progress, 2000)
+        conn.set_trace_callback(self._trace)  # an on_connect hook may set its own: then it wins
         self._conn = conn
         if not self.in_memory and mode not in ("ro", "memory"):
             self._put_back_left_journal()
@@ -264,7 +268,9 @@ class SQLiteBackend(Backend):
         except sqlite3.Error as exc:
             if self._wait_on(exc):
                 return self._own_cursor(sql, params, what)
-            raise DatabaseError(f"SQLite error in migrata's own {what}: {exc}") from exc
+            raise database_error(self.path, exc) or DatabaseError(
+                f"SQLite error in migrata's own {what}: {exc}"
+            ) from exc
 
     def execute(self, sql: str, params: tuple[Any, ...] | list[Any] = ()) -> int:
         return int(self._own_cursor(sql, params, "statement").rowcount)
@@ -274,7 +280,9 @@ class SQLiteBackend(Backend):
         try:
             return cur.fetchall()
         except sqlite3.Error as exc:
-            raise DatabaseError(f"SQLite error in migrata's own query: {exc}") from exc
+            raise database_error(self.path, exc) or DatabaseError(
+                f"SQLite error in migrata's own query: {exc}"
+            ) from exc
 
     def run_statement(self, sql: str) -> None:
         conn = self.connection
@@ -282,7 +290,8 @@ class SQLiteBackend(Backend):
             try:
                 conn.execute(sql)
             except sqlite3.Error as exc:
-                raise StatementError(str(exc)) from None
+                timed_out = self._deadline is not None and time.monotonic() >= self._deadline
+                raise database_error(self.path, exc) or statement_error(exc, timed_out=timed_out) from None
 
     @contextlib.contextmanager
     def statement_guard(self) -> Iterator[None]:
@@ -306,14 +315,21 @@ class SQLiteBackend(Backend):
         statements follow one by one, each with its own count (in process:
         no round trip), and the runner commits once it has read them."""
         conn = self.connection
+        traced = self._traced = []  # each statement's text as it starts: Ctrl-C names the one running
         try:
             conn.executescript(sql)
             return [int(conn.execute(statement).rowcount) for statement in tail]
         except sqlite3.Error as exc:
-            raise StatementError(str(exc)) from None
+            raise database_error(self.path, exc) or statement_error(exc, script=sql, traced=traced) from None
+        finally:
+            self._traced = None
 
     def elapsed_ms_sql(self, started: str) -> str:
         return f"CAST(ROUND((julianday('now') - julianday('{started.rstrip('Z')}')) * 86400000) AS INTEGER)"
+
+    def _trace(self, text: str) -> None:
+        if self._traced is not None:
+            self._traced.append(text)
 
     def _progress(self) -> int:
         deadline = self._deadline
@@ -574,14 +590,11 @@ def _read_record(fd: int) -> dict[str, Any]:
 
 
 def _alive(holder: LockHolder) -> bool:
-    """False when the recorded holder is a process of this host that is gone
-    (its details are left over from an earlier holder)."""
+    """False when the recorded holder is a process of this host that is gone."""
     if holder.pid is None or holder.host != hostname():
         return True
     try:
         os.kill(holder.pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
+    except OSError as exc:  # PermissionError: alive, another user's
+        return not isinstance(exc, ProcessLookupError)
     return True

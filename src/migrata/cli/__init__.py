@@ -23,8 +23,10 @@ def _run_click(args: list[str]) -> int:
         rv = cli.main(args=args, prog_name="migrata", standalone_mode=False)
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except click.Abort:
-        sys.stderr.write("aborted\n")
+    except click.Abort as exc:
+        # Ctrl-C during a run: the KeyboardInterrupt says where it stopped
+        said = exc.__cause__ if isinstance(exc.__cause__, KeyboardInterrupt) else None
+        sys.stderr.write(f"error: {said}\n" if said is not None and said.args else "aborted\n")
         return 130
     except click.ClickException as exc:
         exc.show()
@@ -67,8 +69,8 @@ def main(argv: list[str] | None = None) -> None:
             if hint:
                 sys.stderr.write(f"hint: {hint}\n")
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted\n")
+    except KeyboardInterrupt as exc:
+        sys.stderr.write(f"error: {exc}\n" if exc.args else "interrupted\n")
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - last resort: one line, traceback only with --debug
         if debug:

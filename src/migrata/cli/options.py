@@ -65,6 +65,11 @@ OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         {"is_flag": True, "default": None, "help": "Run migrations holding non-transactional statements journaled."},
     ),
     (
+        ("--create-database",),
+        "create_database",
+        {"is_flag": True, "default": None, "help": "Let `up` create the database when it does not exist."},
+    ),
+    (
         ("--on-connect",),
         "on_connect",
         {"metavar": "MODULE:FUNC", "multiple": True, "help": "Call FUNC(connection) after connecting."},

@@ -52,7 +52,7 @@ def run_doctor(sess: Session) -> Report:
     add(Finding("config", "ok", str(settings.config_file) if settings.config_file else "no config file (environment)"))
     try:
         if not sess.database_exists():  # checked without creating it
-            add(Finding("connection", "warn", f"{sess.database} does not exist yet: `migrata up` creates it"))
+            add(_missing(sess))
             add(_tools(sess))
             add(_migrations(sess))
             return report
@@ -71,6 +71,23 @@ def run_doctor(sess: Session) -> Report:
     add(Finding("lock", "warn" if holder else "ok", f"held by {holder.describe()}" if holder else "free"))
     add(_migrations(sess))
     return report
+
+
+def _missing(sess: Session) -> Finding:
+    """A database that does not exist: fine when `up` creates it (SQLite's
+    file, or ``create_database``), a failure otherwise, as `up` then fails."""
+    if sess.unconnected_backend().connect_creates:
+        return Finding("connection", "warn", f"{sess.database} does not exist yet: `migrata up` creates it")
+    if sess.settings.create_database:
+        return Finding(
+            "connection", "warn", f"{sess.database} does not exist yet: `migrata up` creates it (create_database)"
+        )
+    return Finding(
+        "connection",
+        "fail",
+        f"{sess.database} does not exist: create it with `migrata db create` "
+        "(or set create_database = true to let `migrata up` create it)",
+    )
 
 
 def _privileges(sess: Session) -> Finding:

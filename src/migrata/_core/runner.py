@@ -17,6 +17,7 @@ A Python migration runs in either mode (its body is its function).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -130,14 +131,23 @@ class Runner:
                     self.results.append(result)
                     if self.on_step:
                         self.on_step(result)
-        finally:
-            try:
-                if pending is not None:
-                    self._take_back(pending)
-            finally:
-                self.backend.apply_timeout(None)
-                self.lock_waits().finish()
+        except BaseException:
+            # the connection may be gone (killed, Ctrl-C): the run's own error is what counts
+            with contextlib.suppress(Exception):
+                self._wind_down(pending)
+            raise
+        self._wind_down(pending)
         return self.results
+
+    def _wind_down(self, pending: Prepared | None) -> None:
+        """After the steps: take back the running row of a step the run did not
+        reach; the session's timeouts and lock waits as they were."""
+        try:
+            if pending is not None:
+                self._take_back(pending)
+        finally:
+            self.backend.apply_timeout(None)
+            self.lock_waits().finish()
 
     def _may_open_ahead(self, item: Prepared, following: Prepared) -> bool:
         """Whether ``item``'s batch writes the running row of ``following``

@@ -20,6 +20,7 @@ PUBLIC = [
     "current", "downgrade", "history", "info", "init", "load_settings", "lock_release", "lock_status", "new",
     "repair", "stamp", "status", "upgrade", "validate",
     "AdoptResult", "adopt",
+    "BackfillReport", "DumpResult", "LoadResult", "RowError", "dump_data", "load_data",
 ]  # fmt: skip
 
 

@@ -38,8 +38,10 @@ from migrata.api import (
     validate,
     verify,
 )
+from migrata.api_data import dump_data, load_data
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
+from migrata.data.backfill import RowError
 from migrata.errors import (
     BackupError,
     ChecksumMismatchError,
@@ -63,14 +65,17 @@ from migrata.errors import (
 )
 from migrata.results import (
     AdoptResult,
+    BackfillReport,
     BackupResult,
     CheckResult,
     CleanupResult,
     CurrentResult,
     DatabaseResult,
     DoctorResult,
+    DumpResult,
     HistoryResult,
     InitResult,
+    LoadResult,
     LockResult,
     MigrateResult,
     MigrationState,
@@ -89,6 +94,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AdoptResult",
+    "BackfillReport",
     "BackupError",
     "BackupResult",
     "CheckResult",
@@ -101,10 +107,12 @@ __all__ = [
     "DirtyStateError",
     "DoctorResult",
     "DriverMissingError",
+    "DumpResult",
     "HistoryResult",
     "HookError",
     "InitResult",
     "IrreversibleError",
+    "LoadResult",
     "LockResult",
     "LockTimeoutError",
     "MigrataError",
@@ -120,6 +128,7 @@ __all__ = [
     "Problem",
     "RepairResult",
     "RestoreResult",
+    "RowError",
     "Settings",
     "StampResult",
     "StatusResult",
@@ -141,9 +150,11 @@ __all__ = [
     "doctor",
     "downgrade",
     "drop_database",
+    "dump_data",
     "history",
     "info",
     "init",
+    "load_data",
     "load_settings",
     "lock_release",
     "lock_status",

@@ -170,6 +170,9 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "pushgateway": _parse_optional_str,
     "log_format": _parse_log_format,
     "log_file": _parse_path,
+    # data: backfills wait while this replica lags (PostgreSQL, MySQL/MariaDB)
+    "replica_url": _parse_optional_str,
+    "replica_max_lag": parse_duration,
 }
 
 #: Settings that are paths: relative ones are relative to where they were written.
@@ -210,6 +213,8 @@ class Settings:
     pushgateway: str | None = None
     log_format: str = "text"
     log_file: Path | None = None
+    replica_url: str | None = None  # backfills pause while this server lags
+    replica_max_lag: float = 10.0  # seconds
     project_dir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     env: str | None = None

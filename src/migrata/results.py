@@ -8,21 +8,24 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from migrata._core.model import MigrationState, Problem, StepResult
+from migrata._core.model import BackfillReport, MigrationState, Problem, StepResult
 
 if TYPE_CHECKING:
     from migrata._core.ledger import Event
 
 __all__ = [
     "AdoptResult",
+    "BackfillReport",
     "BackupResult",
     "CheckResult",
     "CleanupResult",
     "CurrentResult",
     "DatabaseResult",
     "DoctorResult",
+    "DumpResult",
     "HistoryResult",
     "InitResult",
+    "LoadResult",
     "LockResult",
     "MigrateResult",
     "MigrationState",
@@ -87,9 +90,11 @@ class MigrateResult:
     lock_wait_ms: int = 0
     backup: dict[str, Any] | None = None  # the verified backup taken before the run
     checks: list[dict[str, Any]] = field(default_factory=list)  # verification after `up --verify`
+    backfills: list[BackfillReport] = field(default_factory=list)  # --dry-run: the rows backfills would touch
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "backfills": [b.to_dict() for b in self.backfills],
             "backup": self.backup,
             "checks": self.checks,
             "direction": self.direction,
@@ -305,3 +310,35 @@ class DoctorResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"database": self.database, "ready": self.ready, "checks": self.checks}
+
+
+@dataclass
+class LoadResult:
+    """What ``migrata data load`` did: rows upserted into ``table``, keyed on ``keys``."""
+
+    table: str
+    source: str
+    format: str
+    keys: list[str]
+    rows: int = 0
+    batches: int = 0
+    columns: list[str] = field(default_factory=list)
+    duration_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DumpResult:
+    """What ``migrata data dump`` wrote: ``rows`` rows of ``table`` to ``target``."""
+
+    table: str
+    target: str
+    format: str
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+    duration_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from migrata._core.model import (
     APPLIED,
     FAILED,
+    RESUMABLE,
     RUNNING,
     AppliedMigration,
     Migration,
@@ -71,6 +72,17 @@ def _dirty_problem(row: AppliedMigration) -> Problem:
     return Problem(row.status, msg, version=row.version, hint=hint)
 
 
+def _resumable_problem(row: AppliedMigration) -> Problem:
+    why = f": {row.error.splitlines()[0][:200]}" if row.error else ""
+    return Problem(
+        RESUMABLE,
+        f"the backfill of {row.version} {row.name} was interrupted{why}",
+        version=row.version,
+        severity="warning",
+        hint="`migrata up` resumes it after its last committed batch",
+    )
+
+
 def build_report(
     source: Source, rows: Sequence[AppliedMigration], *, out_of_order: str = "refuse", sequential: bool = True
 ) -> tuple[list[MigrationState], list[Problem]]:
@@ -100,6 +112,9 @@ def build_report(
         elif row.status in (FAILED, RUNNING):
             states.append(_state(m, row.status, row))
             problems.append(_dirty_problem(row))
+        elif row.status == RESUMABLE:  # `up` runs it again; the file may have been fixed meanwhile
+            states.append(_state(m, RESUMABLE, row))
+            problems.append(_resumable_problem(row))
         elif row.checksum != m.checksum and row.kind != "baseline":
             states.append(_state(m, "changed", row))
             problems.append(

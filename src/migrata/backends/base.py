@@ -83,6 +83,13 @@ Introspection
       describe the user's schema; ``quote_ident`` quotes a name.
   13. ``key_type``, ``text_type`` and ``id_column`` let migrata create its
       own tables in this dialect.
+
+Data (:mod:`migrata.data`)
+  14. ``primary_key(table)`` names the primary key's columns in order
+      (``primary_key_sql``); ``upsert_sql`` writes an insert-or-update keyed
+      on unique columns (``upsert_style``); ``replica_lag()`` says how far
+      this connection's server lags behind its primary, in seconds
+      (``replica_lag_query``; 0 on a server that replicates nothing).
 """
 
 from __future__ import annotations
@@ -190,6 +197,14 @@ class Backend(ABC):
     #: ``ORDER BY table_name`` can end; None: the backend lists its tables
     #: in ``table_names()`` itself.
     tables_sql: ClassVar[str | None] = None
+    #: The primary key's column names, in order, of the table named by the one parameter.
+    primary_key_sql: ClassVar[str | None] = None
+    #: "on_conflict" (INSERT ... ON CONFLICT (k) DO UPDATE) or "duplicate_key" (ON DUPLICATE KEY UPDATE).
+    upsert_style: ClassVar[str] = "on_conflict"
+    #: (query, lag column): the replication lag in seconds. With a column (names
+    #: separated by |) the query lists replication channels: no row, no lag; a
+    #: row whose lag is NULL, replication stopped. None: the database cannot say.
+    replica_lag_query: ClassVar[tuple[str, str | None] | None] = None
 
     def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
         self.url = url
@@ -486,3 +501,46 @@ class Backend(ABC):
 
     def quote_ident(self, name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
+
+    # --- data (14) ---------------------------------------------------------------------
+    def primary_key(self, table: str) -> list[str]:
+        """The primary key columns of ``table`` in key order ([] when it has none)."""
+        if self.primary_key_sql is None:
+            raise NotImplementedError
+        return [str(r[0]) for r in self.query(self.primary_key_sql, (table,))]
+
+    def upsert_sql(self, table: str, columns: list[str], keys: list[str]) -> str:
+        """An INSERT of ``columns`` (placeholders) that updates the other
+        columns of the row whose ``keys`` (a unique key) match instead."""
+        q = self.quote_ident
+        marks = ", ".join([self.placeholder] * len(columns))
+        head = f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({marks})"
+        rest = [c for c in columns if c not in keys]
+        if self.upsert_style == "duplicate_key":
+            sets = ", ".join(f"{q(c)} = VALUES({q(c)})" for c in rest) or f"{q(keys[0])} = {q(keys[0])}"
+            return f"{head} ON DUPLICATE KEY UPDATE {sets}"
+        target = ", ".join(q(k) for k in keys)
+        if not rest:
+            return f"{head} ON CONFLICT ({target}) DO NOTHING"
+        return f"{head} ON CONFLICT ({target}) DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in rest)
+
+    def replica_lag(self) -> float | None:
+        """Seconds this server lags behind its primary (0.0: none, or not a
+        replica; ``inf``: replication stopped; None: cannot tell)."""
+        if self.replica_lag_query is None:
+            return None
+        sql, column = self.replica_lag_query
+        cur = self.connection.cursor()
+        try:
+            cur.execute(sql)
+            row = cur.fetchone()
+            names = [str(d[0]).lower() for d in cur.description or []]
+        finally:
+            cur.close()
+        if row is None:
+            return 0.0
+        if column is None:
+            return float(row[0] or 0.0)
+        found = [names.index(c) for c in column.split("|") if c in names]
+        value = row[found[0]] if found else None
+        return float("inf") if value is None else float(value)

@@ -48,6 +48,7 @@ class SQLiteBackend(Backend):
     dialect = "sqlite"
     transactional_ddl = True
     placeholder = "?"
+    primary_key_sql = "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk"
     key_type = "VARCHAR(255)"
     text_type = "TEXT"
     id_column = "id INTEGER PRIMARY KEY"  # the rowid: no sqlite_sequence page to update per event

@@ -76,7 +76,7 @@ def _resumable_problem(row: AppliedMigration) -> Problem:
     why = f": {row.error.splitlines()[0][:200]}" if row.error else ""
     return Problem(
         RESUMABLE,
-        f"the backfill of {row.version} {row.name} was interrupted{why}",
+        f"the backfill of {row.version} {row.name} was interrupted (resumable){why}",
         version=row.version,
         severity="warning",
         hint="`migrata up` resumes it after its last committed batch",

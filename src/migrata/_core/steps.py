@@ -159,7 +159,7 @@ def run_python(backend: Backend, item: Prepared) -> None:
     fn = getattr(load_python(m), item.step.direction)
     try:
         ctx = MigrationContext(backend, m.id, m.name, item.step.direction, services=item.services)
-        ctx.transactional = item.mode == TRANSACTION
+        ctx.transactional = item.step.script.transactional
         fn(ctx)
     except Exception as exc:  # noqa: BLE001 - any failure of user code fails the migration
         line = _user_line(exc, m.path)

@@ -23,7 +23,7 @@ import pytest
 from migrata import api
 from migrata.backends.base import DatabaseURL
 from migrata.backends.registry import create_backend
-from migrata.data.backfill import Backfill, LagGate, RowError, run_backfill
+from migrata.data.backfill import Backfill, LagGate, run_backfill
 from migrata.errors import MigrationFailedError
 from migrata.testing import run_cli, wait_for
 from migrata.testing.plugin import fresh_database

@@ -43,7 +43,7 @@ def load_data(
     """Upsert the records of ``file`` into ``table``, keyed on its primary
     key or ``key``, ``batch_size`` rows per transaction: loading the same
     file twice leaves the same rows."""
-    from migrata.data.load import guess_format, load_rows, read_records
+    from migrata.data.load import guess_format, load_rows, read_records, table_columns
 
     if batch_size < 1:
         raise UsageError("--batch-size must be at least 1")
@@ -52,6 +52,7 @@ def load_data(
     fmt = guess_format(str(path), format)
     with session(config, **overrides) as sess:
         backend = sess.backend
+        table_columns(backend, table)  # a missing table is one clear error
         keys = _keys(backend, table, key)
         label = f"load {table}"
 

@@ -4,17 +4,26 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 
 from migrata import api_data
 from migrata.cli.group import cli, json_option, quiet, settings, setup_logging
-from migrata.cli.options import common_options
+from migrata.cli.options import _shared, common_options
 from migrata.cli.output import echo, print_json
 
 __all__ = ["data_group"]
 
 _FORMAT = click.Choice(["json", "jsonl", "csv"])
+
+
+def _options(f: Any) -> Any:
+    """The shared options, but ``--table``: here it names the table to load
+    or dump (these commands never touch the history table)."""
+    params = f.__dict__.setdefault("__click_params__", [])
+    params.extend(reversed([o for o in _shared() if o.name != "table"]))
+    return f
 
 
 @cli.group("data")
@@ -30,7 +39,7 @@ def data_group() -> None:
 @click.option("--format", "fmt", type=_FORMAT, help="File format (default: from the file name).")
 @click.option("--batch-size", type=click.IntRange(min=1), default=1000, show_default=True, help="Rows per transaction.")
 @json_option
-@common_options
+@_options
 @click.pass_context
 def load_cmd(
     ctx: click.Context, file: str, table: str, key: str | None, fmt: str | None, batch_size: int, as_json: bool
@@ -49,7 +58,7 @@ def load_cmd(
 @click.option("--table", required=True, metavar="TABLE", help="Table to dump.")
 @click.option("--format", "fmt", type=_FORMAT, default="json", show_default=True, help="Output format.")
 @click.option("--out", metavar="FILE", help="Write to FILE (default: standard output).")
-@common_options
+@_options
 @click.pass_context
 def dump_cmd(ctx: click.Context, table: str, fmt: str, out: str | None) -> None:
     """Write every row of TABLE, in primary-key order, as JSON, JSON lines or CSV."""

@@ -117,9 +117,60 @@ def test_a_dump_loads_back_unchanged(db: Db, tmp_path: Path) -> None:
         ([{"id": 1, "email": "a@x"}], ("--table", "nobody"), "cannot read table nobody"),
     ],
 )
-def test_bad_input_is_one_error_line_and_nothing_loaded(db: Db, records: Any, args: tuple[str, ...], message: str) -> None:
+def test_bad_input_is_one_error_line_and_nothing_loaded(
+    db: Db, records: Any, args: tuple[str, ...], message: str
+) -> None:
     text = records if isinstance(records, str) else json.dumps(records)
     res = db.run("data", "load", db.file("bad.json", text), *(args or ("--table", "people")))
     assert res.exit_code in (2, 6)
     assert message in res.stderr and "Traceback" not in res.stderr
     assert db.rows() == []
+
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "quota-proxy"
+
+
+def test_quota_proxy_imports_its_in_memory_data(tmp_path: Path) -> None:
+    """The example's data step: the JSON dump of the service's memory loaded
+    into SQLite after `up`, checked by the verify scripts; again, unchanged."""
+    import shutil
+    import sqlite3
+
+    root = tmp_path / "quota-proxy"
+    shutil.copytree(EXAMPLE, root, ignore=shutil.ignore_patterns("*.db", "*.db-*", "*-migrata.lock", "backups"))
+
+    def run(*args: str) -> Any:
+        return run_cli(["-C", str(root), *args])
+
+    def rows(sql: str) -> list[tuple[Any, ...]]:
+        conn = sqlite3.connect(root / "data" / "quota.db")
+        try:
+            return conn.execute(sql).fetchall()
+        finally:
+            conn.close()
+
+    assert run("up").exit_code == 0
+    dump = "import/memory-dump.json"
+    early = run("data", "load", dump, "--table", "usage_stats")  # keys first: the foreign key refuses it
+    assert early.exit_code == 6 and "FOREIGN KEY" in early.stderr
+    assert rows("SELECT COUNT(*) FROM usage_stats") == [(0,)]
+    for _ in range(2):  # loaded twice: the same rows
+        keys = run("data", "load", dump, "--table", "api_keys", "--key", "key")
+        assert keys.exit_code == 0, keys.stderr
+        assert "Loaded 5 row(s) into api_keys" in keys.stdout
+        usage = run("data", "load", dump, "--table", "usage_stats")
+        assert usage.exit_code == 0, usage.stderr
+        verify = run("verify")
+        assert verify.exit_code == 0, verify.stdout + verify.stderr
+        assert verify.stdout.count("ok ") == 4
+        assert rows("SELECT COUNT(*), SUM(quota_used), SUM(is_active) FROM api_keys") == [(5, 10, 4)]
+        assert rows("SELECT COUNT(*) FROM usage_stats") == [(10,)]
+    assert rows("SELECT name, quota_limit, quota_used FROM api_keys WHERE key = 'demo-key-123'") == [
+        ("演示密钥", 100, 4)
+    ]
+    # a usage row of an unknown key, let in by a connection without foreign keys, fails the check
+    conn = sqlite3.connect(root / "data" / "quota.db")
+    conn.execute("INSERT INTO usage_stats (api_key, endpoint) VALUES ('no-such-key', '/v1/models')")
+    conn.commit()
+    conn.close()
+    assert run("verify").exit_code == 9

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -10,7 +11,7 @@ import click
 
 from migrata import api_data
 from migrata.cli.group import cli, json_option, quiet, settings, setup_logging
-from migrata.cli.options import _shared, common_options
+from migrata.cli.options import _shared, collected, common_options
 from migrata.cli.output import echo, print_json
 
 __all__ = ["data_group"]
@@ -24,6 +25,12 @@ def _options(f: Any) -> Any:
     params = f.__dict__.setdefault("__click_params__", [])
     params.extend(reversed([o for o in _shared() if o.name != "table"]))
     return f
+
+
+def _here(ctx: click.Context, path: str) -> str:
+    """A path given on the command line, relative to -C DIR when given."""
+    base = collected(ctx).get("directory")
+    return os.path.join(base, path) if base else path
 
 
 @cli.group("data")
@@ -46,6 +53,7 @@ def load_cmd(
 ) -> None:
     """Upsert the records of FILE into TABLE: loading the same file again changes nothing."""
     setup_logging(ctx)
+    file = _here(ctx, file)
     res = api_data.load_data(settings(ctx), file, table=table, key=key, format=fmt, batch_size=batch_size)
     if as_json:
         print_json(res.to_dict())
@@ -63,6 +71,7 @@ def load_cmd(
 def dump_cmd(ctx: click.Context, table: str, fmt: str, out: str | None) -> None:
     """Write every row of TABLE, in primary-key order, as JSON, JSON lines or CSV."""
     setup_logging(ctx)
+    out = _here(ctx, out) if out else None
     res = api_data.dump_data(settings(ctx), table=table, format=fmt, out=out if out else sys.stdout)
     if out and not quiet(ctx):
         echo(f"Dumped {res.rows} row(s) of {res.table} to {out}.")

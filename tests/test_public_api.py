@@ -22,6 +22,7 @@ PUBLIC = [
     "AdoptResult", "adopt",
     "AutogenerateResult", "DiffResult", "autogenerate", "diff",
     "ImportResult", "import_alembic",
+    "BackfillReport", "DumpResult", "LoadResult", "RowError", "dump_data", "load_data",
 ]  # fmt: skip
 
 

@@ -39,9 +39,11 @@ from migrata.api import (
     verify,
 )
 from migrata.api_alembic import import_alembic
+from migrata.api_data import dump_data, load_data
 from migrata.api_schema import autogenerate, diff
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
+from migrata.data.backfill import RowError
 from migrata.errors import (
     BackupError,
     ChecksumMismatchError,
@@ -66,6 +68,7 @@ from migrata.errors import (
 from migrata.results import (
     AdoptResult,
     AutogenerateResult,
+    BackfillReport,
     BackupResult,
     CheckResult,
     CleanupResult,
@@ -73,9 +76,11 @@ from migrata.results import (
     DatabaseResult,
     DiffResult,
     DoctorResult,
+    DumpResult,
     HistoryResult,
     ImportResult,
     InitResult,
+    LoadResult,
     LockResult,
     MigrateResult,
     MigrationState,
@@ -95,6 +100,7 @@ __version__ = "0.1.0"
 __all__ = [
     "AdoptResult",
     "AutogenerateResult",
+    "BackfillReport",
     "BackupError",
     "BackupResult",
     "CheckResult",
@@ -108,11 +114,13 @@ __all__ = [
     "DirtyStateError",
     "DoctorResult",
     "DriverMissingError",
+    "DumpResult",
     "HistoryResult",
     "HookError",
     "ImportResult",
     "InitResult",
     "IrreversibleError",
+    "LoadResult",
     "LockResult",
     "LockTimeoutError",
     "MigrataError",
@@ -128,6 +136,7 @@ __all__ = [
     "Problem",
     "RepairResult",
     "RestoreResult",
+    "RowError",
     "Settings",
     "StampResult",
     "StatusResult",
@@ -151,10 +160,12 @@ __all__ = [
     "doctor",
     "downgrade",
     "drop_database",
+    "dump_data",
     "history",
     "import_alembic",
     "info",
     "init",
+    "load_data",
     "load_settings",
     "lock_release",
     "lock_status",

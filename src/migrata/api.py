@@ -21,6 +21,7 @@ from migrata._core import planner
 from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version, refusals
 from migrata._core.report import guard, history_only, planned_states
 from migrata._core.source import Source
+from migrata.data.service import count_backfills
 from migrata.errors import (
     BackupError,
     ConfigError,
@@ -110,6 +111,7 @@ def _migrate(sess: Session, direction: str, make_plan: MakePlan, *, dry_run: boo
             dry_run=True,
             sql=rendered,
             duration_ms=_ms(t0),
+            backfills=count_backfills(sess, prepared) if dry_run and not sql else [],
         )
     if not plan and not any(r.status == RUNNING for r in rows):
         return MigrateResult(direction, sess.database, plan.current, plan.current, duration_ms=_ms(t0))

@@ -179,6 +179,9 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "log_format": _parse_log_format,
     "log_file": _parse_path,
     "models": _parse_optional_str,  # pkg.module:metadata, for autogenerate and diff
+    # data: backfills wait while this replica lags (PostgreSQL, MySQL/MariaDB)
+    "replica_url": _parse_optional_str,
+    "replica_max_lag": parse_duration,
 }
 
 #: Settings that are paths: relative ones are relative to where they were written.
@@ -226,6 +229,8 @@ class Settings:
     log_format: str = "text"
     log_file: Path | None = None
     models: str | None = None
+    replica_url: str | None = None  # backfills pause while this server lags
+    replica_max_lag: float = 10.0  # seconds
     project_dir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     env: str | None = None

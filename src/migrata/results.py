@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from migrata._core.model import MigrationState, Problem, StepResult, refusals
+from migrata._core.model import BackfillReport, MigrationState, Problem, StepResult, refusals
 
 if TYPE_CHECKING:
     from migrata._core.ledger import Event
@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AdoptResult",
     "AutogenerateResult",
+    "BackfillReport",
     "BackupResult",
     "CheckResult",
     "CleanupResult",
@@ -23,9 +24,11 @@ __all__ = [
     "DatabaseResult",
     "DiffResult",
     "DoctorResult",
+    "DumpResult",
     "HistoryResult",
     "ImportResult",
     "InitResult",
+    "LoadResult",
     "LockResult",
     "MigrateResult",
     "MigrationState",
@@ -90,9 +93,11 @@ class MigrateResult:
     lock_wait_ms: int = 0
     backup: dict[str, Any] | None = None  # the verified backup taken before the run
     checks: list[dict[str, Any]] = field(default_factory=list)  # verification after `up --verify`
+    backfills: list[BackfillReport] = field(default_factory=list)  # --dry-run: the rows backfills would touch
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "backfills": [b.to_dict() for b in self.backfills],
             "backup": self.backup,
             "checks": self.checks,
             "direction": self.direction,
@@ -362,3 +367,35 @@ class DiffResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "drift": self.drift}
+
+
+@dataclass
+class LoadResult:
+    """What ``migrata data load`` did: rows upserted into ``table``, keyed on ``keys``."""
+
+    table: str
+    source: str
+    format: str
+    keys: list[str]
+    rows: int = 0
+    batches: int = 0
+    columns: list[str] = field(default_factory=list)
+    duration_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class DumpResult:
+    """What ``migrata data dump`` wrote: ``rows`` rows of ``table`` to ``target``."""
+
+    table: str
+    target: str
+    format: str
+    rows: int = 0
+    columns: list[str] = field(default_factory=list)
+    duration_ms: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -26,7 +26,7 @@ from migrata.backends.base import Backend, LockHolder
 from migrata.backends.registry import create_backend
 from migrata.config import Settings, load_settings
 from migrata.errors import ConfigError, ConnectionLostError, DatabaseError, LockTimeoutError, MigrataError
-from migrata.util import hostname, utcnow
+from migrata.util import DatabaseURL, hostname, utcnow
 
 if TYPE_CHECKING:
     from migrata._core.runner import Runner
@@ -68,6 +68,7 @@ class Session:
         self._spare: Backend | None = None  # created, maybe connected by database_exists()
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
+        self._services: Any = None  # the backfills of the last runner (their replica connection)
 
     # --- files ---------------------------------------------------------------------
     @property
@@ -287,7 +288,7 @@ class Session:
             backend = self.unconnected_backend()
             ledger = Ledger(backend, self.settings.table)
         s = self.settings
-        return Runner(
+        runner = Runner(
             backend,
             ledger,
             statement_timeout=s.statement_timeout,
@@ -295,8 +296,22 @@ class Session:
             ddl_lock_timeout=s.ddl_lock_timeout,
             ddl_retries=s.ddl_retries,
         )
+        if connect:
+            from migrata.data.service import BackfillService
+
+            replica = s.replica_url
+            factory = (
+                (lambda: create_backend(DatabaseURL.parse(replica, s.url_base or s.project_dir))) if replica else None
+            )
+            runner.services = self._services = BackfillService(
+                backend, ledger, replica=factory, max_lag=s.replica_max_lag
+            )
+        return runner
 
     def close(self) -> None:
+        if self._services is not None:
+            self._services.close()
+            self._services = None
         for backend in (self._backend, self._spare):
             if backend is not None:
                 backend.close()

@@ -269,3 +269,11 @@ def events_table_name(table: str) -> str:
     if table.endswith("_history"):
         return table[: -len("_history")] + "_events"
     return table + "_events"
+
+
+def backfills_table_name(table: str) -> str:
+    """The backfill checkpoints beside the history table ``table``:
+    ``migrata_history`` -> ``migrata_backfills``; ``x`` -> ``x_backfills``."""
+    if table.endswith("_history"):
+        return table[: -len("_history")] + "_backfills"
+    return table + "_backfills"

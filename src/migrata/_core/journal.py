@@ -147,7 +147,8 @@ def _has_row(ledger: Ledger, item: Prepared) -> bool:
     m = item.migration
     if item.step.direction == "down":
         return True
-    return m.repeatable and any(r.version == m.id for r in ledger.read())
+    # a Python migration's row outlives an interrupted backfill (resumable)
+    return (m.repeatable or item.statements is None) and any(r.version == m.id for r in ledger.read())
 
 
 def _batchable(backend: Backend, item: Prepared, start: int, timed: bool) -> bool:

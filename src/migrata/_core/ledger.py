@@ -1,4 +1,6 @@
-"""migrata's own tables: the history (one row per version) and the event log.
+"""migrata's own tables: the history (one row per version), the event log,
+and the checkpoints of backfills (created on the first backfill: projects
+that never backfill never see it).
 
 Both are created on first use, in the dialect of the backend. Their schema
 carries a version, kept in a row of the history table whose ``kind`` is
@@ -20,11 +22,13 @@ from typing import Any
 from migrata._core.model import AppliedMigration
 from migrata.backends.base import Backend
 from migrata.errors import ConfigError
-from migrata.util import events_table_name, hostname, mask_url, utcnow
+from migrata.util import backfills_table_name, events_table_name, hostname, mask_url, utcnow
 
 __all__ = ["LEDGER_SCHEMA", "Event", "Ledger", "Op", "Raw", "actor"]
 
 LEDGER_SCHEMA = 1
+#: Layout of the checkpoints table, in its ``~migrata`` row (``schema:N``).
+BACKFILL_SCHEMA = 1
 LEDGER_ROW = "~migrata"
 _COLUMNS = (
     "version, name, kind, checksum, status, applied_at, duration_ms, applied_by, error, progress, statements, direction"
@@ -81,6 +85,7 @@ class Ledger:
         self.backend = backend
         self.table = table
         self.events_table = events_table_name(table)
+        self.backfills_table = backfills_table_name(table)
         self.ph = backend.placeholder
 
     # --- schema -----------------------------------------------------------------
@@ -241,9 +246,11 @@ class Ledger:
         return Op(f"UPDATE {self.table} SET progress = {self.ph} WHERE version = {self.ph}", (done, version))
 
     def fail_run(self, version: str, done: int | None, error: str) -> Op:
+        """The run failed: ``failed``, unless a backfill made it ``resumable``
+        (then ``up`` resumes it after its last committed batch)."""
         return Op(
-            f"UPDATE {self.table} SET status = 'failed', progress = {self.ph}, error = {self.ph} "
-            f"WHERE version = {self.ph}",
+            f"UPDATE {self.table} SET status = CASE WHEN status = 'resumable' THEN status ELSE 'failed' END, "
+            f"progress = {self.ph}, error = {self.ph} WHERE version = {self.ph}",
             (done, mask_url(error), version),
         )
 
@@ -270,6 +277,10 @@ class Ledger:
             f"error = NULL WHERE version = {p}",
             (row.progress, row.statements, row.direction, row.version),
         )
+
+    def mark_resumable(self, version: str) -> Op:
+        """A backfill of ``version`` started: an interrupted run resumes."""
+        return Op(f"UPDATE {self.table} SET status = 'resumable' WHERE version = {self.ph}", (version,))
 
     def set_checksum(self, version: str, checksum: str) -> Op:
         return Op(f"UPDATE {self.table} SET checksum = {self.ph} WHERE version = {self.ph}", (checksum, version))
@@ -325,6 +336,73 @@ class Ledger:
     def count_events(self, before: str) -> int:
         rows = self.backend.query(f"SELECT COUNT(*) FROM {self.events_table} WHERE at < {self.ph}", (before,))
         return int(rows[0][0])
+
+    # --- backfill checkpoints ------------------------------------------------------------
+    def ensure_backfills(self) -> None:
+        """Create the checkpoints table (idempotent; its layout version in
+        its ``~migrata`` row)."""
+        b, p = self.backend, self.ph
+        if self.backfills_table in b.tables_present([self.backfills_table]):
+            return
+        b.ensure_namespace()
+        self.run(
+            Op(
+                f"CREATE TABLE IF NOT EXISTS {self.backfills_table} ("
+                f"version {b.key_type} NOT NULL, "
+                f"name {b.key_type} NOT NULL, "
+                f"table_name {b.key_type}, "
+                f"last_key {b.text_type}, "
+                "done BIGINT NOT NULL, skipped BIGINT NOT NULL, failed BIGINT NOT NULL, "
+                "status VARCHAR(16) NOT NULL, "
+                "started_at VARCHAR(32), updated_at VARCHAR(32), "
+                "PRIMARY KEY (version, name))"
+            )
+        )
+        if not self.backend.query(f"SELECT 1 FROM {self.backfills_table} WHERE version = {p}", (LEDGER_ROW,)):
+            self.run(self.save_checkpoint(LEDGER_ROW, "layout", None, f"schema:{BACKFILL_SCHEMA}", (0, 0, 0), "done"))
+
+    def checkpoint(self, version: str, name: str) -> tuple[str | None, int, int, int, str] | None:
+        """(last key as JSON, done, skipped, failed, status) of a backfill, or None."""
+        p = self.ph
+        rows = self.backend.query(
+            f"SELECT last_key, done, skipped, failed, status FROM {self.backfills_table} "
+            f"WHERE version = {p} AND name = {p}",
+            (version, name),
+        )
+        return (rows[0][0], int(rows[0][1]), int(rows[0][2]), int(rows[0][3]), rows[0][4]) if rows else None
+
+    def save_checkpoint(
+        self,
+        version: str,
+        name: str,
+        table: str | None,
+        last_key: str | None,
+        counts: tuple[int, int, int],
+        status: str,
+    ) -> Op:
+        """Insert the checkpoint of a backfill that starts."""
+        p = self.ph
+        now = utcnow()
+        return Op(
+            f"INSERT INTO {self.backfills_table} (version, name, table_name, last_key, done, skipped, failed, "
+            f"status, started_at, updated_at) VALUES ({p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p}, {p})",
+            (version, name, table, last_key, *counts, status, now, now),
+        )
+
+    def advance_checkpoint(
+        self, version: str, name: str, last_key: str | None, counts: tuple[int, int, int], status: str
+    ) -> Op:
+        """A batch committed: the key it ended at and the counts so far."""
+        p = self.ph
+        return Op(
+            f"UPDATE {self.backfills_table} SET last_key = {p}, done = {p}, skipped = {p}, failed = {p}, "
+            f"status = {p}, updated_at = {p} WHERE version = {p} AND name = {p}",
+            (last_key, *counts, status, utcnow(), version, name),
+        )
+
+    def forget_checkpoints(self, version: str) -> Op:
+        """Drop the checkpoints of ``version`` (a fresh run starts from the first row)."""
+        return Op(f"DELETE FROM {self.backfills_table} WHERE version = {self.ph}", (version,))
 
     # --- running ops ------------------------------------------------------------------
     def run(self, *ops: Op) -> list[int]:

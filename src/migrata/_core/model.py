@@ -14,6 +14,9 @@ Direction = Literal["up", "down"]
 APPLIED = "applied"
 RUNNING = "running"
 FAILED = "failed"
+#: A Python migration whose backfill was interrupted: `up` runs it again and
+#: the backfill resumes after its last committed batch.
+RESUMABLE = "resumable"
 
 _VERSION_RE = re.compile(r"^\d+(?:[._]\d+)*$")
 _PARTS_RE = re.compile(r"[._]")
@@ -271,6 +274,34 @@ class StepResult:
     reason: str = ""
     error: str | None = None
     lock_retries: int = 0  # attempts that gave up waiting for a lock (ddl_lock_timeout) and ran again
+    backfills: list[BackfillReport] = field(default_factory=list)  # ctx.backfill calls of a Python migration
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass
+class BackfillReport:
+    """What one backfill did (or, in a dry run, would do): rows done,
+    skipped (the row function returned None) and failed (it raised
+    ``RowError``: the first keys are kept, never values)."""
+
+    table: str
+    name: str
+    done: int = 0
+    skipped: int = 0
+    failed: int = 0
+    batches: int = 0
+    total: int | None = None  # rows the backfill covers (counted when it started)
+    resumed_after: int = 0  # rows an earlier, interrupted run had done
+    paused_s: float = 0.0  # time spent waiting for replica lag
+    seconds: float = 0.0
+    failed_keys: list[Any] = field(default_factory=list)
+    status: str = "done"  # "done", "running", "dry-run"
+
+    @property
+    def rows_per_s(self) -> float:
+        return self.done / self.seconds if self.seconds > 0 else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "rows_per_s": round(self.rows_per_s, 1)}

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from migrata._core.model import APPLIED, AppliedMigration, Migration, Plan, Step, Version
+from migrata._core.model import APPLIED, RESUMABLE, AppliedMigration, Migration, Plan, Step, Version
 from migrata._core.source import Source, empty_down_error
 from migrata.errors import IrreversibleError, OutOfOrderError, UnknownTargetError, UsageError
 
@@ -79,8 +79,9 @@ def resolve_target(
 
 
 def pending(source: Source, rows: Sequence[AppliedMigration]) -> list[Migration]:
-    """Versioned migrations with no history row at all, ascending."""
-    have = {r.version_key for r in rows if r.version_key is not None}
+    """Versioned migrations with no history row (or a resumable one: an
+    interrupted backfill), ascending."""
+    have = {r.version_key for r in rows if r.version_key is not None and r.status != RESUMABLE}
     return [m for m in source.versioned if m.version and m.version.key not in have]
 
 

@@ -12,6 +12,7 @@ from typing import Any
 from migrata._core.model import (
     APPLIED,
     FAILED,
+    RESUMABLE,
     RUNNING,
     AppliedMigration,
     Migration,
@@ -76,6 +77,17 @@ def _dirty_problem(row: AppliedMigration) -> Problem:
     return Problem(row.status, msg, version=row.version, hint=hint)
 
 
+def _resumable_problem(row: AppliedMigration) -> Problem:
+    why = f": {row.error.splitlines()[0][:200]}" if row.error else ""
+    return Problem(
+        RESUMABLE,
+        f"the backfill of {row.version} {row.name} was interrupted (resumable){why}",
+        version=row.version,
+        severity="warning",
+        hint="`migrata up` resumes it after its last committed batch",
+    )
+
+
 def build_report(
     source: Source, rows: Sequence[AppliedMigration], *, out_of_order: str = "refuse", sequential: bool = True
 ) -> tuple[list[MigrationState], list[Problem]]:
@@ -88,23 +100,13 @@ def build_report(
         assert m.version is not None
         row = by_key.pop(m.version.key, None)
         if row is None:
-            if top is not None and m.version.key < top:
-                state = "ignored" if out_of_order == "ignore" else "out-of-order"
-                if out_of_order == "refuse":
-                    problems.append(
-                        Problem(
-                            "out-of-order",
-                            f"{m.label} is pending but older than the applied version {'.'.join(map(str, top))}",
-                            version=m.id,
-                            hint="apply it with `migrata up --out-of-order`, or renumber it",
-                        )
-                    )
-            else:
-                state = "pending"
-            states.append(_state(m, state))
+            states.append(_state(m, _pending_state(m, top, out_of_order, problems)))
         elif row.status in (FAILED, RUNNING):
             states.append(_state(m, row.status, row))
             problems.append(_dirty_problem(row))
+        elif row.status == RESUMABLE:  # `up` runs it again; the file may have been fixed meanwhile
+            states.append(_state(m, RESUMABLE, row))
+            problems.append(_resumable_problem(row))
         elif row.checksum != m.checksum and row.kind != "baseline":
             states.append(_state(m, "changed", row))
             problems.append(
@@ -136,6 +138,24 @@ def build_report(
     if sequential:
         problems.extend(_gaps(source))
     return states, problems
+
+
+def _pending_state(m: Migration, top: tuple[int, ...] | None, out_of_order: str, problems: list[Problem]) -> str:
+    """The state of a pending versioned migration: older than the newest
+    applied one is out of order (a problem unless the policy allows it)."""
+    assert m.version is not None
+    if top is None or m.version.key >= top:
+        return "pending"
+    if out_of_order == "refuse":
+        problems.append(
+            Problem(
+                "out-of-order",
+                f"{m.label} is pending but older than the applied version {'.'.join(map(str, top))}",
+                version=m.id,
+                hint="apply it with `migrata up --out-of-order`, or renumber it",
+            )
+        )
+    return "ignored" if out_of_order == "ignore" else "out-of-order"
 
 
 def _renames(

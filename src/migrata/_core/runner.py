@@ -23,6 +23,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from migrata._core.journal import may_open_ahead, run_journal
 from migrata._core.ledger import Ledger
@@ -92,6 +93,7 @@ class Runner:
     ddl_retries: int = 5  # attempts of a migration (statement) whose lock wait timed out
     results: list[StepResult] = field(default_factory=list)
     waits: LockWaits | None = None  # this runner's, made on first use
+    services: Any = None  # ctx.backfill's checkpoints, throttle, replica and progress (migrata.data)
 
     def lock_waits(self) -> LockWaits:
         """The bound on lock waits and the retries of this runner's steps."""
@@ -183,6 +185,9 @@ class Runner:
         waits = self.lock_waits()
         waits.start(item, timeout)
         waits.deadline = self.deadline
+        if self.services is not None and item.statements is None:
+            item.services = self.services
+            self.services.start_step(item.migration.id, item.step.direction)
         try:
             if item.mode == TRANSACTION:
                 timed = bool(timeout)
@@ -206,6 +211,8 @@ class Runner:
                 exc.args = (exc.message,)
             raise
         result.lock_retries = waits.retries.get(item.migration.id, 0)
+        if item.services is not None:
+            result.backfills = item.services.finish_step()
         log.info("%s %s (%d ms)", result.status, label, result.duration_ms)
         return result
 

@@ -59,6 +59,7 @@ class Prepared:
     mode: str  # TRANSACTION or JOURNAL
     note: str = ""
     self_managed: bool = False  # the file begins/commits its own transaction
+    services: Any = None  # what ctx.backfill works through (the runner's), for a Python step
 
     @property
     def migration(self) -> Migration:
@@ -199,7 +200,9 @@ def run_python(backend: Backend, item: Prepared) -> None:
     m = item.migration
     fn = getattr(load_python(m), item.step.direction)
     try:
-        fn(MigrationContext(backend, m.id, m.name, item.step.direction))
+        ctx = MigrationContext(backend, m.id, m.name, item.step.direction, services=item.services)
+        ctx.transactional = item.step.script.transactional
+        fn(ctx)
     except Exception as exc:  # noqa: BLE001 - any failure of user code fails the migration
         line = _user_line(exc, m.path)
         where = f"{m.path.name}:{line}" if line else m.path.name

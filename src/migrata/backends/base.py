@@ -96,6 +96,13 @@ Introspection
       settles a statement in doubt with it).
   13. ``key_type``, ``text_type`` and ``id_column`` let migrata create its
       own tables in this dialect.
+
+Data (:mod:`migrata.data`)
+  14. ``primary_key(table)`` names the primary key's columns in order
+      (``primary_key_sql``); ``upsert_sql`` writes an insert-or-update keyed
+      on unique columns (``upsert_style``); ``replica_lag()`` says how far
+      this connection's server lags behind its primary, in seconds
+      (``replica_lag_query``; 0 on a server that replicates nothing).
 """
 
 from __future__ import annotations
@@ -103,10 +110,10 @@ from __future__ import annotations
 import contextlib
 from abc import ABC, abstractmethod
 from collections.abc import Collection, Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from migrata.backends.records import LockHolder, Statement, StatementError, StatementInterrupted
 from migrata.errors import DatabaseError, UsageError
 from migrata.util import DatabaseURL, poll
 
@@ -122,92 +129,6 @@ __all__ = [
 
 #: What ``Backend.has_object`` looks up: what a DDL statement leaves present or absent.
 OBJECT_KINDS = ("table", "view", "index", "column", "constraint", "routine", "trigger", "sequence")
-
-
-@dataclass(frozen=True, slots=True)
-class Statement:
-    """One statement of a migration script and where it starts."""
-
-    sql: str
-    line: int  # 1-based line in the script where the statement starts
-    index: int = 0  # 0-based position in the script
-
-    @property
-    def first_line(self) -> str:
-        for text in self.sql.strip().splitlines():
-            if text.strip():
-                return text.strip()
-        return ""
-
-
-class StatementError(Exception):
-    """A migration statement failed in the database."""
-
-    def __init__(
-        self,
-        db_message: str,
-        *,
-        position: int | None = None,
-        line: int | None = None,
-        index: int | None = None,
-        lock_timeout: bool = False,
-        exists: bool = False,
-        hint: str | None = None,
-    ) -> None:
-        super().__init__(db_message)
-        self.db_message = db_message
-        self.position = position  # 1-based character offset the server reported, if any
-        self.line = line  # 1-based line within the statement the server reported, if any
-        self.index = index  # which statement of a batch failed (run_batch)
-        self.lock_timeout = lock_timeout  # it gave up waiting for a lock: it did not run
-        self.exists = exists  # the object the statement creates exists already
-        self.hint = hint  # the way out, where the server's error tells it (e.g. the dependent objects)
-
-
-class StatementInterrupted(KeyboardInterrupt):
-    """Ctrl-C (SIGINT) stopped a migration statement; the server's side of it
-    was cancelled. ``position``/``index`` as in StatementError, where known."""
-
-    def __init__(self, *, position: int | None = None, index: int | None = None) -> None:
-        super().__init__()
-        self.position = position
-        self.index = index
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    """Who holds the migration lock, as far as the database can tell."""
-
-    pid: int | None = None  # the migrating client's OS process id
-    host: str | None = None  # the client's host
-    since: str | None = None  # ISO-8601 UTC, measuring what ``since_what`` says
-    detail: str | None = None
-    session: int | None = None  # the server session/connection holding it (PostgreSQL, MySQL/MariaDB)
-    since_what: str | None = None  # e.g. "lock taken"
-
-    def describe(self) -> str:
-        bits = []
-        if self.pid is not None:
-            bits.append(f"pid {self.pid}")
-        if self.host:
-            bits.append(f"on {self.host}")
-        if self.session is not None:
-            bits.append(f"(server session {self.session})")
-        if self.since:
-            bits.append(f"since {self.since}" + (f" ({self.since_what})" if self.since_what else ""))
-        if self.detail:
-            bits.append(f"({self.detail})")
-        return " ".join(bits) or "an unknown holder"
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "pid": self.pid,
-            "host": self.host,
-            "since": self.since,
-            "since_what": self.since_what,
-            "session": self.session,
-            "detail": self.detail,
-        }
 
 
 class Backend(ABC):
@@ -243,6 +164,14 @@ class Backend(ABC):
     #: Connecting creates a missing database (SQLite's file); elsewhere
     #: ``create()`` does, when ``create_database`` is set.
     connect_creates: ClassVar[bool] = False
+    #: The primary key's column names, in order, of the table named by the one parameter.
+    primary_key_sql: ClassVar[str | None] = None
+    #: "on_conflict" (INSERT ... ON CONFLICT (k) DO UPDATE) or "duplicate_key" (ON DUPLICATE KEY UPDATE).
+    upsert_style: ClassVar[str] = "on_conflict"
+    #: (query, lag column): the replication lag in seconds. With a column (names
+    #: separated by |) the query lists replication channels: no row, no lag; a
+    #: row whose lag is NULL, replication stopped. None: the database cannot say.
+    replica_lag_query: ClassVar[tuple[str, str | None] | None] = None
 
     def __init__(self, url: DatabaseURL, *, options: dict[str, Any] | None = None) -> None:
         self.url = url
@@ -561,3 +490,46 @@ class Backend(ABC):
         trigger or index belongs to (None: any table, where names are per
         table). None when this database cannot tell; a kind it does not have
         is never present. Unknown kinds raise ValueError."""
+
+    # --- data (14) ---------------------------------------------------------------------
+    def primary_key(self, table: str) -> list[str]:
+        """The primary key columns of ``table`` in key order ([] when it has none)."""
+        if self.primary_key_sql is None:
+            raise NotImplementedError
+        return [str(r[0]) for r in self.query(self.primary_key_sql, (table,))]
+
+    def upsert_sql(self, table: str, columns: list[str], keys: list[str]) -> str:
+        """An INSERT of ``columns`` (placeholders) that updates the other
+        columns of the row whose ``keys`` (a unique key) match instead."""
+        q = self.quote_ident
+        marks = ", ".join([self.placeholder] * len(columns))
+        head = f"INSERT INTO {q(table)} ({', '.join(q(c) for c in columns)}) VALUES ({marks})"
+        rest = [c for c in columns if c not in keys]
+        if self.upsert_style == "duplicate_key":
+            sets = ", ".join(f"{q(c)} = VALUES({q(c)})" for c in rest) or f"{q(keys[0])} = {q(keys[0])}"
+            return f"{head} ON DUPLICATE KEY UPDATE {sets}"
+        target = ", ".join(q(k) for k in keys)
+        if not rest:
+            return f"{head} ON CONFLICT ({target}) DO NOTHING"
+        return f"{head} ON CONFLICT ({target}) DO UPDATE SET " + ", ".join(f"{q(c)} = excluded.{q(c)}" for c in rest)
+
+    def replica_lag(self) -> float | None:
+        """Seconds this server lags behind its primary (0.0: none, or not a
+        replica; ``inf``: replication stopped; None: cannot tell)."""
+        if self.replica_lag_query is None:
+            return None
+        sql, column = self.replica_lag_query
+        cur = self.connection.cursor()
+        try:
+            cur.execute(sql)
+            row = cur.fetchone()
+            names = [str(d[0]).lower() for d in cur.description or []]
+        finally:
+            cur.close()
+        if row is None:
+            return 0.0
+        if column is None:
+            return float(row[0] or 0.0)
+        found = [names.index(c) for c in column.split("|") if c in names]
+        value = row[found[0]] if found else None
+        return float("inf") if value is None else float(value)

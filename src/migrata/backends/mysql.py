@@ -40,11 +40,7 @@ from migrata.util import run_tool
 __all__ = ["MySQLBackend"]
 
 _DIALECT = SplitDialect(
-    hash_comments=True,
-    backslash_escapes=True,
-    backticks=True,
-    delimiter_command=True,
-    compound_blocks=True,
+    hash_comments=True, backslash_escapes=True, backticks=True, delimiter_command=True, compound_blocks=True
 )
 _DML = {"INSERT", "UPDATE", "DELETE", "REPLACE", "SELECT", "WITH", "DO", "VALUES", "TABLE"}
 _CONNECT_OPTIONS = {
@@ -84,15 +80,14 @@ def _multi_statements() -> int:
 class MySQLBackend(Backend):
     dialect = "mysql"
     transactional_ddl = False
-    placeholder = "%s"
-    key_type = "VARCHAR(255)"
-    text_type = "TEXT"
     id_column = "id BIGINT AUTO_INCREMENT PRIMARY KEY"
     begin_sql = "START TRANSACTION"
     # the client's own character set may be narrower than the connection's utf8mb4
     script_header = "SET NAMES utf8mb4;"
     journal_in_one_call = True
     defers_journal_commits = True
+    upsert_style = "duplicate_key"
+    replica_lag_query = ("SHOW REPLICA STATUS", "seconds_behind_master|seconds_behind_source")
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
         super().__init__(url, options=options)
@@ -564,6 +559,10 @@ class MySQLBackend(Backend):
     # --- introspection ---------------------------------------------------------------------------
     tables_sql = (
         "SELECT table_name FROM information_schema.tables WHERE table_schema = DATABASE() AND table_type = 'BASE TABLE'"
+    )
+    primary_key_sql = (
+        "SELECT column_name FROM information_schema.key_column_usage WHERE table_schema = DATABASE() "
+        "AND table_name = %s AND constraint_name = 'PRIMARY' ORDER BY ordinal_position"
     )
 
     def schema_snapshot(self) -> dict[str, Any]:

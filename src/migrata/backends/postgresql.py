@@ -487,6 +487,17 @@ class PostgresBackend(Backend):
         "SELECT table_name FROM information_schema.tables "
         "WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
     )
+    primary_key_sql = (
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+        "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = to_regclass(%s) AND i.indisprimary "
+        "ORDER BY array_position(i.indkey::int2[], a.attnum)"
+    )
+    # on a primary the replay functions are NULL: no lag; on a standby, none while it has replayed all it received
+    replica_lag_query = (
+        "SELECT CASE WHEN NOT pg_is_in_recovery() OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0 "
+        "ELSE EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()) END",
+        None,
+    )
 
     def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
         return bool(self.query(*postgres_lookup(kind, name, table)))

@@ -50,6 +50,7 @@ class SQLiteBackend(Backend):
     dialect = "sqlite"
     transactional_ddl = True
     placeholder = "?"
+    primary_key_sql = "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk"
     key_type = "VARCHAR(255)"
     text_type = "TEXT"
     id_column = "id INTEGER PRIMARY KEY"  # the rowid: no sqlite_sequence page to update per event
@@ -193,8 +194,7 @@ class SQLiteBackend(Backend):
         return None if rows == [("ok",)] else "integrity_check: " + "; ".join(str(r[0]) for r in rows[:5])
 
     def restore_from(self, path: Path) -> None:
-        """The backup API in the other direction: the live database's pages are
-        replaced by the backup's in one step."""
+        """The backup API backwards: the backup's pages replace the live ones in one step."""
         src = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             src.backup(self.connection)

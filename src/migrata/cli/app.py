@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from migrata.cli import (  # noqa: F401 - each registers its commands on the group
     commands,
+    data_commands,
     import_commands,
     operations,
     schema_commands,

@@ -89,6 +89,10 @@ def configure(level: int, fmt: str = "text", log_file: Path | None = None) -> No
         logger.addHandler(handler)
     logger.setLevel(min(level, logging.INFO) if log_file is not None else level)
     logger.propagate = False
+    if fmt == "text" and level <= logging.INFO:  # a progress bar for backfills and loads on a terminal
+        from migrata.cli.progress import install
+
+        install(handlers[:1])
 
 
 def setup(opts: Mapping[str, Any], settings: Callable[[], Settings]) -> None:

@@ -112,6 +112,8 @@ OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         {"type": click.Choice(["text", "json"]), "help": "Log lines as text or JSON objects."},
     ),
     (("--log-file",), "log_file", {"metavar": "FILE", "help": "Also append log lines to FILE."}),
+    (("--replica-url",), "replica_url", {"metavar": "URL", "help": "Replica whose lag pauses backfills."}),
+    (("--replica-max-lag",), "replica_max_lag", {"metavar": "DURATION", "help": "Lag that pauses backfills (10s)."}),
     (
         ("--log-level",),
         "log_level",

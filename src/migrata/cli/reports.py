@@ -114,6 +114,8 @@ def _print_plan(res: Any, verb: str) -> None:
         ["Version", "Name", "Kind", "Why", "File"],
         [[m.version, m.name, m.kind, m.state, _relative(m.path)] for m in res.planned],
     )
+    for b in getattr(res, "backfills", []):
+        echo(f"Backfill {b.name} would touch {b.total} row(s) of {b.table}.")
 
 
 def _relative(path: str | None) -> str | None:

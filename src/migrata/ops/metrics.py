@@ -6,6 +6,7 @@
 * ``migration_lock_retries_total`` (counter): attempts of a migration that
   gave up waiting for a lock (``ddl_lock_timeout``) and ran again, and the
   last, failed one when its retries were used up;
+* ``migration_backfill_rows_total`` (counter): rows its backfills updated;
 
 all labelled by ``database`` and ``version``. They go to a file for the
 node_exporter textfile collector (``metrics_file``; written atomically, the
@@ -39,6 +40,7 @@ COUNTERS = {
     "failure": ("migration_failure_total", "Migrations that failed"),
     "rollback": ("migration_rollback_total", "Migrations rolled back"),
     "lock_retry": ("migration_lock_retries_total", "Attempts of a migration that timed out waiting for a lock"),
+    "backfill_rows": ("migration_backfill_rows_total", "Rows updated by the backfills of a migration (ctx.backfill)"),
 }
 DURATION = ("migration_duration_seconds", "Duration of the migration's last run in seconds")
 
@@ -48,8 +50,9 @@ class Outcome:
     """One migration's result in a run."""
 
     version: str
-    kind: str  # "success", "failure", "rollback" or "lock_retry" (one attempt: no duration)
+    kind: str  # "success", "failure", "rollback", "lock_retry" or "backfill_rows" (no duration)
     seconds: float
+    count: float = 1.0  # how much the counter grows (rows, for backfill_rows)
 
 
 Previous = dict[tuple[str, str, str], float]  # (metric, database, version) -> value
@@ -86,8 +89,8 @@ def _registry(outcomes: Iterable[Outcome], database: str, previous: Previous) ->
             kind = next(k for k, (n, _) in COUNTERS.items() if n == name)
             counters[kind].labels(db, version).inc(value)
     for o in outcomes:
-        counters[o.kind].labels(database, o.version).inc()
-        if o.kind != "lock_retry":
+        counters[o.kind].labels(database, o.version).inc(o.count)
+        if o.kind not in ("lock_retry", "backfill_rows"):
             duration.labels(database, o.version).set(o.seconds)
     return registry
 

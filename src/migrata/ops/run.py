@@ -158,6 +158,7 @@ def _publish(
     kind = "success" if direction == "up" and not restored else "rollback"
     outcomes = [Outcome(r.version, kind, r.duration_ms / 1000) for r in steps]
     outcomes += [Outcome(r.version, "lock_retry", 0.0) for r in steps for _ in range(r.lock_retries)]
+    outcomes += [Outcome(r.version, "backfill_rows", 0.0, b.done) for r in steps for b in r.backfills if b.done]
     if exc is not None:
         version = exc.version if isinstance(exc, MigrationFailedError) and exc.version else "run"
         done = sum(r.duration_ms for r in steps) / 1000

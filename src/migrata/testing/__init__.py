@@ -178,7 +178,7 @@ def schema_of(url: str, *, exclude: Sequence[str] = ()) -> dict[str, Any]:
         snap = backend.schema_snapshot()
     finally:
         backend.close()
-    skip = {"migrata_history", "migrata_events", *exclude}
+    skip = {"migrata_history", "migrata_events", "migrata_backfills", *exclude}
     return _without(snap, skip)
 
 

@@ -13,12 +13,11 @@ statement. Where the backend can (``journal_in_one_call``: MySQL/MariaDB) a
 step of plain statements goes in one batch instead: the same rows and marks
 in the same order, sent in one round trip; the server stops at the first
 failure and says which piece it was. Where DDL commits implicitly, each mark
-is committed by the statement it precedes, exactly as when sent one by one;
-the mark after DDL that a data change follows gets a COMMIT of its own
-(:func:`~migrata._core.steps.journal_marks`), so a crash in the data change
-never leaves the committed DDL in doubt. What is left in doubt after a crash
-(a statement cut short, or one that ended just before the crash) ``repair
---resume`` settles by looking at the schema (:mod:`~migrata._core.doubt`).
+is committed by the statement it precedes, exactly as when sent one by one
+(:func:`~migrata._core.steps.journal_marks`). What is left in doubt after a
+crash (a statement cut short, one that ended just before the crash, or DDL
+followed by a data change the crash rolled back) ``repair --resume`` settles
+by looking at the schema (:mod:`~migrata._core.doubt`).
 
 Where journal writes wait for the next commit (``defers_journal_commits``),
 a step's running row would otherwise cost a commit of its own; within a run,

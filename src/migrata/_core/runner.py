@@ -42,9 +42,10 @@ log = logging.getLogger("migrata")
 
 
 def prepare_step(backend: Backend, step: Step, *, mixed: bool = False) -> Prepared:
-    """``step`` split and checked, with the mode it runs in. ``mixed``: a
-    transactional migration holding a statement that cannot run in a
-    transaction runs journaled instead of being refused."""
+    """``step`` split and checked, with the mode it runs in. A file whose
+    statements all cannot run in a transaction runs without one (journaled),
+    as Flyway does; ``mixed``: a transactional migration holding such a
+    statement among others runs journaled instead of being refused."""
     migration, script = step.migration, step.script
     if migration.kind == "py":
         load_python(migration)
@@ -58,24 +59,40 @@ def prepare_step(backend: Backend, step: Step, *, mixed: bool = False) -> Prepar
     statements = [Statement(s.sql, s.line + script.line_offset, s.index) for s in backend.split(script.sql)]
     self_managed = any(backend.manages_transaction(s) for s in statements)
     if script.transactional and not self_managed:
-        for stmt in statements:
-            reason = backend.no_transaction_reason(stmt)
-            if reason and mixed:
-                return Prepared(step, statements, JOURNAL, f"mixed: {reason}")
-            if reason:
-                raise MigrationFileError(
-                    f"{reason}: {stmt.first_line[:80]}",
-                    path=str(script.path),
-                    line=stmt.line,
-                    hint="add the line '-- migrata:no-transaction' at the top of the migration "
-                    "(or set mixed = true to run such migrations without a transaction)",
-                )
+        outside = _outside_transaction(backend, step, statements, mixed)
+        if outside is not None:
+            return outside
     if not script.transactional or self_managed:
         note = "no-transaction" if script.explicit_no_transaction else "manages its own transaction"
         return Prepared(step, statements, JOURNAL, note, self_managed=self_managed)
     if not backend.transactional_ddl and not all(backend.transactional_statement(s) for s in statements):
         return Prepared(step, statements, JOURNAL, "DDL commits implicitly")
     return Prepared(step, statements, TRANSACTION)
+
+
+def _outside_transaction(backend: Backend, step: Step, statements: list[Statement], mixed: bool) -> Prepared | None:
+    """The journaled step of a transactional file holding statements that
+    cannot run in a transaction: all of them (no transaction needed, as
+    Flyway decides), or some of them with ``mixed``; None when there are
+    none; refused when some are and ``mixed`` is off."""
+    found = [(stmt, reason) for stmt in statements if (reason := backend.no_transaction_reason(stmt))]
+    if not found:
+        return None
+    if len(found) == len(statements):
+        return Prepared(step, statements, JOURNAL, f"no-transaction (automatic): {found[0][1]}")
+    if mixed:
+        return Prepared(step, statements, JOURNAL, f"mixed: {found[0][1]}")
+    stmt, reason = found[0]
+    other = next(s for s in statements if not backend.no_transaction_reason(s))
+    raise MigrationFileError(
+        f"{reason}: {stmt.first_line[:80]}; the file also holds statements that run in a transaction "
+        f"(line {other.line}: {other.first_line[:60]})",
+        path=str(step.script.path),
+        line=stmt.line,
+        hint="move it to a migration of its own (which then runs without a transaction), or add the line "
+        "'-- migrata:no-transaction' at the top of the migration (or set mixed = true to run such "
+        "migrations without a transaction)",
+    )
 
 
 @dataclass

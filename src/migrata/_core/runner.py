@@ -29,6 +29,7 @@ from migrata._core.journal import may_open_ahead, run_journal
 from migrata._core.ledger import Ledger
 from migrata._core.lockwaits import LockWaits
 from migrata._core.model import Plan, Step
+from migrata._core.placeholders import Placeholders
 from migrata._core.render import render_plan
 from migrata._core.source import load_python
 from migrata._core.steps import JOURNAL, TRANSACTION, Prepared, StepResult
@@ -41,11 +42,14 @@ __all__ = ["Prepared", "Runner", "StepResult", "prepare_step"]
 log = logging.getLogger("migrata")
 
 
-def prepare_step(backend: Backend, step: Step, *, mixed: bool = False) -> Prepared:
-    """``step`` split and checked, with the mode it runs in. A file whose
-    statements all cannot run in a transaction runs without one (journaled),
-    as Flyway does; ``mixed``: a transactional migration holding such a
-    statement among others runs journaled instead of being refused."""
+def prepare_step(
+    backend: Backend, step: Step, *, mixed: bool = False, placeholders: Placeholders | None = None
+) -> Prepared:
+    """``step`` split and checked, with the mode it runs in. Its SQL is the
+    file's with ``placeholders`` replaced (the one place where they are). A
+    file whose statements all cannot run in a transaction runs without one
+    (journaled), as Flyway does; ``mixed``: a transactional migration holding
+    such a statement among others runs journaled instead of being refused."""
     migration, script = step.migration, step.script
     if migration.kind == "py":
         load_python(migration)
@@ -56,7 +60,15 @@ def prepare_step(backend: Backend, step: Step, *, mixed: bool = False) -> Prepar
             return Prepared(step, None, JOURNAL, "DDL commits implicitly")
         return Prepared(step, None, TRANSACTION)
     assert script.sql is not None
-    statements = [Statement(s.sql, s.line + script.line_offset, s.index) for s in backend.split(script.sql)]
+    text = placeholders.replace(script.sql, script.path, script.line_offset + 1) if placeholders else script.sql
+    item = _prepare_sql(backend, step, text, mixed)
+    item.text = text
+    return item
+
+
+def _prepare_sql(backend: Backend, step: Step, text: str, mixed: bool) -> Prepared:
+    script = step.script
+    statements = [Statement(s.sql, s.line + script.line_offset, s.index) for s in backend.split(text)]
     self_managed = any(backend.manages_transaction(s) for s in statements)
     if script.transactional and not self_managed:
         outside = _outside_transaction(backend, step, statements, mixed)
@@ -111,6 +123,7 @@ class Runner:
     results: list[StepResult] = field(default_factory=list)
     waits: LockWaits | None = None  # this runner's, made on first use
     services: Any = None  # ctx.backfill's checkpoints, throttle, replica and progress (migrata.data)
+    placeholders: Placeholders | None = None  # replaced in the SQL of every step it prepares
 
     def lock_waits(self) -> LockWaits:
         """The bound on lock waits and the retries of this runner's steps."""
@@ -119,7 +132,7 @@ class Runner:
         return self.waits
 
     def prepare(self, step: Step) -> Prepared:
-        return prepare_step(self.backend, step, mixed=self.mixed)
+        return prepare_step(self.backend, step, mixed=self.mixed, placeholders=self.placeholders)
 
     def prepare_plan(self, plan: Plan) -> list[Prepared]:
         return [self.prepare(step) for step in plan.steps]

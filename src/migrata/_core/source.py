@@ -260,7 +260,7 @@ def split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
         body = "\n".join(lines[idx + 1 : end])
         script = sql_script(path, body, line_offset=idx + 1)
         apply_directives(script, _leading_lines(head), path, 1)
-        if _TX_OPTS.search(opts):
+        if _TX_OPTS.search(opts) or script.explicit_transaction:  # the section's word wins over the head's
             script.transactional, script.explicit_transaction, script.explicit_no_transaction = True, True, False
         elif no_transaction or _NO_TX_OPTS.search(opts):
             script.transactional = False

@@ -29,6 +29,7 @@ from migrata.errors import ConfigError, ConnectionLostError, DatabaseError, Lock
 from migrata.util import DatabaseURL, hostname, utcnow
 
 if TYPE_CHECKING:
+    from migrata._core.placeholders import Placeholders
     from migrata._core.runner import Runner
 
 __all__ = ["ConfigLike", "MalformedSpec", "Session", "call_user", "resolve_settings", "session"]
@@ -277,6 +278,13 @@ class Session:
         )
         exc.args = (exc.message,)
 
+    def placeholders(self) -> Placeholders | None:
+        """The placeholders replaced in migration SQL (None: none defined, no replacement)."""
+        from migrata._core.placeholders import Placeholders
+
+        s = self.settings
+        return Placeholders(s.placeholders, s.placeholder_prefix, s.placeholder_suffix) if s.placeholders else None
+
     def runner(self, *, connect: bool = True) -> Runner:
         """A runner on this database; ``connect=False`` gives one that can only
         prepare and render (nothing is opened or created)."""
@@ -295,6 +303,7 @@ class Session:
             mixed=s.mixed,
             ddl_lock_timeout=s.ddl_lock_timeout,
             ddl_retries=s.ddl_retries,
+            placeholders=self.placeholders(),
         )
         if connect:
             from migrata.data.service import BackfillService

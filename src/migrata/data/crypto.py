@@ -29,6 +29,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import logging
 import os
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -43,6 +44,8 @@ if TYPE_CHECKING:
     from migrata.backends.base import Backend
 
 __all__ = ["Crypto", "InvalidTokenError", "crypto_from_settings", "read_secret", "rotate_column"]
+
+log = logging.getLogger("migrata.crypto")
 
 INSTALL_HINT = "pip install 'migrata[crypto]' (the cryptography package)"
 
@@ -215,8 +218,20 @@ def crypto_from_settings(
     """The :class:`Crypto` of a project's ``[crypto]`` settings (keys read now)."""
     refs = list(crypto.get("keys") or [])
     derive = str(crypto.get("derive") or "none")
-    keys = [fernet_key(read_secret(ref, project_dir, environ), derive, ref) for ref in refs]
-    return Crypto(keys, refs)
+    keys, labels = [], []
+    for n, ref in enumerate(refs):
+        try:
+            secret = read_secret(ref, project_dir, environ)
+        except ConfigError:
+            if n == 0 or not ref.startswith("env:"):
+                raise
+            # an older key not set (yet, or any more): it decrypts nothing; rows only it
+            # decrypts are reported failed by a rotation, never lost
+            log.warning("crypto key %s is not set: only the other keys decrypt", ref)
+            continue
+        keys.append(fernet_key(secret, derive, ref))
+        labels.append(ref)
+    return Crypto(keys, labels)
 
 
 def rotation_owner(table: str, column: str, action: str = "rotate") -> str:

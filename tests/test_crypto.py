@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -391,3 +392,23 @@ def test_ctx_crypto_outside_migrata_is_a_usage_error(sqlite_project: Project) ->
     ctx = MigrationContext(sqlite_project.backend, "1", "x", "up")
     with pytest.raises(UsageError, match="ctx.crypto works only"):
         ctx.crypto.encrypt("x")
+
+
+def test_crypto_settings_parse_and_refuse(tmp_path: Path) -> None:
+    from migrata.config import load_settings
+    from migrata.errors import ConfigError
+
+    s = load_settings(directory=tmp_path, environ={"MIGRATA_CRYPTO": "env:A, file:k.key"}, dotenv=False)
+    assert s.crypto["keys"] == ["env:A", "file:k.key"] and s.crypto["derive"] == "none"
+    assert s.to_dict()["crypto"]["keys"] == ["env:A", "file:k.key"]
+    cases = {
+        'keys = ["env:A"]\nderive = "md5"': "derive must be",
+        'keys = ["env:A"]\npassword = "x"': "unknown [crypto] setting 'password'",
+        'kek = "hunter2hunter2"': "never the key itself",
+        'keys = ["env:A"]\ndata_key_lifetime = "soon"': "data_key_lifetime",
+    }
+    for body, message in cases.items():
+        (tmp_path / "migrata.toml").write_text(f"[crypto]\n{body}\n")
+        with pytest.raises(ConfigError, match=re.escape(message)) as info:
+            load_settings(directory=tmp_path, environ={}, dotenv=False)
+        assert "hunter2" not in str(info.value) + (info.value.hint or "")

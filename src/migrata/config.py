@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 from migrata.envfile import EnvFile, expand
 from migrata.errors import ConfigError
-from migrata.util import DatabaseURL, events_table_name, mask_url, parse_duration
+from migrata.util import DatabaseURL, events_table_name, mask_url, parse_crypto, parse_duration
 
 __all__ = ["CONFIG_FILES", "KEYS", "PATH_KEYS", "Settings", "load_settings"]
 
@@ -137,48 +137,6 @@ def _parse_log_format(value: Any) -> str:
     return text
 
 
-_CRYPTO_KEYS = ("keys", "derive", "kek", "kek_provider", "data_keys_table", "data_key_lifetime")
-
-
-def _parse_crypto(value: Any) -> dict[str, Any]:
-    """The ``[crypto]`` table: key *references* (``env:NAME``, ``file:PATH``),
-    never keys, so no secret is ever held in settings. Errors never echo a
-    value: a key written inline would be a secret."""
-    if isinstance(value, str):  # MIGRATA_CRYPTO: the key references, comma-separated
-        value = {"keys": _parse_list(value)}
-    if not isinstance(value, dict):
-        raise ConfigError("setting crypto must be a table: [crypto] with keys = [...]")
-    unknown = sorted(set(value) - set(_CRYPTO_KEYS))
-    if unknown:
-        raise ConfigError(
-            f"unknown [crypto] setting {unknown[0]!r}", hint="[crypto] settings: " + ", ".join(_CRYPTO_KEYS)
-        )
-    keys = value.get("keys", [])
-    keys = [keys] if isinstance(keys, str) else keys
-    refs = [*keys, *([value["kek"]] if value.get("kek") else [])]
-    for ref in refs:
-        if not isinstance(ref, str) or not ref.startswith(("env:", "file:")) or len(ref) < 5:
-            raise ConfigError(
-                "[crypto] keys and kek name where a key is read, never the key itself",
-                hint='e.g. keys = ["env:ENCRYPTION_KEY", "env:OLD_ENCRYPTION_KEY", "file:/run/secrets/key"]',
-            )
-    derive = value.get("derive", "none")
-    if derive not in ("none", "sha256"):
-        raise ConfigError(f'[crypto] derive must be "none" or "sha256", not {str(derive)!r}')
-    lifetime = value.get("data_key_lifetime")
-    try:
-        return {
-            "keys": list(keys),
-            "derive": derive,
-            "kek": value.get("kek"),
-            "kek_provider": _parse_optional_str(value.get("kek_provider")),
-            "data_keys_table": _parse_table(value.get("data_keys_table", "kms_data_keys")),
-            "data_key_lifetime": parse_duration(lifetime) if lifetime is not None else None,
-        }
-    except ValueError as exc:
-        raise ConfigError(f"[crypto]: {exc}") from None
-
-
 def _parse_patterns(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -224,7 +182,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     # data: backfills wait while this replica lags (PostgreSQL, MySQL/MariaDB)
     "replica_url": _parse_optional_str,
     "replica_max_lag": parse_duration,
-    "crypto": _parse_crypto,  # [crypto]: encrypted columns (key references only)
+    "crypto": parse_crypto,  # [crypto]: encrypted columns (key references only)
 }
 
 #: Settings that are paths: relative ones are relative to where they were written.

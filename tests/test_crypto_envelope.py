@@ -212,6 +212,9 @@ def test_a_provider_hook_wraps_the_data_keys(dialect: str, tmp_path: Path, monke
         assert "Created data key version 2" in run_cli([*args, "crypto", "rotate-data-key"]).stdout
         res = run_cli([*args, "crypto", "rotate", "--envelope", "--table", "notes", "--column", "body", "--json"])
         assert json.loads(res.stdout)["done"] == 30
+        dry = run_cli([*args, "crypto", "retire-data-keys", "--column", "notes.body", "--dry-run"])
+        assert "Would retire data key(s): v1." in dry.stdout
+        assert [r[0] for r in query(url, "SELECT status FROM kms_data_keys ORDER BY version")] == ["inactive", "active"]
         retired = run_cli([*args, "crypto", "retire-data-keys", "--column", "notes.body"])
         assert "Retired data key(s): v1." in retired.stdout
         keys = data_keys(url, secret)

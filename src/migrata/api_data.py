@@ -227,13 +227,17 @@ def rotate_data_key(config: ConfigLike = None, **overrides: Any) -> DataKeyResul
         return DataKeyResult(data_keys.table, version, _key_list(data_keys), created=version)
 
 
-def retire_data_keys(config: ConfigLike = None, *, columns: list[str] | str, **overrides: Any) -> DataKeyResult:
+def retire_data_keys(
+    config: ConfigLike = None, *, columns: list[str] | str, dry_run: bool = False, **overrides: Any
+) -> DataKeyResult:
     """Mark ``revoked`` every non-active data key that no value of ``columns``
-    (``TABLE.COLUMN``) still needs; the others are kept and counted."""
+    (``TABLE.COLUMN``) still needs; the others are kept and counted. With
+    ``dry_run`` nothing changes: ``retired`` lists what would be retired."""
     pairs = _columns(columns)
     with session(config, **overrides) as sess, sess.locked():
         data_keys = _data_keys(sess)
-        retired, kept = data_keys.retire(pairs)
-        detail = {"retired": retired, "kept": kept, "columns": [f"{t}.{c}" for t, c in pairs]}
-        sess.ledger.run(sess.ledger.event("crypto-retire", detail=detail))
+        retired, kept = data_keys.retire(pairs, dry_run=dry_run)
+        if not dry_run:
+            detail = {"retired": retired, "kept": kept, "columns": [f"{t}.{c}" for t, c in pairs]}
+            sess.ledger.run(sess.ledger.event("crypto-retire", detail=detail))
         return DataKeyResult(data_keys.table, data_keys.active, _key_list(data_keys), retired=retired, kept=kept)

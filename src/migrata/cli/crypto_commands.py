@@ -106,19 +106,20 @@ def rotate_data_key_cmd(ctx: click.Context, as_json: bool) -> None:
 @click.option(
     "--column", "columns", required=True, multiple=True, metavar="TABLE.COLUMN", help="A column the data keys encrypt."
 )
+@click.option("--dry-run", is_flag=True, help="Only say which keys would be retired, and which values need the others.")
 @json_option
 @common_options
 @click.pass_context
-def retire_data_keys_cmd(ctx: click.Context, columns: tuple[str, ...], as_json: bool) -> None:
+def retire_data_keys_cmd(ctx: click.Context, columns: tuple[str, ...], dry_run: bool, as_json: bool) -> None:
     """Retire (revoke) every old data key that no value of the columns still needs."""
     setup_logging(ctx)
-    res = api_data.retire_data_keys(settings(ctx), columns=list(columns))
+    res = api_data.retire_data_keys(settings(ctx), columns=list(columns), dry_run=dry_run)
     if as_json:
         print_json(res.to_dict())
         return
     if not quiet(ctx):
         retired = ", ".join(f"v{v}" for v in res.retired) or "none"
-        echo(f"Retired data key(s): {retired}.")
+        echo(f"{'Would retire' if dry_run else 'Retired'} data key(s): {retired}.")
         _print_keys(res)
     for version, count in sorted(res.kept.items()):
         err(f"kept data key v{version}: {count} value(s) still use it; run `migrata crypto rotate --envelope` first")

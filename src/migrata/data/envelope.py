@@ -234,10 +234,10 @@ class DataKeys:
                 cur.close()
         return counts
 
-    def retire(self, columns: list[tuple[str, str]]) -> tuple[list[int], dict[int, int]]:
+    def retire(self, columns: list[tuple[str, str]], *, dry_run: bool = False) -> tuple[list[int], dict[int, int]]:
         """Mark ``revoked`` every inactive or expired key no value of
-        ``columns`` still uses; returns (retired versions, {version: values}
-        of the ones kept because values still need them)."""
+        ``columns`` still uses (``dry_run``: only say which); returns (retired
+        versions, {version: values} of the ones kept because values need them)."""
         used = self.usage(columns)
         active = self.active
         ph = self.backend.placeholder
@@ -248,7 +248,8 @@ class DataKeys:
             if used.get(version):
                 kept[version] = used[version]
                 continue
-            self.backend.execute(f"UPDATE {self._q()} SET status = 'revoked' WHERE version = {ph}", (version,))
+            if not dry_run:
+                self.backend.execute(f"UPDATE {self._q()} SET status = 'revoked' WHERE version = {ph}", (version,))
             retired.append(version)
         self._keys = None
         return retired, kept

@@ -35,7 +35,7 @@ from urllib.parse import quote
 
 from migrata.envfile import EnvFile, expand
 from migrata.errors import ConfigError
-from migrata.util import DatabaseURL, events_table_name, mask_url, parse_duration
+from migrata.util import DatabaseURL, events_table_name, mask_url, parse_crypto, parse_duration
 
 __all__ = ["CONFIG_FILES", "KEYS", "PATH_KEYS", "Settings", "load_settings"]
 
@@ -209,6 +209,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     # data: backfills wait while this replica lags (PostgreSQL, MySQL/MariaDB)
     "replica_url": _parse_optional_str,
     "replica_max_lag": parse_duration,
+    "crypto": parse_crypto,  # [crypto]: encrypted columns (key references only)
 }
 
 #: Settings that are paths: relative ones are relative to where they were written.
@@ -267,6 +268,7 @@ class Settings:
     models: str | None = None
     replica_url: str | None = None  # backfills pause while this server lags
     replica_max_lag: float = 10.0  # seconds
+    crypto: dict[str, Any] = field(default_factory=dict)  # [crypto]: key references, never keys
     project_dir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     env: str | None = None

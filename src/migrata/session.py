@@ -69,6 +69,7 @@ class Session:
         self._spare: Backend | None = None  # created, maybe connected by database_exists()
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
+        self._crypto: Any = None  # ctx.crypto and `migrata crypto`: read on first use
         self._services: Any = None  # the backfills of the last runner (their replica connection)
 
     # --- files ---------------------------------------------------------------------
@@ -313,9 +314,17 @@ class Session:
                 (lambda: create_backend(DatabaseURL.parse(replica, s.url_base or s.project_dir))) if replica else None
             )
             runner.services = self._services = BackfillService(
-                backend, ledger, replica=factory, max_lag=s.replica_max_lag
+                backend, ledger, replica=factory, max_lag=s.replica_max_lag, crypto=self.crypto
             )
         return runner
+
+    def crypto(self) -> Any:
+        """The project's :class:`~migrata.data.crypto.Crypto` (keys read once)."""
+        if self._crypto is None:
+            from migrata.data.crypto import crypto_from_settings
+
+            self._crypto = crypto_from_settings(self.settings.crypto, self.settings.project_dir)
+        return self._crypto
 
     def close(self) -> None:
         if self._services is not None:

@@ -21,6 +21,7 @@ PUBLIC = [
     "repair", "stamp", "status", "upgrade", "validate",
     "AdoptResult", "adopt",
     "AutogenerateResult", "DiffResult", "autogenerate", "diff",
+    "SquashResult", "squash",
     "ImportResult", "import_alembic",
     "BackfillReport", "DumpResult", "LoadResult", "RowError", "dump_data", "load_data",
 ]  # fmt: skip

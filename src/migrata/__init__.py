@@ -40,7 +40,7 @@ from migrata.api import (
 )
 from migrata.api_alembic import import_alembic
 from migrata.api_data import dump_data, load_data
-from migrata.api_schema import autogenerate, diff
+from migrata.api_schema import autogenerate, diff, squash
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
 from migrata.data.backfill import RowError
@@ -88,6 +88,7 @@ from migrata.results import (
     Problem,
     RepairResult,
     RestoreResult,
+    SquashResult,
     StampResult,
     StatusResult,
     StepResult,
@@ -138,6 +139,7 @@ __all__ = [
     "RestoreResult",
     "RowError",
     "Settings",
+    "SquashResult",
     "StampResult",
     "StatusResult",
     "StepResult",
@@ -172,6 +174,7 @@ __all__ = [
     "new",
     "repair",
     "restore",
+    "squash",
     "stamp",
     "status",
     "upgrade",

@@ -1,6 +1,6 @@
 """The ``-- migrata:...`` directives of a migration file's leading comment
 lines (``no-transaction``, ``timeout``, ``ddl-lock-timeout``, ``review``,
-``review-required``, ``alembic-revision``), read into its :class:`Script`."""
+``review-required``, ``alembic-revision``, ``baseline-of``), read into its :class:`Script`."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from migrata.util import parse_duration
 __all__ = ["apply_directives"]
 
 _DIRECTIVE_RE = re.compile(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
+_BASELINE_RE = re.compile(r"^(\d[\w.]*?)\.\.(\d[\w.]*?)(?:\s+archive\s+(\S.*))?$")
 
 
 def apply_directives(script: Script, lines: Iterable[str], path: Path, first_line: int) -> None:
@@ -45,6 +46,8 @@ def apply_directives(script: Script, lines: Iterable[str], path: Path, first_lin
             )
         elif name == "alembic-revision":
             script.alembic_revision = arg or None
+        elif name == "baseline-of":
+            _baseline_of(script, arg, path, lineno)
         elif name in ("timeout", "ddl-lock-timeout"):
             try:
                 seconds = 0.0 if name != "timeout" and arg.strip() in ("0", "off") else parse_duration(arg)
@@ -60,5 +63,20 @@ def apply_directives(script: Script, lines: Iterable[str], path: Path, first_lin
                 path=str(path),
                 line=lineno,
                 hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s, "
-                "-- migrata:ddl-lock-timeout 2s, -- migrata:review",
+                "-- migrata:ddl-lock-timeout 2s, -- migrata:review, -- migrata:baseline-of 1..100",
             )
+
+
+def _baseline_of(script: Script, arg: str, path: Path, lineno: int) -> None:
+    """``-- migrata:baseline-of FIRST..LAST [archive DIR]``: the file is the
+    baseline ``migrata squash`` wrote for the versions FIRST to LAST."""
+    m = _BASELINE_RE.match(arg)
+    if not m:
+        raise MigrationFileError(
+            f"'-- migrata:baseline-of {arg}' names no range of versions",
+            path=str(path),
+            line=lineno,
+            hint="write it as '-- migrata:baseline-of 1..100' (optionally followed by 'archive DIR')",
+        )
+    script.baseline_of = (m.group(1), m.group(2))
+    script.baseline_archive = m.group(3)

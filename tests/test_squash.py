@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -180,7 +181,7 @@ def test_squash_refuses_what_it_cannot_do_and_changes_nothing(tmp_path: Path) ->
 
 
 # --- the ente set at 100 -----------------------------------------------------------------------
-ENTE = Path("/work/shared/corpus/ente/postgres")
+ENTE = Path(os.environ.get("MIGRATA_CORPUS_DIR", "/work/shared/corpus")) / "ente" / "postgres"
 
 
 def pg_schema(url: str) -> str:

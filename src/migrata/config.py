@@ -320,7 +320,7 @@ class Settings:
                 value = mask_url(value)
             elif isinstance(value, list):
                 value = [mask_url(v) if isinstance(v, str) else v for v in value]
-            elif isinstance(value, dict):  # placeholders: one may be a password
+            elif key == "placeholders":  # one may be a password ([crypto] names only where keys live)
                 value = {k: "***" if _SECRET_NAME_RE.search(k) else mask_url(v) for k, v in value.items()}
             data[key] = value
         data["events_table"] = self.events_table

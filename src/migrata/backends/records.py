@@ -52,12 +52,17 @@ class StatementError(Exception):
 
 class StatementInterrupted(KeyboardInterrupt):
     """Ctrl-C (SIGINT) stopped a migration statement; the server's side of it
-    was cancelled. ``position``/``index`` as in StatementError, where known."""
+    was cancelled. ``position``/``index`` as in StatementError, where known;
+    ``verbs``: the command tags of the statements of the batch that had
+    completed (PostgreSQL), to check ``index`` against the script."""
 
-    def __init__(self, *, position: int | None = None, index: int | None = None) -> None:
+    def __init__(
+        self, *, position: int | None = None, index: int | None = None, verbs: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.position = position
         self.index = index
+        self.verbs = verbs
 
 
 @dataclass(frozen=True)

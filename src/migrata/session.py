@@ -111,11 +111,17 @@ class Session:
 
     def _new_backend(self) -> Backend:
         url = self.settings.database_url()
+        origin = self.settings.origins.get("url")
         try:
-            return create_backend(url, busy_timeout=self.settings.lock_timeout)
+            backend = create_backend(url, busy_timeout=self.settings.lock_timeout)
         except ConfigError as exc:
-            origin = self.settings.origins.get("url")
             raise ConfigError(f"{exc.message} (from {origin})" if origin else exc.message, hint=exc.hint) from None
+        if backend.needs_database and not url.database:
+            raise ConfigError(
+                f"database URL {url.masked()} names no database" + (f" (from {origin})" if origin else ""),
+                hint=f"add its name at the end: {url.scheme}://user@host:port/DBNAME",
+            )
+        return backend
 
     def _run_connect_hooks(self, backend: Backend) -> None:
         for spec in self.settings.on_connect:

@@ -79,6 +79,7 @@ def _multi_statements() -> int:
 
 class MySQLBackend(Backend):
     dialect = "mysql"
+    needs_database = True
     transactional_ddl = False
     id_column = "id BIGINT AUTO_INCREMENT PRIMARY KEY"
     begin_sql = "START TRANSACTION"

@@ -79,16 +79,16 @@ class SQLiteBackend(Backend):
         return self.path == ":memory:"
 
     # --- connection -------------------------------------------------------------
+    def cannot_create(self) -> str | None:
+        parent = Path(self.path).parent
+        return None if self.in_memory or parent.is_dir() else f"folder {parent} does not exist"
+
     def connect(self) -> None:
         if self._conn is not None:
             return
-        if not self.in_memory:
-            parent = Path(self.path).parent
-            if not parent.is_dir():
-                raise DatabaseError(
-                    f"cannot open SQLite database {self.path}: folder {parent} does not exist",
-                    hint="create the folder, or fix the path in the database URL",
-                )
+        if reason := self.cannot_create():
+            hint = "create the folder, or fix the path in the database URL"
+            raise DatabaseError(f"cannot open SQLite database {self.path}: {reason}", hint=hint)
         self._busy = busy = float(self.options.get("busy_timeout", 5.0))
         self._patient = busy <= _FIRST_WAIT or self._lock_fd is not None
         wait = busy if self._patient else _FIRST_WAIT

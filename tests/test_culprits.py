@@ -164,16 +164,37 @@ def test_an_existing_table_points_at_stamp(target: Target) -> None:
     assert "migrata stamp 1" in hint and "fix the migration" not in hint, hint
 
 
-def test_a_down_blocked_by_a_view_names_the_view(tmp_path: Path) -> None:
-    with open_server("postgresql", tmp_path / "proj") as s:
-        s.write("1_t.up.sql", "CREATE TABLE t (id INTEGER);\n")
-        s.write("1_t.down.sql", "DROP TABLE t;\n")
-        s.write("R__views.sql", "CREATE OR REPLACE VIEW t_view AS SELECT id FROM t;\n")
-        assert s.cli("up").returncode == 0
-        error, hint = failed(s.cli("down"), 1)
-        assert "depend" in error, error
-        assert "view t_view depends on table t" in hint, hint
-        assert "t" in s.tables()
+def test_a_down_blocked_by_a_view_names_the_view_and_its_file(target: Target) -> None:
+    """PostgreSQL refuses the DROP itself; MariaDB and SQLite would drop the
+    table and leave the view broken: the rollback is refused before it runs,
+    naming the view and the repeatable migration that creates it."""
+    target.write("1_t.up.sql", "CREATE TABLE t (id INTEGER);\n")
+    target.write("1_t.down.sql", "DROP TABLE t;\n")
+    target.write("R__views.sql", "DROP VIEW IF EXISTS t_view;\nCREATE VIEW t_view AS SELECT id FROM t;\n")
+    assert target.cli("up").returncode == 0
+    error, hint = failed(target.cli("down"), 1)
+    assert "depend" in error and "1_t.down.sql:1" in error, error
+    assert "view t_view depends on table t (created by R__views.sql)" in hint, hint
+    assert "nothing was rolled back" in hint or "nothing of it was applied" in hint, hint
+    assert target.sql("SELECT count(*) FROM t_view") == [(0,)]  # the view still works
+    assert [r[0] for r in target.sql("SELECT version FROM migrata_history WHERE kind = 'sql'")] == ["1"]
+
+
+def test_a_down_blocked_by_a_foreign_key_names_the_table(target: Target) -> None:
+    target.write("1_p.up.sql", "CREATE TABLE p (id INTEGER PRIMARY KEY);\n")
+    target.write("1_p.down.sql", "DROP TABLE p;\n")
+    target.write("2_c.up.sql", "CREATE TABLE c (id INTEGER, pid INTEGER REFERENCES p (id));\n")
+    target.write("2_c.down.sql", "-- forgets c\nSELECT 1;\n")
+    assert target.cli("up").returncode == 0
+    assert target.cli("down", "1").returncode == 0  # c stays
+    error, hint = failed(target.cli("down"), 1)
+    assert "1_p.down.sql:1" in error, error
+    assert "table c" in hint and "(created by 2_c.up.sql)" in hint, hint
+    assert target.sql("SELECT count(*) FROM p") == [(0,)]  # still there
+    # a down part that drops the dependent first goes through
+    target.write("1_p.down.sql", "DROP TABLE c;\nDROP TABLE p;\n")
+    proc = target.cli("down")
+    assert proc.returncode == 0, proc.stderr
 
 
 # --- item 5: a connection killed under a run ------------------------------------------------------

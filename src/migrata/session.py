@@ -302,6 +302,7 @@ class Session:
             ddl_lock_timeout=s.ddl_lock_timeout,
             ddl_retries=s.ddl_retries,
         )
+        runner.source = self._source  # as far as read (a rollback's error names the file creating an object)
         if connect:
             from migrata.data.service import BackfillService
 

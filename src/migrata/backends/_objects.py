@@ -7,10 +7,18 @@ dialects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["mysql_lookup", "mysql_snapshot", "name_parts", "postgres_lookup", "sqlite_lookup"]
+__all__ = [
+    "mysql_dependents",
+    "mysql_lookup",
+    "mysql_snapshot",
+    "name_parts",
+    "postgres_lookup",
+    "sqlite_dependents",
+    "sqlite_lookup",
+]
 
 _CLOSING = {'"': '"', "`": "`", "[": "]"}
 
@@ -179,3 +187,47 @@ def mysql_snapshot(q: Callable[..., Any]) -> dict[str, Any]:
     ):
         objects[f"{str(kind).lower()}:{name}"] = {"table": None, "sql": " ".join(str(body).split())}
     return {"columns": columns, "objects": objects}
+
+
+# --- what depends on a table (Backend.dependents) ---------------------------------------
+
+
+def _mentions(sql: str, name: str) -> bool:
+    """Whether ``sql`` names the table ``name`` (as a whole word, quoted or not)."""
+    import re
+
+    return re.search(r"(?<![\w$])[`\"\[]?" + re.escape(name) + r"[`\"\]]?(?![\w$])", sql, re.I) is not None
+
+
+def sqlite_dependents(backend: Any, tables: Sequence[str]) -> list[tuple[str, str]]:
+    """SQLite: the views whose SQL names one of ``tables`` and the tables
+    with a foreign key to one of them (as ``Backend.dependents``)."""
+    found: list[tuple[str, str]] = []
+    views = backend.query("SELECT name, sql FROM sqlite_master WHERE type = 'view'")
+    for table in tables:
+        found += [(v, f"view {v} depends on table {table}") for v, sql in views if _mentions(sql or "", table)]
+        rows = backend.query(
+            "SELECT DISTINCT m.name FROM sqlite_master m, pragma_foreign_key_list(m.name) f "
+            "WHERE m.type = 'table' AND lower(f.\"table\") = ? AND lower(m.name) <> ?",
+            (table, table),
+        )
+        found += [(r[0], f"table {r[0]} has a foreign key to table {table}") for r in rows]
+    return found
+
+
+def mysql_dependents(backend: Any, tables: Sequence[str]) -> list[tuple[str, str]]:
+    """MySQL/MariaDB: the views of the database whose definition names one
+    of ``tables`` (the server writes it `db`.`t`) and the foreign keys to them."""
+    found: list[tuple[str, str]] = []
+    views = backend.query(
+        "SELECT TABLE_NAME, VIEW_DEFINITION FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()"
+    )
+    for table in tables:
+        found += [(v, f"view {v} depends on table {table}") for v, sql in views if _mentions(sql or "", table)]
+        rows = backend.query(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = DATABASE() AND lower(REFERENCED_TABLE_NAME) = %s AND lower(TABLE_NAME) <> %s",
+            (table, table),
+        )
+        found += [(r[0], f"table {r[0]} has a foreign key ({r[1]}) to table {table}") for r in rows]
+    return found

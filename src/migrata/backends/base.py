@@ -167,6 +167,14 @@ class Backend(ABC):
     #: ``create()`` does, when ``create_database`` is set.
     connect_creates: ClassVar[bool] = False
 
+    def dependents(self, tables: Sequence[str]) -> list[tuple[str, str]]:
+        """The objects that depend on ``tables`` (lower-case names) where the
+        database would drop the tables anyway, breaking them (views) or
+        refuse it with no names (foreign keys): ``(name, "view v depends on
+        table t")``. Checked before a rollback runs. Default: none (the
+        server refuses such a drop itself, naming them: PostgreSQL)."""
+        return []
+
     def cannot_create(self) -> str | None:
         """Why connecting cannot create the missing database (``connect_creates``
         backends: e.g. SQLite's folder does not exist); None: it can."""

@@ -25,13 +25,13 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 from migrata.backends._mysql_errors import connect_hint, connect_message, lost, message
 from migrata.backends._mysqlwaits import blockers, lock_holder
-from migrata.backends._objects import mysql_lookup, mysql_snapshot
+from migrata.backends._objects import mysql_dependents, mysql_lookup, mysql_snapshot
 from migrata.backends._sqltext import SplitDialect, leading_keywords, near_own_text, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError, StatementInterrupted
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
@@ -571,3 +571,6 @@ class MySQLBackend(Backend):
 
     def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
         return bool(self.query(*mysql_lookup(kind, name, table)))
+
+    def dependents(self, tables: Sequence[str]) -> list[tuple[str, str]]:
+        return mysql_dependents(self, tables)

@@ -240,7 +240,7 @@ class PostgresBackend(Backend):
                 position=position,
                 lock_timeout=state == "55P03",  # gave up waiting for a lock: it did not run
                 exists=state in _EXISTS,
-                hint=_dependents(exc),
+                dependents=_dependents(exc),
             ) from None
 
     def _lost(self, exc: Any) -> ConnectionLostError | None:
@@ -555,18 +555,20 @@ def _message(exc: Any) -> str:
     return f"{text} ({detail})" if detail else text
 
 
-def _dependents(exc: Any) -> str | None:
-    """The way out of "cannot drop ... because other objects depend on it",
-    naming those objects (the server lists them in the detail)."""
+def _dependents(exc: Any) -> list[tuple[str, str]]:
+    """The objects of "cannot drop ... because other objects depend on it"
+    (the server lists them in the detail, one a line: "view v depends on
+    table t", "constraint c on table t2 depends on table t")."""
     diag = getattr(exc, "diag", None)
     detail = getattr(diag, "message_detail", None) if diag is not None else None
     if getattr(exc, "sqlstate", None) != "2BP01" or not detail:
-        return None
-    objects = "; ".join(line.strip() for line in detail.splitlines() if line.strip())
-    return (
-        f"{objects}: drop or change those first (where another migration, e.g. a repeatable one, "
-        "creates them), or use DROP ... CASCADE"
-    )
+        return []
+    found = []
+    for line in (line.strip() for line in detail.splitlines()):
+        m = re.match(r"(?:\w+(?: \w+)* \S+ on )?(?:materialized )?\w+ (\S+) depends on", line)
+        if line:  # an object the line does not name plainly is listed without its file
+            found.append((m.group(1).split(".")[-1].strip('"') if m else "", line))
+    return found
 
 
 def _strip_prefix(text: str) -> str:

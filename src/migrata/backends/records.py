@@ -4,6 +4,7 @@ the backend contract (:mod:`migrata.backends.base` re-exports them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ class StatementError(Exception):
         lock_timeout: bool = False,
         exists: bool = False,
         hint: str | None = None,
+        dependents: Sequence[tuple[str, str]] = (),
     ) -> None:
         super().__init__(db_message)
         self.db_message = db_message
@@ -47,7 +49,9 @@ class StatementError(Exception):
         self.index = index  # which statement of a batch failed (run_batch)
         self.lock_timeout = lock_timeout  # it gave up waiting for a lock: it did not run
         self.exists = exists  # the object the statement creates exists already
-        self.hint = hint  # the way out, where the server's error tells it (e.g. the dependent objects)
+        self.hint = hint  # the way out, where the server's error tells it
+        # the objects that block the statement (a DROP): (name, "view v depends on table t")
+        self.dependents = list(dependents)
 
 
 class StatementInterrupted(KeyboardInterrupt):

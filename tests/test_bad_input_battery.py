@@ -148,7 +148,10 @@ CASES: dict[str, Case] = {
         ["statement_timeout", "migrata.toml"],
     ),
     "file-pattern-bad-regex": Case(
-        config('url = "sqlite:///app.db"\nfile_pattern = "(unclosed"\n'), READERS, 2, ["file_pattern", "(unclosed"]
+        config('url = "sqlite:///app.db"\nfile_pattern = "(unclosed"\n'),
+        READERS,
+        2,
+        ["file_pattern", "(unclosed", "migrata.toml"],
     ),
     "file-pattern-without-version": Case(
         config('url = "sqlite:///app.db"\nfile_pattern = "^x_(?P<name>.+)\\\\.sql$"\n'),

@@ -76,7 +76,13 @@ class Session:
         """The migration files, read and checked as a set on first use."""
         if self._source is None:
             s = self.settings
-            self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+            try:
+                self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+            except ConfigError as exc:  # a file_pattern: say where it was set
+                origin = s.origins.get("file_pattern")
+                if not origin or not exc.message.startswith("file_pattern"):
+                    raise
+                raise ConfigError(f"{exc.message} (from {origin})", hint=exc.hint) from None
         return self._source
 
     def has_source(self) -> bool:

@@ -212,6 +212,19 @@ CASES: dict[str, Case] = {
     "on-connect-missing-module": Case(
         nothing, [["up"], ["status"]], 2, ["on_connect", "no_such_mod_x1"], ["--on-connect", "no_such_mod_x1:f"]
     ),
+    "health-url-not-http": Case(
+        nothing,
+        [["up", "--verify"], ["verify"], ["status"]],
+        2,
+        ["health_url", "notaurl", "--health-url"],
+        ["--health-url", "notaurl"],
+    ),
+    "pushgateway-without-scheme": Case(
+        config('url = "sqlite:///app.db"\npushgateway = "gateway:9091"\n'),
+        [["up"], ["down"]],
+        2,
+        ["pushgateway", "migrata.toml"],
+    ),
     "env-without-config": Case(
         config("", **{"x__DOT__txt": ""}), [["up"]], 2, ["staging", "migrata.toml"], ["--env", "staging"]
     ),

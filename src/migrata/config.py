@@ -121,6 +121,18 @@ def _parse_optional_str(value: Any) -> str | None:
     return text or None
 
 
+def _parse_http_url(value: Any) -> str | None:
+    """An http(s) URL (the health check, the Pushgateway), checked before anything runs."""
+    from urllib.parse import urlsplit
+
+    text = _parse_optional_str(value)
+    if text is not None:
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("not an http:// or https:// URL (write e.g. http://host:port/path)")
+    return text
+
+
 def _parse_commands(value: Any) -> list[str]:
     """Hook commands: a string (one command) or a list of them."""
     if isinstance(value, str):
@@ -172,10 +184,10 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "after_down": _parse_commands,
     "on_failure": _parse_commands,
     "verify": _parse_bool,
-    "health_url": _parse_optional_str,
+    "health_url": _parse_http_url,
     "health_timeout": parse_duration,
     "metrics_file": _parse_path,
-    "pushgateway": _parse_optional_str,
+    "pushgateway": _parse_http_url,
     "log_format": _parse_log_format,
     "log_file": _parse_path,
     "models": _parse_optional_str,  # pkg.module:metadata, for autogenerate and diff

@@ -198,6 +198,23 @@ CASES: dict[str, Case] = {
         ["127.0.0.1:3306", "access denied"],
         ["--url", "mysql://root:wrong%2Fpw@127.0.0.1:3306/mysql"],
     ),
+    "mysql-bad-charset": Case(
+        nothing,
+        URL_READERS,
+        2,
+        ["charset=bogus", "not valid"],
+        ["--url", "mysql://root@127.0.0.1:3306/mysql?charset=bogus"],
+    ),
+    "mysql-bad-timeout-option": Case(
+        nothing,
+        URL_READERS,
+        2,
+        ["connect_timeout=abc"],
+        ["--url", "mysql://root@127.0.0.1:3306/mysql?connect_timeout=abc"],
+    ),
+    "mysql-missing-ssl-ca": Case(
+        nothing, URL_READERS, 2, ["ssl_ca=/no/ca.pem"], ["--url", "mysql://root@127.0.0.1:3306/mysql?ssl_ca=/no/ca.pem"]
+    ),
     "unknown-scheme": Case(nothing, URL_READERS, 2, ["oracle", "--url"], ["--url", "oracle://scott@db/x"]),
     "no-scheme": Case(nothing, URL_READERS, 2, ["--url"], ["--url", "app.db"]),
     # --- targets ------------------------------------------------------------------------

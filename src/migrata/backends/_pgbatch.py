@@ -70,17 +70,18 @@ def run_batch(conn: Any, text: str) -> Batch:
     """Send ``text`` as one simple query on psycopg connection ``conn`` and
     read its results. Raises :class:`BatchError` for a statement the server
     refused (the rest of the batch did not run), :class:`BatchInterrupted`
-    on Ctrl-C, and psycopg's ``OperationalError`` when the connection is
-    gone (``BatchError`` with the server's reason when it said one)."""
+    on Ctrl-C, and a ``BatchError`` with ``lost`` set when the connection
+    is gone (or with the server's reason, e.g. 57P01, when it said one)."""
     from psycopg import pq
 
     pgconn = conn.pgconn
     encoding = conn.info.encoding
     batch = Batch()
-    pgconn.send_query(text.encode(encoding))
     try:
-        while pgconn.flush():
-            select.select([pgconn.socket], [pgconn.socket], [])
+        pgconn.send_query(text.encode(encoding))
+        while pgconn.flush():  # a long script: libpq sends it as the socket takes it
+            if select.select([pgconn.socket], [pgconn.socket], [])[0]:
+                pgconn.consume_input()
         failure = _collect(pgconn, pq, batch, encoding)
     except KeyboardInterrupt:
         raise _interrupted(conn, pq, batch, encoding) from None

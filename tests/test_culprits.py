@@ -353,3 +353,38 @@ def test_create_database_setting_in_the_config_file(missing: tuple[Server, str])
     )
     assert proc.returncode == 0, proc.stderr
     assert server.cli("status", url=url).returncode == 0
+
+
+# --- item 6 / 5 on PostgreSQL: which statement ran, only when it can be known ---------------------
+
+
+def _one_call_item(sql: str) -> Any:
+    from migrata._core.model import Migration, Script, Step, Version
+    from migrata._core.steps import TRANSACTION, Prepared
+    from migrata.backends.base import Statement
+
+    migration = Migration(Version.parse("1"), "slow", "sql", Script(Path("1_slow.up.sql"), sql=sql), None, "")
+    parts = [p.strip() + ";" for p in sql.split(";") if p.strip()]
+    statements = [Statement(p, n + 1, n) for n, p in enumerate(parts)]
+    return Prepared(Step(migration, "up"), statements, TRANSACTION)
+
+
+@pytest.mark.parametrize(
+    ("verbs", "expected"),
+    [
+        (["BEGIN", "CREATE"], 2),  # BEGIN and statement 1 done: statement 2 ran
+        (["BEGIN"], 1),
+        (["BEGIN", "CREATE", "SELECT"], 3),
+        (["BEGIN", "INSERT"], None),  # the server's tags do not match the file: unknown, not a guess
+        (["BEGIN", "CREATE", "SELECT", "CREATE"], None),  # past the script: the bookkeeping ran
+    ],
+)
+def test_the_running_statement_is_named_only_when_the_server_confirms_it(
+    verbs: list[str], expected: int | None
+) -> None:
+    from migrata._core.transaction import _running
+    from migrata.backends.base import StatementInterrupted
+
+    item = _one_call_item("CREATE TABLE a (id INTEGER);\nSELECT pg_sleep(60);\nCREATE TABLE b (id INTEGER);\n")
+    found = _running(item, StatementInterrupted(index=len(verbs), verbs=verbs), 0, 1)
+    assert (found.index + 1 if found else None) == expected

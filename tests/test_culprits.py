@@ -180,6 +180,18 @@ def test_a_down_blocked_by_a_view_names_the_view_and_its_file(target: Target) ->
     assert [r[0] for r in target.sql("SELECT version FROM migrata_history WHERE kind = 'sql'")] == ["1"]
 
 
+def test_a_view_that_only_uses_the_name_as_an_alias_blocks_nothing(target: Target) -> None:
+    target.write("1_t.up.sql", "CREATE TABLE t (id INTEGER);\nCREATE TABLE other (id INTEGER);\n")
+    target.write("1_t.down.sql", "DROP TABLE other;\n")
+    target.write("2_t.up.sql", "CREATE TABLE t2 (id INTEGER);\n")
+    target.write("2_t.down.sql", "DROP TABLE t;\n")
+    target.write("R__views.sql", "DROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT t.id FROM other t;\n")
+    assert target.cli("up").returncode == 0
+    proc = target.cli("down")  # drops table t: v names "t" only as an alias of other
+    assert proc.returncode == 0, proc.stderr
+    assert target.sql("SELECT count(*) FROM v") == [(0,)]
+
+
 def test_a_down_blocked_by_a_foreign_key_names_the_table(target: Target) -> None:
     target.write("1_p.up.sql", "CREATE TABLE p (id INTEGER PRIMARY KEY);\n")
     target.write("1_p.down.sql", "DROP TABLE p;\n")

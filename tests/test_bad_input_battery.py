@@ -290,3 +290,41 @@ def test_bad_input(project: Any, name: str) -> None:
         check(r, case, f"{name}: migrata {' '.join([*case.flags, *command])}", command == ["doctor"])
         assert dump(project) == before, f"{name}: {command} changed the database"
     assert not (project.root / "prod.db").exists()
+
+
+# --- the broken files again, on the servers: nothing lost there either --------------------------
+
+FILE_CASES = [
+    name for name, case in CASES.items() if case.setup.__name__ in ("setup", "dangling_symlink") and case.code == 3
+]
+
+
+def server_state(server: Any) -> tuple[Any, ...]:
+    from _servers import LEDGER
+
+    tables = sorted(server.all_tables() - LEDGER)
+    history = server.sql("SELECT version, status, checksum FROM migrata_history ORDER BY version")
+    events = server.sql("SELECT COUNT(*) FROM migrata_events WHERE action <> 'lock-wait'")
+    return tables, history, events
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dialect", ["postgresql", "mysql"])
+def test_broken_files_on_the_servers(tmp_path: Any, dialect: str) -> None:
+    from _servers import open_server
+
+    with open_server(dialect, tmp_path / "proj") as server:
+        server.write("1_base.up.sql", "CREATE TABLE base (id INTEGER PRIMARY KEY);\n")
+        server.write("1_base.down.sql", "DROP TABLE base;\n")
+        assert server.run("up").exit_code == 0
+        before = server_state(server)
+        shim = type("P", (), {"migrations": server.migrations, "root": server.root})()
+        for name in FILE_CASES:
+            for path in list(server.migrations.iterdir()):
+                if not path.name.startswith("1_base."):
+                    path.rmdir() if path.is_dir() and not path.is_symlink() else path.unlink()
+            server.write("1_base.down.sql", "DROP TABLE base;\n")
+            CASES[name].setup(shim)
+            for command in [c for c in CASES[name].commands if c in (["up"], ["down"])]:
+                check(server.run(*command), CASES[name], f"{dialect} {name}: migrata {command[0]}", False)
+                assert server_state(server) == before, f"{dialect} {name}: {command} changed the database"

@@ -24,6 +24,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from _secrets import assert_no_leak
 from migrata.testing import CliResult, run_cli, wait_for
 from migrata.testing.plugin import fresh_database
 
@@ -58,14 +59,16 @@ class Server:
         return ["--url", url or self.url, "--migrations", str(self.migrations), *args]
 
     def cli(self, *args: str, url: str | None = None, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        """``migrata ARGS`` in a subprocess."""
-        return subprocess.run(
+        """``migrata ARGS`` in a subprocess (its output holds no test password)."""
+        proc = subprocess.run(
             [sys.executable, "-m", "migrata", *self.args(*args, url=url)],
             capture_output=True,
             text=True,
             timeout=timeout,
             cwd=self.root,
         )
+        assert_no_leak(proc.stdout + proc.stderr, "the output of `migrata ...`")
+        return proc
 
     def popen(self, *args: str, stdout: Any = subprocess.DEVNULL) -> subprocess.Popen[str]:
         return subprocess.Popen(

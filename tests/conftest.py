@@ -5,14 +5,42 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from migrata.testing import CliResult, run_cli
+import migrata.testing
+from _secrets import assert_no_leak, assert_no_leak_in_files
+from migrata.testing import CliResult
 
 pytest_plugins = ["migrata.testing.plugin"]
+
+_run_cli = migrata.testing.run_cli
+
+
+def run_cli(args: Any, *more: Any, **kwargs: Any) -> CliResult:
+    """``migrata.testing.run_cli``, checking that no test password shows in
+    the command's output (the test modules import this one: it replaces the
+    library's for the whole suite)."""
+    result = _run_cli(args, *more, **kwargs)
+    assert_no_leak(result.stdout + result.stderr, "the output of `migrata ...`")
+    return result
+
+
+migrata.testing.run_cli = run_cli  # type: ignore[assignment]
+
+
+@pytest.fixture(autouse=True)
+def _no_password_in_written_files(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After each test: no log, metrics file, JSON, SQLite database (history
+    and events) or backup that migrata wrote holds a test password."""
+    root = request.getfixturevalue("tmp_path") if "tmp_path" in request.fixturenames else None
+    yield
+    if root is not None:
+        assert_no_leak_in_files(root)
+
 
 # The servers every development and CI machine runs (DESIGN.md, Testing).
 os.environ.setdefault("MIGRATA_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -316,6 +316,35 @@ def test_db_variables_without_dialect_are_refused(proj: Path) -> None:
     assert json.loads(r.stdout)["settings"]["url"] == "mysql://u@db.internal:3306/prefab"
 
 
+@pytest.mark.parametrize("password", [SPECIAL_PASSWORDS[-1]], ids=["special"])
+def test_the_prefab_gateway_guides_dotenv_as_written_migrates_mariadb(proj: Path, password: str) -> None:
+    """The guide's .env block, as written (comments, DB_* lines, the
+    encryption key, no driver), pointing at the test MariaDB: `up` migrates
+    MariaDB (the port says MySQL), and the raw password is never shown."""
+    with url_with_password("mysql", password) as url:
+        u = DatabaseURL.parse(url)
+        (proj / ".env").write_text(
+            "# 数据库配置\n"
+            "DB_HOST=localhost\n"
+            f"DB_PORT={u.port or 3306}\n"
+            f"DB_USER={u.username}\n"
+            f"DB_PASSWORD={password}\n"
+            f"DB_NAME={u.database}\n"
+            "\n"
+            "# 加密配置（必须修改！）\n"
+            "ENCRYPTION_KEY=your-32-byte-encryption-key-change-in-production-!!\n",
+            encoding="utf-8",
+        )
+        r = run(proj, "up")
+        assert r.exit_code == 0, mask_url(r.output)
+        config = run(proj, "config", "--json")
+        assert json.loads(config.stdout)["settings"]["url"].startswith("mysql://"), mask_url(config.stdout)
+        assert _query(url, "SELECT version FROM migrata_history WHERE kind <> 'ledger'") == [("1",)]
+        assert _query(url, "SELECT COUNT(*) FROM a") == [(0,)]
+    for out in (r.output, config.output):
+        assert_no_secret(out, "the output with the guide's .env")
+
+
 def test_env_flag_wins_over_dotenv_and_environment(proj: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     (proj / "migrata.toml").write_text(
         'url = "sqlite:///dev.db"\n[env.staging]\nurl = "sqlite:///staging.db"\n', encoding="utf-8"

@@ -164,16 +164,49 @@ def test_an_existing_table_points_at_stamp(target: Target) -> None:
     assert "migrata stamp 1" in hint and "fix the migration" not in hint, hint
 
 
-def test_a_down_blocked_by_a_view_names_the_view(tmp_path: Path) -> None:
-    with open_server("postgresql", tmp_path / "proj") as s:
-        s.write("1_t.up.sql", "CREATE TABLE t (id INTEGER);\n")
-        s.write("1_t.down.sql", "DROP TABLE t;\n")
-        s.write("R__views.sql", "CREATE OR REPLACE VIEW t_view AS SELECT id FROM t;\n")
-        assert s.cli("up").returncode == 0
-        error, hint = failed(s.cli("down"), 1)
-        assert "depend" in error, error
-        assert "view t_view depends on table t" in hint, hint
-        assert "t" in s.tables()
+def test_a_down_blocked_by_a_view_names_the_view_and_its_file(target: Target) -> None:
+    """PostgreSQL refuses the DROP itself; MariaDB and SQLite would drop the
+    table and leave the view broken: the rollback is refused before it runs,
+    naming the view and the repeatable migration that creates it."""
+    target.write("1_t.up.sql", "CREATE TABLE t (id INTEGER);\n")
+    target.write("1_t.down.sql", "DROP TABLE t;\n")
+    target.write("R__views.sql", "DROP VIEW IF EXISTS t_view;\nCREATE VIEW t_view AS SELECT id FROM t;\n")
+    assert target.cli("up").returncode == 0
+    error, hint = failed(target.cli("down"), 1)
+    assert "depend" in error and "1_t.down.sql:1" in error, error
+    assert "view t_view depends on table t (created by R__views.sql)" in hint, hint
+    assert "nothing was rolled back" in hint or "nothing of it was applied" in hint, hint
+    assert target.sql("SELECT count(*) FROM t_view") == [(0,)]  # the view still works
+    assert [r[0] for r in target.sql("SELECT version FROM migrata_history WHERE kind = 'sql'")] == ["1"]
+
+
+def test_a_view_that_only_uses_the_name_as_an_alias_blocks_nothing(target: Target) -> None:
+    target.write("1_t.up.sql", "CREATE TABLE t (id INTEGER);\nCREATE TABLE other (id INTEGER);\n")
+    target.write("1_t.down.sql", "DROP TABLE other;\n")
+    target.write("2_t.up.sql", "CREATE TABLE t2 (id INTEGER);\n")
+    target.write("2_t.down.sql", "DROP TABLE t;\n")
+    target.write("R__views.sql", "DROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT t.id FROM other t;\n")
+    assert target.cli("up").returncode == 0
+    proc = target.cli("down")  # drops table t: v names "t" only as an alias of other
+    assert proc.returncode == 0, proc.stderr
+    assert target.sql("SELECT count(*) FROM v") == [(0,)]
+
+
+def test_a_down_blocked_by_a_foreign_key_names_the_table(target: Target) -> None:
+    target.write("1_p.up.sql", "CREATE TABLE p (id INTEGER PRIMARY KEY);\n")
+    target.write("1_p.down.sql", "DROP TABLE p;\n")
+    target.write("2_c.up.sql", "CREATE TABLE c (id INTEGER, pid INTEGER REFERENCES p (id));\n")
+    target.write("2_c.down.sql", "-- forgets c\nSELECT 1;\n")
+    assert target.cli("up").returncode == 0
+    assert target.cli("down", "1").returncode == 0  # c stays
+    error, hint = failed(target.cli("down"), 1)
+    assert "1_p.down.sql:1" in error, error
+    assert "table c" in hint and "(created by 2_c.up.sql)" in hint, hint
+    assert target.sql("SELECT count(*) FROM p") == [(0,)]  # still there
+    # a down part that drops the dependent first goes through
+    target.write("1_p.down.sql", "DROP TABLE c;\nDROP TABLE p;\n")
+    proc = target.cli("down")
+    assert proc.returncode == 0, proc.stderr
 
 
 # --- item 5: a connection killed under a run ------------------------------------------------------
@@ -201,8 +234,8 @@ def slow_statement_running(target: Target) -> bool:
     if target.pg:
         q = (
             "SELECT 1 FROM pg_stat_activity WHERE datname = %s AND state = 'active' "
-            "AND query LIKE '%%pg_sleep%%' AND pid <> pg_backend_pid()"
-        )
+            "AND query LIKE '%%pg_sleep%%' AND wait_event = 'PgSleep' AND pid <> pg_backend_pid()"
+        )  # the whole step is the session's query text: the wait event says pg_sleep runs
         return bool(target.sql(q, (target.name,)))
     q = (
         "SELECT 1 FROM information_schema.PROCESSLIST WHERE DB = %s AND INFO LIKE '%%SLEEP(%%' "
@@ -225,8 +258,7 @@ def test_a_killed_connection_says_so(server: Server) -> None:
     error = error_lines(err)[0]
     assert "connection" in error and "terminated" in error, error
     assert "migration 1 slow" in error and "nothing of it was applied" not in error, error
-    if not server.pg:  # PostgreSQL runs the step in one call: which statement ran is unknown
-        assert "statement 2" in error, error
+    assert "statement 2" in error and "statement 1 " not in error, error
     assert "(error 0)" not in err and "Traceback" not in err
 
 
@@ -244,8 +276,7 @@ def test_lock_release_force_is_named_as_the_killer(server: Server) -> None:
     error = error_lines(err)[0]
     assert "terminated" in error and "lock release --force" in error, error
     assert "migration 1 slow" in error, error
-    if not server.pg:
-        assert "statement 2" in error, error
+    assert "statement 2" in error, error
 
 
 # --- item 6: Ctrl-C -------------------------------------------------------------------------------
@@ -273,8 +304,7 @@ def test_ctrl_c_exits_130_naming_the_running_statement(target: Target) -> None:
     assert proc.returncode == 130, err
     assert "Traceback" not in err, err
     assert "interrupted (Ctrl-C)" in err and "migration 1 slow" in err, err
-    if target.dialect != "postgresql":  # PostgreSQL gets the step in one call: statement unknown
-        assert "statement 2" in err and "statement 1" not in err, err
+    assert "statement 2" in err and "statement 1" not in err, err
 
 
 # --- item 8: doctor and up agree on a missing database ------------------------------------------
@@ -335,3 +365,38 @@ def test_create_database_setting_in_the_config_file(missing: tuple[Server, str])
     )
     assert proc.returncode == 0, proc.stderr
     assert server.cli("status", url=url).returncode == 0
+
+
+# --- item 6 / 5 on PostgreSQL: which statement ran, only when it can be known ---------------------
+
+
+def _one_call_item(sql: str) -> Any:
+    from migrata._core.model import Migration, Script, Step, Version
+    from migrata._core.steps import TRANSACTION, Prepared
+    from migrata.backends.base import Statement
+
+    migration = Migration(Version.parse("1"), "slow", "sql", Script(Path("1_slow.up.sql"), sql=sql), None, "")
+    parts = [p.strip() + ";" for p in sql.split(";") if p.strip()]
+    statements = [Statement(p, n + 1, n) for n, p in enumerate(parts)]
+    return Prepared(Step(migration, "up"), statements, TRANSACTION)
+
+
+@pytest.mark.parametrize(
+    ("verbs", "expected"),
+    [
+        (["BEGIN", "CREATE"], 2),  # BEGIN and statement 1 done: statement 2 ran
+        (["BEGIN"], 1),
+        (["BEGIN", "CREATE", "SELECT"], 3),
+        (["BEGIN", "INSERT"], None),  # the server's tags do not match the file: unknown, not a guess
+        (["BEGIN", "CREATE", "SELECT", "CREATE"], None),  # past the script: the bookkeeping ran
+    ],
+)
+def test_the_running_statement_is_named_only_when_the_server_confirms_it(
+    verbs: list[str], expected: int | None
+) -> None:
+    from migrata._core.transaction import _running
+    from migrata.backends.base import StatementInterrupted
+
+    item = _one_call_item("CREATE TABLE a (id INTEGER);\nSELECT pg_sleep(60);\nCREATE TABLE b (id INTEGER);\n")
+    found = _running(item, StatementInterrupted(index=len(verbs), verbs=verbs), 0, 1)
+    assert (found.index + 1 if found else None) == expected

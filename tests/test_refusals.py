@@ -181,7 +181,11 @@ def test_a_nul_byte_in_a_separate_down_file_stops_the_rollback_before_it_runs(pr
     three(proj)
     proj.write("003_gamma.down.sql", "DROP TABLE gamma;\n")
     proj.write("002_beta.down.sql", "DROP TABLE beta;\n-- \x00\n")
+    # pending, the set is refused by `up` as `validate` refuses it (one rule)
+    error_line(proj.run("up"), 3, "002_beta.down.sql:2", "NUL")
+    proj.write("002_beta.down.sql", "DROP TABLE beta;\n")
     assert proj.run("up").exit_code == 0
+    proj.write("002_beta.down.sql", "DROP TABLE beta;\n-- \x00\n")
     error_line(proj.run("down", "1"), 3, "002_beta.down.sql:2", "NUL")
     assert proj.tables() == {"alpha", "beta", "gamma"}, "nothing may be rolled back"
     assert set(proj.history()) == {"1", "2", "3"}

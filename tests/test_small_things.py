@@ -268,6 +268,27 @@ def test_backups_rechecks_the_sha256_before_saying_verified(project: Any) -> Non
     assert project.run("restore", "--yes").exit_code == 7  # and it is never restored
 
 
+@pytest.mark.parametrize("dialect", SERVERS)
+def test_backups_rechecks_the_sha256_servers(dialect: str, tmp_path: Path) -> None:
+    """The same on PostgreSQL (pg_dump's archive) and MariaDB (mariadb-dump's SQL)."""
+    with open_server(dialect, tmp_path) as server:
+        backups = tmp_path / "backups"
+        server.write("1_a.up.sql", "CREATE TABLE a (x INTEGER);\n")
+        ok(server.run("up"))
+        ok(server.run("--backup-dir", str(backups), "backup"))
+        listed = json.loads(ok(server.run("--backup-dir", str(backups), "backups", "--json")).stdout)["backups"]
+        assert [b["verified"] for b in listed] == [True]
+        path = Path(listed[0]["path"])
+        data = bytearray(path.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # same size, other content
+        path.write_bytes(bytes(data))
+        listed = json.loads(ok(server.run("--backup-dir", str(backups), "backups", "--json")).stdout)["backups"]
+        assert listed[0]["verified"] is False and "SHA-256" in listed[0]["problem"]
+        r = server.run("--backup-dir", str(backups), "restore", "--yes")
+        assert r.exit_code == 7, r.output  # never restored
+        assert server.tables() == {"a"}
+
+
 # --- the shared suite's check after every up ------------------------------------------------------
 
 

@@ -97,6 +97,7 @@ def _migrate(sess: Session, direction: str, make_plan: MakePlan, *, dry_run: boo
     # a `running` row may be another migrator's run in progress: judge it under the lock
     guard([p for p in sess.report(rows)[1] if p.code != RUNNING])
     plan = make_plan(source, rows)
+    source.read_downs(step.migration for step in plan.steps)  # a broken down part: refused as `validate` does
     runner = sess.runner(connect=sess.database_exists())
     prepared = runner.prepare_plan(plan)
     if dry_run or sql:

@@ -121,6 +121,18 @@ def _parse_optional_str(value: Any) -> str | None:
     return text or None
 
 
+def _parse_http_url(value: Any) -> str | None:
+    """An http(s) URL (the health check, the Pushgateway), checked before anything runs."""
+    from urllib.parse import urlsplit
+
+    text = _parse_optional_str(value)
+    if text is not None:
+        parts = urlsplit(text)
+        if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+            raise ValueError("not an http:// or https:// URL (write e.g. http://host:port/path)")
+    return text
+
+
 def _parse_commands(value: Any) -> list[str]:
     """Hook commands: a string (one command) or a list of them."""
     if isinstance(value, str):
@@ -199,10 +211,10 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "after_down": _parse_commands,
     "on_failure": _parse_commands,
     "verify": _parse_bool,
-    "health_url": _parse_optional_str,
+    "health_url": _parse_http_url,
     "health_timeout": parse_duration,
     "metrics_file": _parse_path,
-    "pushgateway": _parse_optional_str,
+    "pushgateway": _parse_http_url,
     "log_format": _parse_log_format,
     "log_file": _parse_path,
     "models": _parse_optional_str,  # pkg.module:metadata, for autogenerate and diff
@@ -357,6 +369,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8
+        data = path.read_bytes()
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x})", hint="save the file as UTF-8"
+        ) from None
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror}") from None
 

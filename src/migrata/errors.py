@@ -191,11 +191,16 @@ class HistoryWriteError(DatabaseError):
 class ConnectionLostError(DatabaseError):
     """The server ended the connection under a command (an administrator,
     `migrata lock release --force`, a server restart). ``index``: which
-    statement of a batch was running (as ``StatementError.index``)."""
+    statement of a batch was running (as ``StatementError.index``);
+    ``verbs``: the command tags of the batch's completed statements, where
+    the driver reports them."""
 
-    def __init__(self, message: str, *, hint: str | None = None, index: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, hint: str | None = None, index: int | None = None, verbs: list[str] | None = None
+    ) -> None:
         super().__init__(message, hint=hint)
         self.index = index
+        self.verbs = verbs
 
 
 class MigrationFailedError(MigrataError):

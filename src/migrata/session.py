@@ -78,7 +78,13 @@ class Session:
         """The migration files, read and checked as a set on first use."""
         if self._source is None:
             s = self.settings
-            self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+            try:
+                self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+            except ConfigError as exc:  # a file_pattern: say where it was set
+                origin = s.origins.get("file_pattern")
+                if not origin or not exc.message.startswith("file_pattern"):
+                    raise
+                raise ConfigError(f"{exc.message} (from {origin})", hint=exc.hint) from None
         return self._source
 
     def has_source(self) -> bool:
@@ -113,11 +119,17 @@ class Session:
 
     def _new_backend(self) -> Backend:
         url = self.settings.database_url()
+        origin = self.settings.origins.get("url")
         try:
-            return create_backend(url, busy_timeout=self.settings.lock_timeout)
+            backend = create_backend(url, busy_timeout=self.settings.lock_timeout)
         except ConfigError as exc:
-            origin = self.settings.origins.get("url")
             raise ConfigError(f"{exc.message} (from {origin})" if origin else exc.message, hint=exc.hint) from None
+        if backend.needs_database and not url.database:
+            raise ConfigError(
+                f"database URL {url.masked()} names no database" + (f" (from {origin})" if origin else ""),
+                hint=f"add its name at the end: {url.scheme}://user@host:port/DBNAME",
+            )
+        return backend
 
     def _run_connect_hooks(self, backend: Backend) -> None:
         for spec in self.settings.on_connect:
@@ -306,6 +318,7 @@ class Session:
             ddl_retries=s.ddl_retries,
             placeholders=self.placeholders(),
         )
+        runner.source = self._source  # as far as read (a rollback's error names the file creating an object)
         if connect:
             from migrata.data.service import BackfillService
 

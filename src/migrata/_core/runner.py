@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from migrata._core.dependents import check_rollback
 from migrata._core.journal import may_open_ahead, run_journal
 from migrata._core.ledger import Ledger
 from migrata._core.lockwaits import LockWaits
@@ -124,6 +125,7 @@ class Runner:
     waits: LockWaits | None = None  # this runner's, made on first use
     services: Any = None  # ctx.backfill's checkpoints, throttle, replica and progress (migrata.data)
     placeholders: Placeholders | None = None  # replaced in the SQL of every step it prepares
+    source: Any = None  # the migrations (a Source): which file creates an object a drop needs gone
 
     def lock_waits(self) -> LockWaits:
         """The bound on lock waits and the retries of this runner's steps."""
@@ -132,7 +134,9 @@ class Runner:
         return self.waits
 
     def prepare(self, step: Step) -> Prepared:
-        return prepare_step(self.backend, step, mixed=self.mixed, placeholders=self.placeholders)
+        item = prepare_step(self.backend, step, mixed=self.mixed, placeholders=self.placeholders)
+        item.source = self.source
+        return item
 
     def prepare_plan(self, plan: Plan) -> list[Prepared]:
         return [self.prepare(step) for step in plan.steps]
@@ -150,6 +154,8 @@ class Runner:
         # the next step, whose running row the last step's batch wrote: until
         # it is called, a run that stops takes that row back
         pending: Prepared | None = None
+        if any(p.step.direction == "down" for p in prepared):
+            check_rollback(self.backend, prepared, self.source)
         try:
             with self.backend.run_of_transactions(len(prepared) if plain else 0):
                 for n, item in enumerate(prepared):

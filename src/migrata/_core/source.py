@@ -177,7 +177,9 @@ def _custom_version(rx: re.Pattern[str], text: str | None, path: Path) -> Versio
 
 
 def _candidates(directory: Path) -> list[Path]:
-    """The files that may be migrations, sorted by name."""
+    """The files that may be migrations, sorted by name. A name that looks
+    like a migration but is no readable file (a folder, a broken symbolic
+    link) is refused: skipping it would hide a migration."""
     with os.scandir(directory) as it:
         others = {entry.name for entry in it if not entry.is_file()}
     found = {}
@@ -185,7 +187,21 @@ def _candidates(directory: Path) -> list[Path]:
         name = path.name
         if name.endswith((".sql", ".py")) and not name.startswith((".", "_")) and not name.endswith(_IGNORED_SUFFIXES):
             found[name] = path
-    return [found[name] for name in sorted(found) if name not in others]
+    for name in sorted(others & found.keys()):
+        _refuse_non_file(found[name])
+    return [found[name] for name in sorted(found)]
+
+
+def _refuse_non_file(path: Path) -> None:
+    if path.is_symlink() and not path.exists():
+        what = f"a symbolic link to {os.readlink(path)}, which does not exist"
+    elif path.is_dir():
+        what = "a folder, not a file"
+    else:
+        what = "not a regular file"
+    raise MigrationFileError(
+        f"named like a migration but {what}", path=str(path), hint="fix or remove it, or rename it to start with '_'"
+    )
 
 
 # --- directives and sections --------------------------------------------------
@@ -325,6 +341,13 @@ def load_python(migration: Migration) -> ModuleType:
                 path=str(path),
                 hint="add `def up(ctx): ...` that applies the change with ctx.execute(sql)",
             )
+        down = getattr(module, "down", None)
+        if down is not None and not callable(down):
+            raise MigrationFileError(
+                f"down = {down!r:.40}: a Python migration's down must be a function, down(ctx)",
+                path=str(path),
+                hint="define `def down(ctx): ...`, or remove `down` (the migration then cannot be rolled back)",
+            )
         _PY_CACHE[path] = module
     _apply_python_flags(migration, module)
     return module
@@ -449,10 +472,15 @@ def load_source(
 ) -> Source:
     """Discover, read and parse every migration in ``directory``; refuse a broken set."""
     if not directory.is_dir():
+        if directory.exists():
+            raise MigrationFileError(
+                f"migrations folder {directory} is not a folder",
+                hint="point `migrations` (or --migrations) at the folder that holds the migration files",
+            )
         if must_exist:
             raise MigrationFileError(
                 f"migrations folder {directory} does not exist",
-                hint="create it with `migrata init`, or set `migrations` in migrata.toml",
+                hint="create it with `migrata init`, or set `migrations` (or --migrations) to the right folder",
             )
         return Source(directory)
     custom = compile_patterns(patterns)

@@ -61,6 +61,7 @@ class Prepared:
     self_managed: bool = False  # the file begins/commits its own transaction
     services: Any = None  # what ctx.backfill works through (the runner's), for a Python step
     text: str | None = None  # the SQL the step runs: its part's, placeholders replaced (None: Python)
+    source: Any = None  # the migrations (a Source), to name the file that creates an object
 
     @property
     def migration(self) -> Migration:
@@ -221,9 +222,11 @@ def _user_line(exc: BaseException, path: Path) -> int | None:
 
 
 def statement_failure(
-    item: Prepared, stmt: Statement, exc: StatementError, *, line: int | None = None
+    item: Prepared, stmt: Statement, exc: StatementError, *, line: int | None = None, source: Any = None
 ) -> MigrationFailedError:
-    """The error of ``stmt`` of ``item``, naming file, line and statement."""
+    """The error of ``stmt`` of ``item``, naming file, line and statement
+    (and the objects that block it, with the files that create them from
+    ``source``, or the step's)."""
     m = item.migration
     script = item.step.script
     if line is None:
@@ -237,6 +240,10 @@ def statement_failure(
     # text is kept in db_error and in the event log
     db = _clip(one_line(exc.db_message), 400)
     hint = exc.hint
+    if exc.dependents:
+        from migrata._core.dependents import dependents_hint
+
+        hint = dependents_hint(exc.dependents, source or item.source)
     if exc.exists and item.step.direction == "up":
         hint = (
             f"if the database had this schema before migrata, record the migrations up to {m.id} as applied "

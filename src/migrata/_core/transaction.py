@@ -16,6 +16,7 @@ up waiting for a lock is rolled back and run again, statement by statement
 
 from __future__ import annotations
 
+import re
 import time
 
 from migrata._core.ledger import Ledger, Raw
@@ -135,8 +136,7 @@ def _run_in_one_call(
         raise err from None
     except (StatementInterrupted, ConnectionLostError) as exc:
         backend.rollback()
-        at = getattr(exc, "position", None)
-        raise stopped(item, _at(item, at - len(head)) if at else None, exc) from None
+        raise stopped(item, _running(item, exc, len(head), 2 if bound else 1), exc) from None
     except BaseException:
         backend.rollback()
         raise
@@ -150,6 +150,44 @@ def _run_in_one_call(
         backend.commit()
     check_written(ledger, item, written, committed=True)
     return step_result(item, t0)
+
+
+def _running(
+    item: Prepared, exc: StatementInterrupted | ConnectionLostError, head_chars: int, head_statements: int
+) -> Statement | None:
+    """The statement of ``item`` that ran when ``exc`` stopped its one-call
+    step, where it can be known: from the error's position, or from the
+    count of the batch's statements that had completed (the one after the
+    last completed) — trusted only when the command tag of each completed
+    statement matches the statement of the script at its place. None:
+    unknown."""
+    at = getattr(exc, "position", None)
+    if at:
+        return _at(item, at - head_chars)
+    index, verbs = exc.index, exc.verbs
+    if index is None or verbs is None or not item.statements:
+        return None
+    k = index - head_statements
+    if not 0 <= k < len(item.statements) or len(verbs) != index:
+        return None
+    done = verbs[head_statements:]
+    if all(_same_command(stmt.sql, verb) for stmt, verb in zip(item.statements[:k], done, strict=True)):
+        return item.statements[k]
+    return None
+
+
+_SELECT_TAGGED = {"SELECT", "CREATE", "TABLE", "VALUES", "WITH", "("}
+
+
+def _same_command(sql: str, verb: str) -> bool:
+    """Whether the server's command tag ``verb`` can answer statement ``sql``."""
+    text = re.sub(r"(--[^\n]*\n|/\*.*?\*/|\s)+", " ", sql + "\n", flags=re.S).strip()
+    word = (text.split(" ", 1)[0] if text else "").upper().rstrip(";")
+    if word.startswith("("):
+        word = "("
+    if word == verb or word in ("WITH", "("):
+        return True
+    return verb == "SELECT" and word in _SELECT_TAGGED
 
 
 def _at(item: Prepared, position: int) -> Statement | None:

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from migrata.errors import ConnectionLostError
+from migrata.errors import ConfigError, ConnectionLostError, DatabaseError
 from migrata.util import DatabaseURL
 
-__all__ = ["connect_hint", "connect_message", "lost", "message"]
+__all__ = ["bad_options", "connect_hint", "connect_message", "lost", "message"]
 
 # server gone / lost during a query / the client's connection already closed
 _LOST = (2006, 2013, 0)
@@ -28,6 +28,21 @@ def lost(exc: Any, *, index: int | None = None) -> ConnectionLostError | None:
         return None
     text = str(exc.args[1]) if len(exc.args) > 1 and exc.args[1] else "the connection is closed"
     return ConnectionLostError(f"MySQL/MariaDB: {text}", hint="run the command again", index=index)
+
+
+def bad_options(url: DatabaseURL, exc: Exception) -> ConfigError | DatabaseError:
+    """PyMySQL refused an option of the URL's query (``?charset=bogus``,
+    ``?connect_timeout=abc``, an ``ssl_ca`` file that is not there) with an
+    exception of its own, not a MySQL error (an OS error without TLS
+    options: the connection failed)."""
+    if isinstance(exc, OSError) and not any(key.startswith("ssl") for key in url.query):
+        return DatabaseError(connect_message(url, exc))
+    options = ", ".join(f"{k}={v}" for k, v in url.query.items() if k != "password") or "none"
+    reason = "an unknown value" if isinstance(exc, AttributeError) else " ".join(str(exc).split())
+    return ConfigError(
+        f"the database URL's options ({options}) are not valid for MySQL/MariaDB: {reason}",
+        hint="fix or remove the option in the URL's ?key=value part",
+    )
 
 
 def connect_message(url: DatabaseURL, exc: Any) -> str:

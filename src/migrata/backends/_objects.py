@@ -7,10 +7,18 @@ dialects.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["mysql_lookup", "mysql_snapshot", "name_parts", "postgres_lookup", "sqlite_lookup"]
+__all__ = [
+    "mysql_dependents",
+    "mysql_lookup",
+    "mysql_snapshot",
+    "name_parts",
+    "postgres_lookup",
+    "sqlite_dependents",
+    "sqlite_lookup",
+]
 
 _CLOSING = {'"': '"', "`": "`", "[": "]"}
 
@@ -179,3 +187,78 @@ def mysql_snapshot(q: Callable[..., Any]) -> dict[str, Any]:
     ):
         objects[f"{str(kind).lower()}:{name}"] = {"table": None, "sql": " ".join(str(body).split())}
     return {"columns": columns, "objects": objects}
+
+
+# --- what depends on a table (Backend.dependents) ---------------------------------------
+
+
+def _mentions(sql: str, name: str) -> bool:
+    """Whether ``sql`` names the table ``name`` (as a whole word, quoted or not)."""
+    import re
+
+    return re.search(r"(?<![\w$])[`\"\[]?" + re.escape(name) + r"[`\"\]]?(?![\w$])", sql, re.I) is not None
+
+
+def sqlite_dependents(backend: Any, tables: Sequence[str]) -> list[tuple[str, str]]:
+    """SQLite: the views that stop working without one of ``tables`` (those
+    whose SQL names it, confirmed by dropping it in a savepoint rolled back
+    at once) and the tables with a foreign key to one of them (as
+    ``Backend.dependents``)."""
+    found: list[tuple[str, str]] = []
+    views = backend.query("SELECT name, sql FROM sqlite_master WHERE type = 'view'")
+    for table in tables:
+        named = [v for v, sql in views if _mentions(sql or "", table)]
+        found += [(v, f"view {v} depends on table {table}") for v in _sqlite_broken(backend, table, named)]
+        rows = backend.query(
+            "SELECT DISTINCT m.name FROM sqlite_master m, pragma_foreign_key_list(m.name) f "
+            "WHERE m.type = 'table' AND lower(f.\"table\") = ? AND lower(m.name) <> ?",
+            (table, table),
+        )
+        found += [(r[0], f"table {r[0]} has a foreign key to table {table}") for r in rows]
+    return found
+
+
+def _sqlite_broken(backend: Any, table: str, views: list[str]) -> list[str]:
+    """Which of ``views`` fail once ``table`` is gone (a name in a view's SQL
+    may be an alias or a column): drop it in a savepoint, try each, roll back."""
+    if not views:
+        return []
+    broken = []
+    backend.execute("SAVEPOINT migrata_dependents")
+    try:
+        try:
+            backend.execute(f"DROP TABLE {backend.quote_ident(table)}")
+        except Exception:  # noqa: BLE001 - it cannot go (a foreign key): the names are all there is
+            return views
+        for view in views:
+            try:
+                backend.query(f"SELECT 1 FROM {backend.quote_ident(view)} LIMIT 0")
+            except Exception:  # noqa: BLE001 - the view no longer works
+                broken.append(view)
+    finally:
+        backend.execute("ROLLBACK TO migrata_dependents")
+        backend.execute("RELEASE migrata_dependents")
+    return broken
+
+
+def mysql_dependents(backend: Any, tables: Sequence[str]) -> list[tuple[str, str]]:
+    """MySQL/MariaDB: the views of the database whose definition names one
+    of ``tables`` and the foreign keys to them."""
+    found: list[tuple[str, str]] = []
+    views = backend.query(
+        "SELECT TABLE_NAME, VIEW_DEFINITION, TABLE_SCHEMA FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()"
+    )
+    for table in tables:
+        # the server writes each table of a view `db`.`t` (an alias is `t` alone)
+        found += [
+            (v, f"view {v} depends on table {table}")
+            for v, sql, db in views
+            if f"`{db}`.`{table}`".lower() in (sql or "").lower()
+        ]
+        rows = backend.query(
+            "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS "
+            "WHERE CONSTRAINT_SCHEMA = DATABASE() AND lower(REFERENCED_TABLE_NAME) = %s AND lower(TABLE_NAME) <> %s",
+            (table, table),
+        )
+        found += [(r[0], f"table {r[0]} has a foreign key ({r[1]}) to table {table}") for r in rows]
+    return found

@@ -149,6 +149,8 @@ class Backend(ABC):
     #: Capabilities (checklist item 6).
     transactional_ddl: ClassVar[bool] = True
     step_in_one_call: ClassVar[bool] = False
+    #: The URL must name a database (MySQL/MariaDB: the server has no default one).
+    needs_database: ClassVar[bool] = False
     journal_in_one_call: ClassVar[bool] = False
     defers_journal_commits: ClassVar[bool] = False
     commits_in_one_call: ClassVar[bool] = False
@@ -164,6 +166,20 @@ class Backend(ABC):
     #: Connecting creates a missing database (SQLite's file); elsewhere
     #: ``create()`` does, when ``create_database`` is set.
     connect_creates: ClassVar[bool] = False
+
+    def dependents(self, tables: Sequence[str]) -> list[tuple[str, str]]:
+        """The objects that depend on ``tables`` (lower-case names) where the
+        database would drop the tables anyway, breaking them (views) or
+        refuse it with no names (foreign keys): ``(name, "view v depends on
+        table t")``. Checked before a rollback runs. Default: none (the
+        server refuses such a drop itself, naming them: PostgreSQL)."""
+        return []
+
+    def cannot_create(self) -> str | None:
+        """Why connecting cannot create the missing database (``connect_creates``
+        backends: e.g. SQLite's folder does not exist); None: it can."""
+        return None
+
     #: The primary key's column names, in order, of the table named by the one parameter.
     primary_key_sql: ClassVar[str | None] = None
     #: "on_conflict" (INSERT ... ON CONFLICT (k) DO UPDATE) or "duplicate_key" (ON DUPLICATE KEY UPDATE).

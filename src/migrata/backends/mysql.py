@@ -29,9 +29,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from migrata.backends._mysql_errors import connect_hint, connect_message, lost, message
+from migrata.backends._mysql_errors import bad_options, connect_hint, connect_message, lost, message
 from migrata.backends._mysqlwaits import blockers, lock_holder
-from migrata.backends._objects import mysql_lookup, mysql_snapshot
+from migrata.backends._objects import mysql_dependents, mysql_lookup, mysql_snapshot
 from migrata.backends._sqltext import SplitDialect, leading_keywords, near_own_text, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError, StatementInterrupted
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
@@ -79,6 +79,7 @@ def _multi_statements() -> int:
 
 class MySQLBackend(Backend):
     dialect = "mysql"
+    needs_database = True
     transactional_ddl = False
     id_column = "id BIGINT AUTO_INCREMENT PRIMARY KEY"
     begin_sql = "START TRANSACTION"
@@ -148,6 +149,8 @@ class MySQLBackend(Backend):
                 hint=connect_hint(exc),
                 missing_database=bool(exc.args) and exc.args[0] == 1049,
             ) from None
+        except (ValueError, TypeError, AttributeError, LookupError, OSError) as exc:  # an option PyMySQL refused
+            raise bad_options(self.url, exc) from None
         self._mariadb = "mariadb" in self._conn.get_server_info().lower()
 
     def close(self) -> None:
@@ -575,3 +578,6 @@ class MySQLBackend(Backend):
 
     def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
         return bool(self.query(*mysql_lookup(kind, name, table)))
+
+    def dependents(self, tables: Sequence[str]) -> list[tuple[str, str]]:
+        return mysql_dependents(self, tables)

@@ -218,40 +218,38 @@ class PostgresBackend(Backend):
         """Run one or more statements, then ``tail``, in one round trip
         (simple query protocol). The server answers each statement with its
         own result: the last ``len(tail)`` are those of ``tail``."""
-        psycopg = _psycopg()
+        from migrata.backends._pgbatch import BatchError, BatchInterrupted, run_batch
+
         text = sql + "".join(f"{statement};\n" for statement in tail)
         try:
-            with self.connection.cursor() as cur:
-                cur.execute(text)
-                counts = [int(cur.rowcount)]
-                while cur.nextset():
-                    counts.append(int(cur.rowcount))
-            return counts[len(counts) - len(tail) :] if tail else []
-        except KeyboardInterrupt:  # psycopg cancelled the statement on the server
-            raise StatementInterrupted() from None
-        except psycopg.Error as exc:
+            batch = run_batch(self.connection, text)
+            return batch.counts[len(batch.counts) - len(tail) :] if tail else []
+        except BatchInterrupted as stop:  # cancelled on the server
+            raise StatementInterrupted(index=stop.index, verbs=stop.verbs) from None
+        except BatchError as exc:
             lost = self._lost(exc)
             if lost is not None:
+                lost.index, lost.verbs = exc.index, exc.verbs
                 raise lost from None
             position = None
-            diag = getattr(exc, "diag", None)
-            if diag is not None and diag.statement_position:
+            if exc.diag is not None and exc.diag.statement_position:
                 with contextlib.suppress(ValueError):
-                    position = int(diag.statement_position)
-            state = getattr(exc, "sqlstate", None)
+                    position = int(exc.diag.statement_position)
+            state = exc.sqlstate
             raise StatementError(
                 self._statement_message(exc),
                 position=position,
                 lock_timeout=state == "55P03",  # gave up waiting for a lock: it did not run
                 exists=state in _EXISTS,
-                hint=_dependents(exc),
+                dependents=_dependents(exc),
             ) from None
 
     def _lost(self, exc: Any) -> ConnectionLostError | None:
         """The server ended this session (pg_terminate_backend, `migrata lock
         release --force`, a restart), or it is gone; None for other errors."""
         state = getattr(exc, "sqlstate", None)
-        if state not in ("57P01", "57P02", "57P03") and not (self._conn is not None and self._conn.closed):
+        gone = getattr(exc, "lost", False) or (self._conn is not None and self._conn.closed)
+        if state not in ("57P01", "57P02", "57P03") and not gone:
             return None
         return ConnectionLostError(f"PostgreSQL: {_message(exc)}", hint="run the command again")
 
@@ -569,18 +567,20 @@ def _message(exc: Any) -> str:
     return f"{text} ({detail})" if detail else text
 
 
-def _dependents(exc: Any) -> str | None:
-    """The way out of "cannot drop ... because other objects depend on it",
-    naming those objects (the server lists them in the detail)."""
+def _dependents(exc: Any) -> list[tuple[str, str]]:
+    """The objects of "cannot drop ... because other objects depend on it"
+    (the server lists them in the detail, one a line: "view v depends on
+    table t", "constraint c on table t2 depends on table t")."""
     diag = getattr(exc, "diag", None)
     detail = getattr(diag, "message_detail", None) if diag is not None else None
     if getattr(exc, "sqlstate", None) != "2BP01" or not detail:
-        return None
-    objects = "; ".join(line.strip() for line in detail.splitlines() if line.strip())
-    return (
-        f"{objects}: drop or change those first (where another migration, e.g. a repeatable one, "
-        "creates them), or use DROP ... CASCADE"
-    )
+        return []
+    found = []
+    for line in (line.strip() for line in detail.splitlines()):
+        m = re.match(r"(?:\w+(?: \w+)* \S+ on )?(?:materialized )?\w+ (\S+) depends on", line)
+        if line:  # an object the line does not name plainly is listed without its file
+            found.append((m.group(1).split(".")[-1].strip('"') if m else "", line))
+    return found
 
 
 def _strip_prefix(text: str) -> str:

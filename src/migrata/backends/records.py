@@ -4,6 +4,7 @@ the backend contract (:mod:`migrata.backends.base` re-exports them)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,7 @@ class StatementError(Exception):
         lock_timeout: bool = False,
         exists: bool = False,
         hint: str | None = None,
+        dependents: Sequence[tuple[str, str]] = (),
     ) -> None:
         super().__init__(db_message)
         self.db_message = db_message
@@ -47,17 +49,24 @@ class StatementError(Exception):
         self.index = index  # which statement of a batch failed (run_batch)
         self.lock_timeout = lock_timeout  # it gave up waiting for a lock: it did not run
         self.exists = exists  # the object the statement creates exists already
-        self.hint = hint  # the way out, where the server's error tells it (e.g. the dependent objects)
+        self.hint = hint  # the way out, where the server's error tells it
+        # the objects that block the statement (a DROP): (name, "view v depends on table t")
+        self.dependents = list(dependents)
 
 
 class StatementInterrupted(KeyboardInterrupt):
     """Ctrl-C (SIGINT) stopped a migration statement; the server's side of it
-    was cancelled. ``position``/``index`` as in StatementError, where known."""
+    was cancelled. ``position``/``index`` as in StatementError, where known;
+    ``verbs``: the command tags of the statements of the batch that had
+    completed (PostgreSQL), to check ``index`` against the script."""
 
-    def __init__(self, *, position: int | None = None, index: int | None = None) -> None:
+    def __init__(
+        self, *, position: int | None = None, index: int | None = None, verbs: list[str] | None = None
+    ) -> None:
         super().__init__()
         self.position = position
         self.index = index
+        self.verbs = verbs
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from migrata.backends._objects import sqlite_lookup
+from migrata.backends._objects import sqlite_dependents, sqlite_lookup
 from migrata.backends._sqlite_errors import database_error, statement_error
 from migrata.backends._sqltext import is_blank, leading_keywords, skip_space_and_comments
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
@@ -39,6 +39,7 @@ log = logging.getLogger("migrata")
 
 __all__ = ["SQLiteBackend"]
 
+_MISSING_FOLDER = "create the folder, or fix the path in the database URL"
 _TX_CONTROL = {"BEGIN", "COMMIT", "END", "ROLLBACK"}
 _ROLLBACK_JOURNALS = ("delete", "truncate", "persist")
 # switching to WAL and back costs about what WAL saves over four commits
@@ -57,6 +58,7 @@ class SQLiteBackend(Backend):
     begin_sql = "BEGIN IMMEDIATE"
     step_in_one_call = True
     connect_creates = True
+    dependents = sqlite_dependents  # views and foreign keys SQLite would let a DROP TABLE break
 
     def __init__(self, url: Any, *, options: dict[str, Any] | None = None) -> None:
         super().__init__(url, options=options)
@@ -79,16 +81,15 @@ class SQLiteBackend(Backend):
         return self.path == ":memory:"
 
     # --- connection -------------------------------------------------------------
+    def cannot_create(self) -> str | None:
+        parent = Path(self.path).parent
+        return None if self.in_memory or parent.is_dir() else f"folder {parent} does not exist"
+
     def connect(self) -> None:
         if self._conn is not None:
             return
-        if not self.in_memory:
-            parent = Path(self.path).parent
-            if not parent.is_dir():
-                raise DatabaseError(
-                    f"cannot open SQLite database {self.path}: folder {parent} does not exist",
-                    hint="create the folder, or fix the path in the database URL",
-                )
+        if reason := self.cannot_create():
+            raise DatabaseError(f"cannot open SQLite database {self.path}: {reason}", hint=_MISSING_FOLDER)
         self._busy = busy = float(self.options.get("busy_timeout", 5.0))
         self._patient = busy <= _FIRST_WAIT or self._lock_fd is not None
         wait = busy if self._patient else _FIRST_WAIT
@@ -295,8 +296,7 @@ class SQLiteBackend(Backend):
 
     @contextlib.contextmanager
     def statement_guard(self) -> Iterator[None]:
-        """Arm the timeout for one statement; a statement cut short by it
-        raises StatementError saying so."""
+        """Arm the timeout for one statement; one cut short by it raises StatementError saying so."""
         self._deadline = time.monotonic() + self._timeout if self._timeout else None
         try:
             yield

@@ -76,7 +76,11 @@ def run_doctor(sess: Session) -> Report:
 def _missing(sess: Session) -> Finding:
     """A database that does not exist: fine when `up` creates it (SQLite's
     file, or ``create_database``), a failure otherwise, as `up` then fails."""
-    if sess.unconnected_backend().connect_creates:
+    backend = sess.unconnected_backend()
+    reason = backend.cannot_create() if backend.connect_creates else None
+    if reason:
+        return Finding("connection", "fail", f"{sess.database} cannot be created: {reason}")
+    if backend.connect_creates:
         return Finding("connection", "warn", f"{sess.database} does not exist yet: `migrata up` creates it")
     if sess.settings.create_database:
         return Finding(

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from migrata._core import planner
 from migrata._core.doubt import settle
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Problem, Step, StepResult, Version
-from migrata.errors import NotConfirmedError, UsageError
+from migrata.errors import NotConfirmedError, UnknownTargetError, UsageError
 from migrata.results import RepairResult, StampResult
 from migrata.session import Session
 
@@ -35,6 +35,11 @@ def repair_history(
     """What :func:`migrata.api.repair` does, on an open session."""
     chosen = [forget, mark_applied, resume or resume_from is not None]
     rows = sess.rows()
+    if version is not None and not _known(sess, rows, version):
+        raise UnknownTargetError(
+            f"version {version} matches no migration file and no history row",
+            hint="`migrata info` lists the versions; `migrata repair` without a version shows what needs repair",
+        )
     _, problems = sess.report(rows)
     mine = [p for p in problems if version is None or p.version == version]
     wanted = {"checksum"} if checksums else set()
@@ -62,6 +67,13 @@ def repair_history(
         _, remaining = sess.report(rows)
         errors = [p for p in remaining if p.severity == "error"]
         return RepairResult(errors, actions, steps, ways_out=ways_out(rows, errors, _present(sess)))
+
+
+def _known(sess: Session, rows: list[AppliedMigration], version: str) -> bool:
+    """Whether ``version`` is a history row's, a migration file's or a repeatable's."""
+    if any(r.version == version for r in rows) or sess.source.get(version) is not None:
+        return True
+    return any(m.id == version for m in sess.source.repeatables)
 
 
 def _dirty_row(rows: list[AppliedMigration], version: str | None) -> AppliedMigration:

@@ -9,6 +9,7 @@ row was updated exactly once.
 
 from __future__ import annotations
 
+import os
 import random
 import sqlite3
 import subprocess
@@ -169,10 +170,14 @@ def test_a_killed_backfill_resumes_and_updates_every_row_once(project: Project) 
 
 @pytest.mark.slow
 def test_a_large_backfill_survives_many_kills(project: Project) -> None:
+    """8 kills by default; issue 19's full measure on every database is
+    MIGRATA_BACKFILL_ROWS=1000000 MIGRATA_BACKFILL_KILLS=20."""
     n, batch = (1_000_000, 2000) if project.dialect == "sqlite" else (200_000, 1000)
+    n = int(os.environ.get("MIGRATA_BACKFILL_ROWS", n))
+    kills = int(os.environ.get("MIGRATA_BACKFILL_KILLS", 8))
     project.items(n, batch)
     assert run_cli(project.args("up", "1")).exit_code == 0
-    assert _kill_and_resume(project, n, batch, kills=8, seed=1019) >= 5
+    assert _kill_and_resume(project, n, batch, kills=kills, seed=1019) >= kills * 5 // 8
     _assert_exactly_once(project, n)
 
 

@@ -76,7 +76,9 @@ class Session:
         """The migration files, read and checked as a set on first use."""
         if self._source is None:
             s = self.settings
-            self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+            self._source = load_source(
+                s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty, ordering=s.ordering
+            )
         return self._source
 
     def has_source(self) -> bool:
@@ -132,7 +134,7 @@ class Session:
     def ledger(self) -> Ledger:
         """migrata's tables on the connected database."""
         if self._ledger is None:
-            self._ledger = Ledger(self.backend, self.settings.table)
+            self._ledger = Ledger(self.backend, self.settings.table, ordering=self.settings.ordering)
         return self._ledger
 
     def database_exists(self) -> bool:
@@ -286,7 +288,7 @@ class Session:
             backend, ledger = self.backend, self.ledger
         else:
             backend = self.unconnected_backend()
-            ledger = Ledger(backend, self.settings.table)
+            ledger = Ledger(backend, self.settings.table, ordering=self.settings.ordering)
         s = self.settings
         runner = Runner(
             backend,

@@ -95,7 +95,7 @@ def build_report(
     problems: list[Problem] = []
     by_key = {r.version_key: r for r in rows if r.version_key is not None}
     applied_keys = [k for k, r in by_key.items() if r.status == APPLIED]
-    top = max(applied_keys) if applied_keys else None
+    top = by_key[max(applied_keys)] if applied_keys else None
     for m in source.versioned:
         assert m.version is not None
         row = by_key.pop(m.version.key, None)
@@ -140,17 +140,17 @@ def build_report(
     return states, problems
 
 
-def _pending_state(m: Migration, top: tuple[int, ...] | None, out_of_order: str, problems: list[Problem]) -> str:
+def _pending_state(m: Migration, top: AppliedMigration | None, out_of_order: str, problems: list[Problem]) -> str:
     """The state of a pending versioned migration: older than the newest
-    applied one is out of order (a problem unless the policy allows it)."""
+    applied one (``top``) is out of order (a problem unless the policy allows it)."""
     assert m.version is not None
-    if top is None or m.version.key >= top:
+    if top is None or top.version_key is None or m.version.key >= top.version_key:
         return "pending"
     if out_of_order == "refuse":
         problems.append(
             Problem(
                 "out-of-order",
-                f"{m.label} is pending but older than the applied version {'.'.join(map(str, top))}",
+                f"{m.label} is pending but older than the applied version {top.version}",
                 version=m.id,
                 hint="apply it with `migrata up --out-of-order`, or renumber it",
             )

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migration, Version
+from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migration, Version, VersionKey
 from migrata._core.source import Source
 from migrata.backends.base import Backend
 from migrata.errors import DirtyStateError, UsageError, ValidationError
@@ -66,10 +66,10 @@ TABLES = {
 class _Theirs:
     """What the other tool's table says is applied."""
 
-    versions: dict[tuple[int, ...], Version] = field(default_factory=dict)  # exactly these
+    versions: dict[VersionKey, Version] = field(default_factory=dict)  # exactly these
     upto: Version | None = None  # golang-migrate: every version up to this one
     baseline: Version | None = None  # Flyway: every version up to this one, files or not
-    checksums: dict[tuple[int, ...], int | None] = field(default_factory=dict)  # Flyway, per version
+    checksums: dict[VersionKey, int | None] = field(default_factory=dict)  # Flyway, per version
     repeatables: dict[str, int | None] = field(default_factory=dict)  # Flyway: script name -> checksum
 
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from migrata._core.model import Version
+from migrata._core.model import Version, VersionKey
 from migrata._core.source import read_text
 from migrata.backends.base import StatementError
 from migrata.session import Session
@@ -44,8 +44,8 @@ class Check:
         return asdict(self)
 
 
-def _scripts(folder: Path) -> dict[tuple[int, ...], list[Path]]:
-    found: dict[tuple[int, ...], list[Path]] = {}
+def _scripts(folder: Path) -> dict[VersionKey, list[Path]]:
+    found: dict[VersionKey, list[Path]] = {}
     if not folder.is_dir():
         return found
     for path in sorted(folder.glob("*.verify.sql")):
@@ -61,7 +61,12 @@ def verify_scripts(sess: Session, versions: list[str] | None = None) -> list[Che
     if not scripts:
         return []
     applied = {r.version_key for r in sess.rows() if r.status == "applied" and r.version_key is not None}
-    wanted = applied if versions is None else {Version.parse(v).key for v in versions if Version.is_version(v)}
+    ordering = sess.settings.ordering
+    wanted = (
+        applied
+        if versions is None
+        else {Version.parse(v, ordering).key for v in versions if Version.is_version(v, ordering)}
+    )
     checks = []
     for key in sorted(wanted & applied):
         for path in scripts.get(key, []):

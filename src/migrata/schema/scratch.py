@@ -104,7 +104,7 @@ def _apply(sess: Session, target: Version | str | None) -> tuple[str | None, int
     """Apply the migrations with migrata's runner; return (version reached, steps)."""
     source = sess.source
     if isinstance(target, str):
-        target = Version.parse(target)
+        target = Version.parse(target, source.ordering)
     plan = planner.plan_up(source, [], target=target, out_of_order="allow")
     source.load_python(s.migration for s in plan.steps if s.migration.kind == "py")
     with sess.locked():

@@ -272,3 +272,36 @@ def test_name_ordering_history_round_trips_on_a_server(server: Server) -> None:
     assert sorted(server.history()) == NAMES
     res = server.run("--ordering", "name", "validate")
     assert res.exit_code == 0, res.output
+
+
+# --- the commands beside up/down: verify scripts, diff's replay --------------------------
+
+
+def test_verify_scripts_of_name_and_semantic_versions(project: Project) -> None:
+    named_project(project)
+    project.write("0001_create_table_a.verify.sql", "SELECT COUNT(*) > 0 FROM a;")  # a is empty: fails
+    project.write("0001_create_table_b.verify.sql", "SELECT COUNT(*) = 0 FROM b;")
+    assert project.run("up").exit_code == 0
+    res = project.run("verify")
+    assert res.exit_code == 9, res.output
+    assert "0001_create_table_a.verify.sql" in res.output and "0001_create_table_b.verify.sql" in res.output
+
+    semver = Project(project.root.parent / "semver")
+    for name, sql in SEMVER_SET.items():
+        semver.write(name, sql)
+    semver.write("v2.0.0-002_y.verify.sql", "SELECT COUNT(*) > 0 FROM y;")  # y is empty: fails
+    assert semver.run("up").exit_code == 0
+    res = semver.run("verify")
+    assert res.exit_code == 9, res.output
+    assert "v2.0.0-002_y.verify.sql" in res.output
+
+
+def test_diff_replays_a_name_ordered_set_to_where_the_database_is(project: Project) -> None:
+    named_project(project)
+    assert project.run("up", "0001_create_table_a").exit_code == 0
+    res = project.run("diff")
+    assert res.exit_code == 0, res.output
+    assert project.run("down", "base").exit_code == 0
+    res = project.run("diff")  # nothing applied: the replay applies nothing either
+    assert res.exit_code == 0, res.output
+    assert "no differences" in res.stdout

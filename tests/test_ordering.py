@@ -305,3 +305,22 @@ def test_diff_replays_a_name_ordered_set_to_where_the_database_is(project: Proje
     res = project.run("diff")  # nothing applied: the replay applies nothing either
     assert res.exit_code == 0, res.output
     assert "no differences" in res.stdout
+
+
+def test_new_numbers_after_a_name_or_a_semantic_version(project: Project) -> None:
+    named_project(project)
+    res = project.run("new", "add_tags", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["version"] == "0003_add_tags"
+    assert (project.migrations / "0003_add_tags.up.sql").is_file()
+    assert (project.migrations / "0003_add_tags.down.sql").is_file()
+
+    semver = Project(project.root.parent / "semver")
+    for name, sql in SEMVER_SET.items():
+        semver.write(name, sql)
+    res = semver.run("new", "add_tags", "--json")
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.stdout)["version"] == "v10.0.0-002"
+    assert (semver.migrations / "v10.0.0-002_add_tags.up.sql").is_file()
+    src = load_source(semver.migrations, allow_empty=True)
+    assert [m.id for m in src.versioned][-2:] == ["10.0.0-1", "10.0.0-2"]

@@ -64,6 +64,7 @@ def test_name_ordered_set_up_down_to_a_name_up(project: Project) -> None:
     named_project(project)
     res = project.run("up")
     assert res.exit_code == 0, res.output
+    assert "applied 0001_create_table_b (" in res.stderr  # the name is not said twice
     assert project.history() == NAMES
     assert project.tables() == {"a", "b", "c"}
     assert "note" in {r[1] for r in project.sql("PRAGMA table_info(a)")}

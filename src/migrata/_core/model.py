@@ -196,7 +196,11 @@ class Migration:
     def label(self) -> str:
         if self.kind == "file":  # a file checked on its own (validate --file)
             return self.name
-        return f"{self.id} {self.name}" if self.version else f"R__{self.name}"
+        if self.version is None:
+            return f"R__{self.name}"
+        if not self.version.parts and self.id.endswith(self.name):  # a name that spells it already
+            return self.id
+        return f"{self.id} {self.name}"
 
 
 @dataclass(slots=True)

@@ -325,3 +325,14 @@ def test_new_numbers_after_a_name_or_a_semantic_version(project: Project) -> Non
     assert (semver.migrations / "v10.0.0-002_add_tags.up.sql").is_file()
     src = load_source(semver.migrations, allow_empty=True)
     assert [m.id for m in src.versioned][-2:] == ["10.0.0-1", "10.0.0-2"]
+
+
+def test_testing_suite_check_reads_a_name_ordered_set(project: Project) -> None:
+    from migrata.testing.suite.checks import upgrade
+
+    named_project(project, setting=False)
+    url = f"sqlite:///{project.root / 'suite.db'}"
+    res = upgrade(url, "0001_create_table_b", migrations=str(project.migrations), ordering="name")
+    assert res.after == "0001_create_table_b"
+    res = upgrade(url, migrations=str(project.migrations), ordering="name")
+    assert res.after == "0002_create_c"

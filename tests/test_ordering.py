@@ -341,3 +341,14 @@ def test_testing_suite_check_reads_a_name_ordered_set(project: Project) -> None:
     assert res.after == "0001_create_table_b"
     res = upgrade(url, migrations=str(project.migrations), ordering="name")
     assert res.after == "0002_create_c"
+
+
+def test_validate_file_replays_what_sorts_before_it_by_name(project: Project) -> None:
+    named_project(project)
+    # needs 0001_create_table_a (before it by name) and must not see 0002_create_c (after it)
+    res = project.run("validate", "--file", str(project.migrations / "0002_alter_a_up.sql"))
+    assert res.exit_code == 0, res.output
+    project.write("0002_bad_up.sql", "ALTER TABLE c ADD COLUMN note INT;")  # c comes later, by name
+    res = project.run("validate", "--file", str(project.migrations / "0002_bad_up.sql"))
+    assert res.exit_code == 3, res.output
+    assert "no such table: c" in res.output

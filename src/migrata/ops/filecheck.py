@@ -25,8 +25,8 @@ from migrata.util import DatabaseURL
 __all__ = ["check_file"]
 
 
-def _parse(path: Path, patterns: list[str]) -> Migration:
-    part = classify(path, compile_patterns(patterns))
+def _parse(path: Path, patterns: list[str], ordering: str) -> Migration:
+    part = classify(path, compile_patterns(patterns), ordering)
     text = read_text(path)
     if part is not None and part.kind == "py":
         m = Migration(part.version, part.name, "py", Script(path), Script(path), "")
@@ -48,7 +48,7 @@ def check_file(sess: Session, path: Path) -> ValidateResult:
         raise UsageError(f"{path} does not exist")
     problems: list[Problem] = []
     try:
-        migration = _parse(path, sess.settings.file_pattern)
+        migration = _parse(path, sess.settings.file_pattern, sess.settings.ordering)
     except MigrataError as exc:
         return ValidateResult([Problem("file", exc.message, hint=exc.hint)], 1, str(path))
     scratch = _scratch(sess)

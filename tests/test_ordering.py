@@ -352,3 +352,13 @@ def test_validate_file_replays_what_sorts_before_it_by_name(project: Project) ->
     res = project.run("validate", "--file", str(project.migrations / "0002_bad_up.sql"))
     assert res.exit_code == 3, res.output
     assert "no such table: c" in res.output
+
+
+def test_adopt_refuses_a_name_ordered_set_and_names_stamp(project: Project) -> None:
+    named_project(project)
+    project.sql_write("CREATE TABLE schema_migrations (version BIGINT NOT NULL PRIMARY KEY, dirty BOOLEAN NOT NULL)")
+    project.sql_write("INSERT INTO schema_migrations VALUES (2, 0)")
+    res = project.run("adopt", "--from", "golang-migrate")
+    assert res.exit_code == 2, res.output
+    assert "ordered by name" in res.stderr and "migrata stamp" in res.stderr
+    assert project.history() == []

@@ -77,6 +77,11 @@ def adopt_history(sess: Session, tool: str, table: str | None, *, dry_run: bool)
     """What :func:`migrata.api.adopt` does, on an open session."""
     if tool not in TABLES:
         raise UsageError(f"unknown tool {tool!r}", hint=f"adopt from one of: {', '.join(TABLES)}")
+    if sess.settings.ordering != "number":
+        raise UsageError(
+            f"{tool} numbers its versions; this set is ordered by name (ordering = 'name'), so none would match",
+            hint="record what is applied with `migrata stamp NAME` (the last applied file's base name)",
+        )
     table = table or TABLES[tool]
     own = sess.settings.table
     if table in (own, events_table_name(own)):

@@ -34,7 +34,7 @@ from migrata.backends.base import DatabaseURL
 from migrata.errors import UsageError
 from migrata.ops.adopt import flyway_checksum
 from migrata.testing import CliResult, run_cli
-from migrata.testing.plugin import fresh_database
+from migrata.testing.plugin import fresh_database, skip_or_fail
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -433,10 +433,13 @@ def _dbmate() -> str | None:
     return str(found[0]) if found else shutil.which("dbmate")
 
 
+@pytest.mark.peers
 def test_adopt_after_the_real_dbmate(db: Db) -> None:
+    """Runs in .ci/run's step after the benchmark smoke test, which installs
+    dbmate into benchmarks/.peers (`pytest -m peers`)."""
     binary = _dbmate()
     if binary is None:
-        pytest.skip("the dbmate binary is not installed (benchmarks/.peers or PATH)")
+        skip_or_fail("the dbmate binary is not installed (benchmarks/.peers or PATH): run `pytest -m benchmark` first")
     for n, v in enumerate(["20240101120000", "20240102120000"], 1):
         db.write(f"{v}_t{n}.sql", f"-- migrate:up\nCREATE TABLE t{n} (id INT);\n\n-- migrate:down\nDROP TABLE t{n};\n")
     u = DatabaseURL.parse(db.url)

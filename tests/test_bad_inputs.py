@@ -316,7 +316,11 @@ def test_vacuum_without_directive_is_refused_before_any_migration(project: Any) 
 @pytest.mark.parametrize(
     ("files", "args", "code"),
     [
-        ({"1_good.up.sql": "CREATE TABLE good (x INTEGER);\n", "2_vac.up.sql": "VACUUM;\n"}, ["up"], 3),
+        (
+            {"1_good.up.sql": "CREATE TABLE good (x INTEGER);\n", "2_vac.up.sql": "DELETE FROM good;\nVACUUM;\n"},
+            ["up"],
+            3,
+        ),
         ({"1_good.up.sql": "CREATE TABLE good (x INTEGER);\n"}, ["up", "99"], 2),
     ],
     ids=["vacuum", "unknown-target"],

@@ -164,12 +164,14 @@ def leftovers(url: str, dialect: str) -> set[str]:
 
 
 # --- ente: golang-migrate files on PostgreSQL ---------------------------------------------------
-ENTE_SETTINGS: dict[str, Any] = {"allow_empty": True, "mixed": True}
+# golang-migrate runs empty files as no-ops: nothing else is needed
+ENTE_SETTINGS: dict[str, Any] = {"allow_empty": True}
 ENTE_VERSIONS = [str(v) for v in range(1, 125)]
 # Files with their own BEGIN;...COMMIT; (migrata notices them and runs them outside its
 # transaction, with the journal) ...
 ENTE_OWN_TRANSACTION = {"25", "26", "27", "36", "40", "83", "84", "90", "95"}
-# ... and files holding CREATE/DROP INDEX CONCURRENTLY without any directive (mixed = true).
+# ... and files whose one statement is CREATE/DROP INDEX CONCURRENTLY, without any directive
+# (a file of statements that cannot run in a transaction runs without one, journaled).
 ENTE_CONCURRENTLY = {"45", "79", "97", "123"}
 ENTE_93_DOWN_ERROR = "cannot drop function trigger_updated_at_microseconds_column() because other objects depend on it"
 

@@ -23,6 +23,7 @@ PUBLIC = [
     "AutogenerateResult", "DiffResult", "autogenerate", "diff",
     "ImportResult", "import_alembic",
     "BackfillReport", "DumpResult", "LoadResult", "RowError", "dump_data", "load_data",
+    "CryptoResult", "DataKeyResult", "encrypt_column", "retire_data_keys", "rotate_data_key", "rotate_encryption",
 ]  # fmt: skip
 
 

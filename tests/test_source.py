@@ -113,9 +113,18 @@ def test_directives(tmp_path: Path) -> None:
     d = tmp_path / "m"
     write(d, "1_idx.up.sql", "-- migrata:no-transaction\n-- migrata:timeout 30s\nCREATE INDEX i ON t (x);")
     write(d, "2_s.sql", "-- migrate:up transaction:false\nVACUUM;\n-- migrate:down\nSELECT 1;\n")
-    m1, m2 = load_source(d).versioned
+    write(d, "3_s.sql", "-- migrate:up transaction:false\nVACUUM;\n-- migrate:down transaction:true\nSELECT 1;\n")
+    write(
+        d,
+        "4_s.sql",
+        "-- migrata:no-transaction\n-- migrate:up\nVACUUM;\n-- migrate:down\n-- migrata:transaction\nSELECT 1;\n",
+    )
+    m1, m2, m3, m4 = load_source(d).versioned
     assert not m1.up.transactional and m1.up.explicit_no_transaction and m1.up.timeout == 30
-    assert not m2.up.transactional and m2.down is not None and m2.down.transactional
+    # the up part's no-transaction applies to its down part unless the down part says otherwise
+    assert not m2.up.transactional and m2.down is not None and not m2.down.transactional
+    assert not m3.up.transactional and m3.down is not None and m3.down.transactional
+    assert not m4.up.transactional and m4.down is not None and m4.down.transactional
 
 
 def test_checksum_ignores_line_endings_and_bom(tmp_path: Path) -> None:

@@ -39,7 +39,7 @@ from migrata.api import (
     verify,
 )
 from migrata.api_alembic import import_alembic
-from migrata.api_data import dump_data, load_data
+from migrata.api_data import dump_data, encrypt_column, load_data, retire_data_keys, rotate_data_key, rotate_encryption
 from migrata.api_schema import autogenerate, diff
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
@@ -72,8 +72,10 @@ from migrata.results import (
     BackupResult,
     CheckResult,
     CleanupResult,
+    CryptoResult,
     CurrentResult,
     DatabaseResult,
+    DataKeyResult,
     DiffResult,
     DoctorResult,
     DumpResult,
@@ -106,9 +108,11 @@ __all__ = [
     "CheckResult",
     "ChecksumMismatchError",
     "CleanupResult",
+    "CryptoResult",
     "ConfigError",
     "CurrentResult",
     "DatabaseError",
+    "DataKeyResult",
     "DatabaseResult",
     "DiffResult",
     "DirtyStateError",
@@ -161,6 +165,7 @@ __all__ = [
     "downgrade",
     "drop_database",
     "dump_data",
+    "encrypt_column",
     "history",
     "import_alembic",
     "info",
@@ -171,7 +176,10 @@ __all__ = [
     "lock_status",
     "new",
     "repair",
+    "retire_data_keys",
     "restore",
+    "rotate_data_key",
+    "rotate_encryption",
     "stamp",
     "status",
     "upgrade",

@@ -31,11 +31,11 @@ from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
+from migrata.dbvars import url_from_environment
 from migrata.envfile import EnvFile, expand
 from migrata.errors import ConfigError
-from migrata.util import DatabaseURL, events_table_name, mask_url, parse_duration
+from migrata.util import DatabaseURL, events_table_name, mask_url, parse_crypto, parse_duration
 
 __all__ = ["CONFIG_FILES", "KEYS", "PATH_KEYS", "Settings", "load_settings"]
 
@@ -144,6 +144,30 @@ def _parse_log_format(value: Any) -> str:
     return text
 
 
+def _parse_marker(value: Any) -> str:
+    """A placeholder prefix or suffix: any non-empty text, spaces kept."""
+    if not isinstance(value, str) or not value:
+        raise ValueError("must be a non-empty string")
+    return value
+
+
+def _parse_placeholders(value: Any) -> dict[str, str]:
+    """A table of names and values, or ``name=value`` strings (``--placeholder``);
+    names are matched without regard to case."""
+    if isinstance(value, (list, tuple)):
+        if not all("=" in str(v) for v in value):
+            raise ValueError("each must be written name=value")
+        value = dict(str(v).partition("=")[::2] for v in value)
+    if not isinstance(value, Mapping):
+        raise ValueError("must be a table of names and values, e.g. [placeholders] schema = 'auth'")
+    for name, v in value.items():
+        if not name or not isinstance(name, str) or any(c.isspace() for c in name):
+            raise ValueError(f"{name!r} is not a placeholder name (no spaces)")
+        if not isinstance(v, (str, int, float)):  # a bool is an int
+            raise ValueError(f"the value of {name!r} must be a string or a number")
+    return {k.lower(): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
+
+
 def _parse_patterns(value: Any) -> list[str]:
     if isinstance(value, str):
         return [value]
@@ -169,6 +193,9 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "mixed": _parse_bool,
     "create_database": _parse_bool,
     "on_connect": _parse_list,
+    "placeholders": _parse_placeholders,  # [placeholders] name = "value": ${name} in SQL
+    "placeholder_prefix": _parse_marker,
+    "placeholder_suffix": _parse_marker,
     # operations: backups, hooks, verification, metrics, logs
     "backup": _parse_bool,
     "backup_dir": _parse_path,
@@ -190,6 +217,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     # data: backfills wait while this replica lags (PostgreSQL, MySQL/MariaDB)
     "replica_url": _parse_optional_str,
     "replica_max_lag": parse_duration,
+    "crypto": parse_crypto,  # [crypto]: encrypted columns (key references only)
 }
 
 #: Settings that are paths: relative ones are relative to where they were written.
@@ -197,8 +225,14 @@ PATH_KEYS = ("migrations", "backup_dir", "metrics_file", "log_file")
 #: Settings whose ``${...}`` is not expanded when the file is read: hook
 #: commands (the shell expands them when they run, with the hook variables)
 #: and regular expressions.
-_LITERAL_KEYS = ("before_up", "after_up", "before_down", "after_down", "on_failure", "file_pattern")
+_LITERAL_KEYS = (
+    *("before_up", "after_up", "before_down", "after_down", "on_failure", "file_pattern"),
+    *("placeholder_prefix", "placeholder_suffix"),  # ${ is the default prefix, not a reference
+)
 Lookup = Callable[[str], "str | None"]
+_SECRET_NAME_RE = re.compile(r"pass|pwd|secret|token|key", re.I)
+_PLACEHOLDER_ENV = "MIGRATA_PLACEHOLDER_"  # + NAME: a placeholder (but _PREFIX and _SUFFIX are settings)
+_PLACEHOLDER_ENV_RE = re.compile(rf"^{_PLACEHOLDER_ENV}(?!(?:PREFIX|SUFFIX)$).")
 
 
 @dataclass
@@ -221,6 +255,9 @@ class Settings:
     mixed: bool = False
     create_database: bool = False  # `up` creates a missing database (server databases)
     on_connect: list[str] = field(default_factory=list)
+    placeholders: dict[str, str] = field(default_factory=dict)  # lower-case name -> value
+    placeholder_prefix: str = "${"
+    placeholder_suffix: str = "}"
     backup: bool = False  # a verified backup before every up/down that changes something
     backup_dir: Path = Path("backups")
     backup_keep: int = 10
@@ -240,6 +277,7 @@ class Settings:
     models: str | None = None
     replica_url: str | None = None  # backfills pause while this server lags
     replica_max_lag: float = 10.0  # seconds
+    crypto: dict[str, Any] = field(default_factory=dict)  # [crypto]: key references, never keys
     project_dir: Path = field(default_factory=Path.cwd)
     config_file: Path | None = None
     env: str | None = None
@@ -271,7 +309,7 @@ class Settings:
     def with_overrides(self, **overrides: Any) -> Settings:
         """A copy with keyword overrides applied (same rules as CLI flags)."""
         layer = {k: (v, "argument " + k) for k, v in overrides.items() if v is not None}
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {"placeholders": self.placeholders}  # --placeholder adds to them
         origins = dict(self.origins)
         _apply_layer(values, origins, layer, Path.cwd())
         new = replace(self, origins=origins, **_finalise(values))
@@ -291,6 +329,8 @@ class Settings:
                 value = mask_url(value)
             elif isinstance(value, list):
                 value = [mask_url(v) if isinstance(v, str) else v for v in value]
+            elif isinstance(value, dict):  # placeholders: one may be a password
+                value = {k: "***" if _SECRET_NAME_RE.search(k) else mask_url(v) for k, v in value.items()}
             data[key] = value
         data["events_table"] = self.events_table
         data["project_dir"] = str(self.project_dir)
@@ -355,6 +395,8 @@ def _expanded(key: str, value: Any, where: str, lookup: Lookup) -> Any:
         return expand(value, lookup, what)
     if isinstance(value, list):
         return [expand(v, lookup, what) if isinstance(v, str) else v for v in value]
+    if isinstance(value, dict):  # [placeholders]: each value may use ${VAR}
+        return {k: expand(v, lookup, f"{what} {k}") if isinstance(v, str) else v for k, v in value.items()}
     return value
 
 
@@ -383,78 +425,15 @@ def _env_layer(environ: Mapping[str, str], where: str) -> Layer:
     layer: Layer = {}
     for key in KEYS:
         name = f"MIGRATA_{key.upper()}"
-        if key != "url" and environ.get(name):
+        if key not in ("url", "placeholders") and environ.get(name):
             layer[key] = (environ[name], f"{where} {name}")
-    url = _url_from_env(environ, where)
+    defined = {k[len(_PLACEHOLDER_ENV) :]: environ[k] for k in environ if _PLACEHOLDER_ENV_RE.match(k)}
+    if defined:
+        layer["placeholders"] = (defined, f"{where} MIGRATA_PLACEHOLDER_*")
+    url = url_from_environment(environ, where)
     if url:
         layer["url"] = url
     return layer
-
-
-_DRIVERS = {
-    "postgres": "postgresql",
-    "postgresql": "postgresql",
-    "pg": "postgresql",
-    "pgx": "postgresql",
-    "pgsql": "postgresql",
-    "psycopg": "postgresql",
-    "psycopg2": "postgresql",
-    "mysql": "mysql",
-    "mariadb": "mysql",
-    "pymysql": "mysql",
-    "mysqldb": "mysql",
-    "sqlite": "sqlite",
-    "sqlite3": "sqlite",
-}
-_PORTS = {"5432": "postgresql", "3306": "mysql"}
-
-
-def _db_dialect(environ: Mapping[str, str], where: str) -> str:
-    """The database the DB_* variables mean: DB_DRIVER (or DB_DIALECT), else
-    the well-known port, else SQLite when only DB_NAME is set; else refuse."""
-    for name in ("DB_DRIVER", "DB_DIALECT"):
-        raw = (environ.get(name) or "").strip()
-        if raw:
-            spelled = raw.lower()  # "mysql+pymysql", "postgresql+psycopg", "pymysql"...
-            dialect = _DRIVERS.get(spelled.split("+", 1)[0]) or _DRIVERS.get(spelled.split("+")[-1])
-            if dialect is None:
-                raise ConfigError(
-                    f"{name}={raw!r} ({where}) is not a known database",
-                    hint="use postgresql, mysql (MariaDB too) or sqlite",
-                )
-            return dialect
-    port = (environ.get("DB_PORT") or "").strip()
-    if port in _PORTS:
-        return _PORTS[port]
-    if not any(environ.get(v) for v in ("DB_HOST", "DB_PORT", "DB_USER", "DB_PASSWORD")):
-        return "sqlite"  # DB_NAME alone: a file
-    said = f"DB_PORT={port} is not a well-known port" if port else "no DB_PORT"
-    source = "the environment" if where.startswith("environment") else where
-    raise ConfigError(
-        f"the DB_* variables in {source} do not say which database: no DB_DRIVER, and {said} "
-        "(5432 means PostgreSQL, 3306 MySQL/MariaDB)",
-        hint="set DB_DRIVER=postgresql or DB_DRIVER=mysql (MariaDB too)",
-    )
-
-
-def _url_from_env(environ: Mapping[str, str], where: str) -> tuple[str, str] | None:
-    for name in ("MIGRATA_DATABASE_URL", "MIGRATA_URL", "DATABASE_URL"):
-        if environ.get(name):
-            return environ[name], f"{where} {name}"
-    host, dbname = environ.get("DB_HOST"), environ.get("DB_NAME")
-    if not host and not dbname:
-        return None
-    driver = _db_dialect(environ, where)
-    if driver == "sqlite":
-        return f"sqlite:///{dbname or ''}", f"{where} DB_NAME"
-    user = environ.get("DB_USER", "")
-    password = environ.get("DB_PASSWORD")
-    auth = quote(user, safe="")
-    if password:
-        auth += ":" + quote(password, safe="")
-    port = environ.get("DB_PORT")
-    netloc = (auth + "@" if auth else "") + (host or "localhost") + (f":{port}" if port else "")
-    return f"{driver}://{netloc}/{quote(dbname or '', safe='')}", f"{where} DB_* variables"
 
 
 def _apply_layer(values: dict[str, Any], origins: dict[str, str], layer: Layer, base: Path) -> None:
@@ -471,6 +450,8 @@ def _apply_layer(values: dict[str, Any], origins: dict[str, str], layer: Layer, 
             value = Path(value).expanduser()
             if not value.is_absolute():
                 value = base / value
+        if key == "placeholders":  # each layer adds names (and wins for those it names)
+            value = {**values.get(key, {}), **value}
         values[key] = value
         values.setdefault("_bases", {})[key] = base
         origins[key] = where

@@ -89,6 +89,18 @@ class MigrationContext:
             self.log.info("dry run: not running %s", " ".join(what.split())[:120])
         return self.dry_run
 
+    @property
+    def crypto(self) -> Any:
+        """Fernet with the project's ``[crypto]`` keys (a
+        :class:`~migrata.data.crypto.Crypto`): ``encrypt(text)`` under the
+        newest key, ``decrypt(token)`` with any, ``rotate(token)``, and the
+        row functions ``encrypt_row(column)``/``rotate_row(column)`` for
+        ``ctx.backfill(fn=...)``. Needs the ``migrata[crypto]`` extra."""
+        factory = getattr(self._services, "crypto", None)
+        if factory is None:
+            raise UsageError("ctx.crypto works only in a migration run by migrata (`migrata up`)")
+        return factory()
+
     def backfill(
         self,
         table: str,

@@ -29,6 +29,7 @@ from migrata.errors import ConfigError, ConnectionLostError, DatabaseError, Lock
 from migrata.util import DatabaseURL, hostname, utcnow
 
 if TYPE_CHECKING:
+    from migrata._core.placeholders import Placeholders
     from migrata._core.runner import Runner
 
 __all__ = ["ConfigLike", "MalformedSpec", "Session", "call_user", "resolve_settings", "session"]
@@ -68,6 +69,7 @@ class Session:
         self._spare: Backend | None = None  # created, maybe connected by database_exists()
         self._ledger: Ledger | None = None
         self.lock_wait_ms = 0
+        self._crypto: Any = None  # ctx.crypto and `migrata crypto`: read on first use
         self._services: Any = None  # the backfills of the last runner (their replica connection)
 
     # --- files ---------------------------------------------------------------------
@@ -279,6 +281,13 @@ class Session:
         )
         exc.args = (exc.message,)
 
+    def placeholders(self) -> Placeholders | None:
+        """The placeholders replaced in migration SQL (None: none defined, no replacement)."""
+        from migrata._core.placeholders import Placeholders
+
+        s = self.settings
+        return Placeholders(s.placeholders, s.placeholder_prefix, s.placeholder_suffix) if s.placeholders else None
+
     def runner(self, *, connect: bool = True) -> Runner:
         """A runner on this database; ``connect=False`` gives one that can only
         prepare and render (nothing is opened or created)."""
@@ -297,6 +306,7 @@ class Session:
             mixed=s.mixed,
             ddl_lock_timeout=s.ddl_lock_timeout,
             ddl_retries=s.ddl_retries,
+            placeholders=self.placeholders(),
         )
         if connect:
             from migrata.data.service import BackfillService
@@ -306,9 +316,17 @@ class Session:
                 (lambda: create_backend(DatabaseURL.parse(replica, s.url_base or s.project_dir))) if replica else None
             )
             runner.services = self._services = BackfillService(
-                backend, ledger, replica=factory, max_lag=s.replica_max_lag
+                backend, ledger, replica=factory, max_lag=s.replica_max_lag, crypto=self.crypto
             )
         return runner
+
+    def crypto(self) -> Any:
+        """The project's :class:`~migrata.data.crypto.Crypto` (keys read once)."""
+        if self._crypto is None:
+            from migrata.data.crypto import crypto_from_settings
+
+            self._crypto = crypto_from_settings(self.settings.crypto, self.settings.project_dir)
+        return self._crypto
 
     def close(self) -> None:
         if self._services is not None:

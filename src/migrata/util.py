@@ -23,6 +23,7 @@ __all__ = [
     "DatabaseURL",
     "hostname",
     "mask_url",
+    "parse_crypto",
     "parse_duration",
     "poll",
     "run_tool",
@@ -277,3 +278,44 @@ def backfills_table_name(table: str) -> str:
     if table.endswith("_history"):
         return table[: -len("_history")] + "_backfills"
     return table + "_backfills"
+
+
+CRYPTO_KEYS = ("keys", "derive", "kek", "kek_provider", "data_keys_table", "data_key_lifetime")
+
+
+def parse_crypto(value: Any) -> dict[str, Any]:
+    """The ``[crypto]`` setting: key *references* (``env:NAME``, ``file:PATH``),
+    never keys, so no secret is ever held in settings. Errors never echo a
+    value: a key written inline would be a secret. A string (``MIGRATA_CRYPTO``)
+    is the key references, comma-separated."""
+    if isinstance(value, str):
+        value = {"keys": [v.strip() for v in value.split(",") if v.strip()]}
+    if not isinstance(value, dict):
+        raise ConfigError("setting crypto must be a table: [crypto] with keys = [...]")
+    unknown = sorted(set(value) - set(CRYPTO_KEYS))
+    if unknown:
+        raise ConfigError(
+            f"unknown [crypto] setting {unknown[0]!r}", hint="[crypto] settings: " + ", ".join(CRYPTO_KEYS)
+        )
+    keys = value.get("keys", [])
+    keys = [keys] if isinstance(keys, str) else keys
+    for ref in [*keys, *([value["kek"]] if value.get("kek") else [])]:
+        if not isinstance(ref, str) or not ref.startswith(("env:", "file:")) or len(ref) < 5:
+            raise ConfigError(
+                "[crypto] keys and kek name where a key is read, never the key itself",
+                hint='e.g. keys = ["env:ENCRYPTION_KEY", "env:OLD_ENCRYPTION_KEY", "file:/run/secrets/key"]',
+            )
+    derive = value.get("derive", "none")
+    if derive not in ("none", "sha256"):
+        raise ConfigError(f'[crypto] derive must be "none" or "sha256", not {str(derive)!r}')
+    table = str(value.get("data_keys_table") or "kms_data_keys")
+    if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)?$", table):
+        raise ConfigError(f"[crypto] data_keys_table {table!r} is not a table name")
+    lifetime = value.get("data_key_lifetime")
+    try:
+        seconds = parse_duration(lifetime) if lifetime is not None else None
+    except ValueError as exc:
+        raise ConfigError(f"[crypto] data_key_lifetime: {exc}") from None
+    provider = str(value.get("kek_provider") or "").strip() or None
+    return {"keys": list(keys), "derive": derive, "kek": value.get("kek"), "kek_provider": provider,
+            "data_keys_table": table, "data_key_lifetime": seconds}  # fmt: skip

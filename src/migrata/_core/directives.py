@@ -1,6 +1,7 @@
 """The ``-- migrata:...`` directives of a migration file's leading comment
-lines (``no-transaction``, ``timeout``, ``ddl-lock-timeout``, ``review``,
-``review-required``, ``alembic-revision``), read into its :class:`Script`."""
+lines (``no-transaction``, ``transaction``, ``timeout``, ``ddl-lock-timeout``,
+``review``, ``review-required``, ``alembic-revision``), read into its
+:class:`Script`; and how a down part inherits its up part's ``no-transaction``."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from migrata._core.model import Script
 from migrata.errors import MigrationFileError
 from migrata.util import parse_duration
 
-__all__ = ["apply_directives"]
+__all__ = ["apply_directives", "inherit_no_transaction"]
 
 _DIRECTIVE_RE = re.compile(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
 
@@ -34,6 +35,9 @@ def apply_directives(script: Script, lines: Iterable[str], path: Path, first_lin
         if name in ("no-transaction", "notransaction", "no_transaction"):
             script.transactional = False
             script.explicit_no_transaction = True
+        elif name == "transaction":  # a down part saying otherwise than its up part's no-transaction
+            script.transactional, script.explicit_transaction = True, True
+            script.explicit_no_transaction = False
         elif name == "review":
             pass  # a note for the reviewer (e.g. a likely rename written by autogenerate)
         elif name == "review-required":
@@ -59,6 +63,15 @@ def apply_directives(script: Script, lines: Iterable[str], path: Path, first_lin
                 f"unknown directive '-- migrata:{name}'",
                 path=str(path),
                 line=lineno,
-                hint="known directives: -- migrata:no-transaction, -- migrata:timeout 30s, "
+                hint="known directives: -- migrata:no-transaction, -- migrata:transaction, -- migrata:timeout 30s, "
                 "-- migrata:ddl-lock-timeout 2s, -- migrata:review",
             )
+
+
+def inherit_no_transaction(up: Script, down: Script) -> None:
+    """The up part's ``no-transaction`` (directive, marker option or file-wide
+    marker) applies to its down part too, unless the down part says otherwise
+    (``-- migrata:transaction``, dbmate's ``-- migrate:down transaction:true``)."""
+    if up.explicit_no_transaction and not down.explicit_transaction and not down.explicit_no_transaction:
+        down.transactional = False
+        down.explicit_no_transaction = True

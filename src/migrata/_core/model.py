@@ -163,6 +163,7 @@ class Script:
     timeout: float | None = None  # seconds, from `-- migrata:timeout`
     ddl_lock_timeout: float | None = None  # seconds, from `-- migrata:ddl-lock-timeout` (0: off; None: the setting)
     explicit_no_transaction: bool = False  # the author asked for it
+    explicit_transaction: bool = False  # the author asked for a transaction (a down part overriding its up part)
     alembic_revision: str | None = None  # `-- migrata:alembic-revision ID`: imported from Alembic
 
 

@@ -29,6 +29,7 @@ from migrata._core.journal import may_open_ahead, run_journal
 from migrata._core.ledger import Ledger
 from migrata._core.lockwaits import LockWaits
 from migrata._core.model import Plan, Step
+from migrata._core.placeholders import Placeholders
 from migrata._core.render import render_plan
 from migrata._core.source import load_python
 from migrata._core.steps import JOURNAL, TRANSACTION, Prepared, StepResult
@@ -41,10 +42,14 @@ __all__ = ["Prepared", "Runner", "StepResult", "prepare_step"]
 log = logging.getLogger("migrata")
 
 
-def prepare_step(backend: Backend, step: Step, *, mixed: bool = False) -> Prepared:
-    """``step`` split and checked, with the mode it runs in. ``mixed``: a
-    transactional migration holding a statement that cannot run in a
-    transaction runs journaled instead of being refused."""
+def prepare_step(
+    backend: Backend, step: Step, *, mixed: bool = False, placeholders: Placeholders | None = None
+) -> Prepared:
+    """``step`` split and checked, with the mode it runs in. Its SQL is the
+    file's with ``placeholders`` replaced (the one place where they are). A
+    file whose statements all cannot run in a transaction runs without one
+    (journaled), as Flyway does; ``mixed``: a transactional migration holding
+    such a statement among others runs journaled instead of being refused."""
     migration, script = step.migration, step.script
     if migration.kind == "py":
         load_python(migration)
@@ -55,27 +60,51 @@ def prepare_step(backend: Backend, step: Step, *, mixed: bool = False) -> Prepar
             return Prepared(step, None, JOURNAL, "DDL commits implicitly")
         return Prepared(step, None, TRANSACTION)
     assert script.sql is not None
-    statements = [Statement(s.sql, s.line + script.line_offset, s.index) for s in backend.split(script.sql)]
+    text = placeholders.replace(script.sql, script.path, script.line_offset + 1) if placeholders else script.sql
+    item = _prepare_sql(backend, step, text, mixed)
+    item.text = text
+    return item
+
+
+def _prepare_sql(backend: Backend, step: Step, text: str, mixed: bool) -> Prepared:
+    script = step.script
+    statements = [Statement(s.sql, s.line + script.line_offset, s.index) for s in backend.split(text)]
     self_managed = any(backend.manages_transaction(s) for s in statements)
     if script.transactional and not self_managed:
-        for stmt in statements:
-            reason = backend.no_transaction_reason(stmt)
-            if reason and mixed:
-                return Prepared(step, statements, JOURNAL, f"mixed: {reason}")
-            if reason:
-                raise MigrationFileError(
-                    f"{reason}: {stmt.first_line[:80]}",
-                    path=str(script.path),
-                    line=stmt.line,
-                    hint="add the line '-- migrata:no-transaction' at the top of the migration "
-                    "(or set mixed = true to run such migrations without a transaction)",
-                )
+        outside = _outside_transaction(backend, step, statements, mixed)
+        if outside is not None:
+            return outside
     if not script.transactional or self_managed:
         note = "no-transaction" if script.explicit_no_transaction else "manages its own transaction"
         return Prepared(step, statements, JOURNAL, note, self_managed=self_managed)
     if not backend.transactional_ddl and not all(backend.transactional_statement(s) for s in statements):
         return Prepared(step, statements, JOURNAL, "DDL commits implicitly")
     return Prepared(step, statements, TRANSACTION)
+
+
+def _outside_transaction(backend: Backend, step: Step, statements: list[Statement], mixed: bool) -> Prepared | None:
+    """The journaled step of a transactional file holding statements that
+    cannot run in a transaction: all of them (no transaction needed, as
+    Flyway decides), or some of them with ``mixed``; None when there are
+    none; refused when some are and ``mixed`` is off."""
+    found = [(stmt, reason) for stmt in statements if (reason := backend.no_transaction_reason(stmt))]
+    if not found:
+        return None
+    if len(found) == len(statements):
+        return Prepared(step, statements, JOURNAL, f"no-transaction (automatic): {found[0][1]}")
+    if mixed:
+        return Prepared(step, statements, JOURNAL, f"mixed: {found[0][1]}")
+    stmt, reason = found[0]
+    other = next(s for s in statements if not backend.no_transaction_reason(s))
+    raise MigrationFileError(
+        f"{reason}: {stmt.first_line[:80]}; the file also holds statements that run in a transaction "
+        f"(line {other.line}: {other.first_line[:60]})",
+        path=str(step.script.path),
+        line=stmt.line,
+        hint="move it to a migration of its own (which then runs without a transaction), or add the line "
+        "'-- migrata:no-transaction' at the top of the migration (or set mixed = true to run such "
+        "migrations without a transaction)",
+    )
 
 
 @dataclass
@@ -94,6 +123,7 @@ class Runner:
     results: list[StepResult] = field(default_factory=list)
     waits: LockWaits | None = None  # this runner's, made on first use
     services: Any = None  # ctx.backfill's checkpoints, throttle, replica and progress (migrata.data)
+    placeholders: Placeholders | None = None  # replaced in the SQL of every step it prepares
 
     def lock_waits(self) -> LockWaits:
         """The bound on lock waits and the retries of this runner's steps."""
@@ -102,7 +132,7 @@ class Runner:
         return self.waits
 
     def prepare(self, step: Step) -> Prepared:
-        return prepare_step(self.backend, step, mixed=self.mixed)
+        return prepare_step(self.backend, step, mixed=self.mixed, placeholders=self.placeholders)
 
     def prepare_plan(self, plan: Plan) -> list[Prepared]:
         return [self.prepare(step) for step in plan.steps]

@@ -33,7 +33,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from migrata._core.directives import apply_directives
+from migrata._core.directives import apply_directives, inherit_no_transaction
 from migrata._core.model import Migration, Script, Step, Version, VersionKey
 from migrata.errors import ConfigError, IrreversibleError, MigrationFileError
 from migrata.util import parse_duration
@@ -218,6 +218,7 @@ _MARKER_RE = re.compile(
 _MARKER_LIKE_RE = re.compile(r"^\s*--\s*(?:migrate\s*:|\+goose\b|\+migrate\b)", re.I)
 _PY_REVISION_RE = re.compile(r"#\s*migrata:alembic-revision\s+(\S+)")
 _NO_TX_OPTS = re.compile(r"transaction\s*:\s*false|notransaction|no[ _-]?transaction", re.I)
+_TX_OPTS = re.compile(r"transaction\s*:\s*true", re.I)
 
 
 def _leading_lines(text: str) -> Iterator[str]:
@@ -279,10 +280,14 @@ def split_sections(path: Path, text: str) -> tuple[Script, Script | None]:
         body = "\n".join(lines[idx + 1 : end])
         script = sql_script(path, body, line_offset=idx + 1)
         apply_directives(script, _leading_lines(head), path, 1)
-        if no_transaction or _NO_TX_OPTS.search(opts):
+        if _TX_OPTS.search(opts) or script.explicit_transaction:  # the section's word wins over the head's
+            script.transactional, script.explicit_transaction, script.explicit_no_transaction = True, True, False
+        elif no_transaction or _NO_TX_OPTS.search(opts):
             script.transactional = False
             script.explicit_no_transaction = True
         parts.append(script)
+    if len(parts) > 1:
+        inherit_no_transaction(parts[0], parts[1])
     return parts[0], (parts[1] if len(parts) > 1 else None)
 
 
@@ -434,6 +439,7 @@ class Source:
             migration.down, migration.empty_down = None, script.path
             return
         parsed = sql_script(script.path, text)
+        inherit_no_transaction(migration.up, parsed)
         script.sql, script.transactional, script.timeout = parsed.sql, parsed.transactional, parsed.timeout
         script.ddl_lock_timeout = parsed.ddl_lock_timeout
         script.explicit_no_transaction = parsed.explicit_no_transaction
@@ -513,7 +519,7 @@ def load_source(
             if m.down is not None and m.down.sql is not None and _blank_sql(m.down.sql):
                 m.empty_down = m.down.path
                 m.down = None
-    return Source(directory, versioned, repeatables, allow_empty, ordering)
+    return Source(directory, versioned, repeatables, allow_empty, ordering=ordering)
 
 
 _Up = tuple[_Part, Script, Script | None, str]  # part, up, down, checksum

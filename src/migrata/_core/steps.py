@@ -60,6 +60,7 @@ class Prepared:
     note: str = ""
     self_managed: bool = False  # the file begins/commits its own transaction
     services: Any = None  # what ctx.backfill works through (the runner's), for a Python step
+    text: str | None = None  # the SQL the step runs: its part's, placeholders replaced (None: Python)
 
     @property
     def migration(self) -> Migration:

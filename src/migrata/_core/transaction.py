@@ -103,7 +103,7 @@ def _run_in_one_call(
     rows; COMMIT — one call. The durations in the rows are computed by the
     database meanwhile."""
     t0 = time.perf_counter()
-    text = item.step.script.sql or ""
+    text = item.text or ""
     elapsed = Raw(backend.elapsed_ms_sql(utcnow()))
     history = history_ops(ledger, item, elapsed)
     tail = ledger.render(*history, event_op(ledger, item, "ok", elapsed))
@@ -154,7 +154,7 @@ def _run_in_one_call(
 
 def _at(item: Prepared, position: int) -> Statement | None:
     """The statement of ``item`` at ``position`` (1-based, in its text)."""
-    text = item.step.script.sql or ""
+    text = item.text or ""
     if not item.statements or not 0 < position <= len(text):
         return None
     line = item.step.script.line_offset + text.count("\n", 0, position - 1) + 1
@@ -197,7 +197,7 @@ def _lock_failure(item: Prepared, exc: StatementError) -> DDLLockTimeoutError:
 def _script_failure(item: Prepared, exc: StatementError) -> MigrationFailedError:
     """Map a failure of a whole script run in one call to its statement and line."""
     assert item.statements and exc.position
-    text = item.step.script.sql or ""
+    text = item.text or ""
     line = item.step.script.line_offset + text.count("\n", 0, max(0, exc.position - 1)) + 1
     stmt = item.statements[0]
     for candidate in item.statements:

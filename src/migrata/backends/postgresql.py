@@ -41,6 +41,7 @@ _LOCK_CLASS = 0x6D696772  # "migr"
 _OWN_OPTIONS = {"schema"}
 # duplicate_table, duplicate_object, duplicate_schema, duplicate_function, duplicate_database
 _EXISTS = {"42P07", "42710", "42P06", "42723", "42P04"}
+_ADD_VALUE_RE = re.compile(r"\bADD\s+VALUE\b", re.I)
 _NO_TX = {
     ("CREATE", "DATABASE"): "CREATE DATABASE cannot run inside a transaction",
     ("DROP", "DATABASE"): "DROP DATABASE cannot run inside a transaction",
@@ -334,7 +335,14 @@ class PostgresBackend(Backend):
             return f"{' '.join(head)} cannot run inside a transaction"
         if words[0] == "VACUUM":
             return "VACUUM cannot run inside a transaction"
+        if words[:2] == ["ALTER", "TYPE"] and _ADD_VALUE_RE.search(stmt.sql) and self._before_12():
+            return "ALTER TYPE ... ADD VALUE cannot run inside a transaction before PostgreSQL 12"
         return _NO_TX.get(tuple(words[:2]))  # type: ignore[arg-type]
+
+    def _before_12(self) -> bool:
+        """Whether the server is older than 12, which allows ``ALTER TYPE ...
+        ADD VALUE`` in a transaction (unknown before connecting: no)."""
+        return self._conn is not None and self._conn.info.server_version < 120000
 
     # --- locking ------------------------------------------------------------------------
     def _lock_key(self) -> int:

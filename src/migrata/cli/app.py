@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from migrata.cli import (  # noqa: F401 - each registers its commands on the group
     commands,
+    crypto_commands,
     data_commands,
     import_commands,
     operations,

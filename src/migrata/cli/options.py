@@ -79,6 +79,21 @@ OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         "on_connect",
         {"metavar": "MODULE:FUNC", "multiple": True, "help": "Call FUNC(connection) after connecting."},
     ),
+    (
+        ("--placeholder",),
+        "placeholders",
+        {"metavar": "NAME=VALUE", "multiple": True, "help": "Replace ${NAME} in migration SQL by VALUE."},
+    ),
+    (
+        ("--placeholder-prefix",),
+        "placeholder_prefix",
+        {"metavar": "TEXT", "help": "Text that opens a placeholder (${)."},
+    ),
+    (
+        ("--placeholder-suffix",),
+        "placeholder_suffix",
+        {"metavar": "TEXT", "help": "Text that closes a placeholder (})."},
+    ),
     (("--models",), "models", {"metavar": "MODULE:ATTR", "help": "SQLAlchemy models for autogenerate and diff."}),
     # operations
     (

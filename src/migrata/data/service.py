@@ -78,8 +78,10 @@ class BackfillService:
         *,
         replica: Callable[[], Backend] | None = None,
         max_lag: float = 10.0,
+        crypto: Callable[[], Any] | None = None,
     ) -> None:
         self.backend, self.ledger, self.replica_factory, self.max_lag = backend, ledger, replica, max_lag
+        self.crypto = crypto  # ctx.crypto: the project's keys, read on first use
         self._replica: Backend | None = None
         self.version = ""
         self.reports: list[BackfillReport] = []
@@ -147,8 +149,8 @@ class BackfillService:
 class DryRunService:
     """``up --dry-run``: each backfill counts the rows it would touch."""
 
-    def __init__(self, ledger: Ledger | None) -> None:
-        self.ledger = ledger
+    def __init__(self, ledger: Ledger | None, crypto: Callable[[], Any] | None = None) -> None:
+        self.ledger, self.crypto = ledger, crypto
         self.reports: list[BackfillReport] = []
         self.names: dict[str, int] = {}
         self.version = ""
@@ -178,7 +180,7 @@ def count_backfills(session: Any, prepared: list[Any]) -> list[BackfillReport]:
         m = item.migration
         if item.step.script.transactional:
             continue
-        service = DryRunService(None)
+        service = DryRunService(None, getattr(session, "crypto", None))
         ctx = MigrationContext(backend, m.id, m.name, "up", services=service, dry_run=True)
         try:
             load_python(m).up(ctx)

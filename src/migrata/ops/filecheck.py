@@ -59,7 +59,7 @@ def check_file(sess: Session, path: Path) -> ValidateResult:
                 continue
             step = Step(migration, direction, "check")  # type: ignore[arg-type]
             try:
-                prepared = prepare_step(scratch, step)
+                prepared = prepare_step(scratch, step, placeholders=sess.placeholders())
                 if prepared.statements is not None:
                     execute_body(scratch, prepared)
             except MigrationFailedError as exc:
@@ -103,6 +103,6 @@ def _replay_predecessors(sess: Session, scratch: Backend, migration: Migration) 
             continue
         if m.kind == "py":
             continue
-        prepared = prepare_step(scratch, Step(m, "up", "replay"))
+        prepared = prepare_step(scratch, Step(m, "up", "replay"), placeholders=sess.placeholders())
         if prepared.statements is not None:
             execute_body(scratch, prepared)

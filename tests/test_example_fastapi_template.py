@@ -5,8 +5,10 @@ The example's ``migrations/`` is exactly what ``migrata import alembic
 backend`` writes. Databases that Alembic itself left at revisions 5, 10 and
 15 (with rows in them) are each brought by one ``migrata up`` to the schema
 of a fresh database migrated by migrata alone; what Alembic applied is
-recorded once, with one ``adopt`` event, and the rows survive. A squash of
-the imported set (a later item) starts from this folder.
+recorded once, with one ``adopt`` event, and the rows survive. Squashed to
+one baseline (as the guide did by hand), the same holds: a fresh database
+runs only the baseline, the ones Alembic left behind it catch up from the
+archive first, as migrata tells them.
 """
 
 from __future__ import annotations
@@ -131,3 +133,51 @@ def test_databases_alembic_left_at_5_10_and_15_end_like_a_fresh_one(example: Pat
             assert sql(url, 'SELECT u.email FROM node n JOIN "user" u ON u.id = n.owner_id') == [("admin@example.com",)]
         migrata(example, url, "up")  # once
         assert len(sql(url, "SELECT 1 FROM migrata_events WHERE action = 'adopt'")) == 1
+
+
+def test_squashed_to_one_baseline_databases_alembic_left_end_like_a_fresh_one(example: Path, databases: Any) -> None:
+    """The guide's squash: the 15 revisions become one baseline (``migrata
+    squash --to 15``). A fresh database runs only the baseline; databases
+    Alembic left at 15 are taken over by ``up`` as before; those left at 5
+    and 10 are told to catch up from the archive, and that command (then
+    ``up``) brings them to the fresh database's schema, rows included."""
+    reference = databases()
+    migrata(example, reference, "up")  # the long way, before the squash
+    want = schema_of(reference)
+    squashed = json.loads(migrata(example, reference, "squash", "--to", "15", "--json"))
+    assert squashed["first"] == "1" and len(squashed["archived"]) == 29  # 14 pairs and the Python one
+    baseline = (example / "migrations" / "000015_baseline.up.sql").read_text()
+    assert baseline.splitlines()[:2] == [
+        "-- migrata:baseline-of 1..15 archive archive",
+        f"-- migrata:alembic-revision {revision_at(15)}",
+    ]
+    assert [p.name for p in (example / "migrations").iterdir() if p.is_file()] == ["000015_baseline.up.sql"]
+
+    fresh = databases()
+    migrata(example, fresh, "up")
+    assert schema_of(fresh) == want
+    assert sql(fresh, "SELECT version, name FROM migrata_history WHERE kind <> 'ledger'") == [("15", "baseline")]
+    assert schema_of(reference) == want and "Nothing to apply" in migrata(example, reference, "up")
+
+    for at in (5, 10, 15):
+        url = databases()
+        alembic_upgrade(example, url, revision_at(at))
+        if at == 5:
+            seed_at_5(url)
+        if at < 15:
+            r = run_cli(["-C", str(example), "--url", url, "up"])
+            assert r.exit_code == 3 and "Traceback" not in r.output, r.output
+            assert f"at revision {revision_at(at)} (migration {at}, archived), below 15 baseline" in r.output
+            catch_up = r.output.split("`migrata ", 1)[1].split("`", 1)[0].split()
+            assert catch_up == ["up", "15", "--migrations", str(example / "migrations" / "archive")]
+            migrata(example, url, *catch_up)
+        out = migrata(example, url, "up")
+        assert schema_of(url, exclude=["alembic_version"]) == want, f"left at revision {at}: {out}"
+        status = json.loads(migrata(example, url, "status", "--json"))
+        states = {m["version"]: m["state"] for m in status["migrations"]}
+        squashed_states = {v: "squashed" for v in ALL[:14]} if at < 15 else {}
+        assert states == {**squashed_states, "15": "applied"}
+        migrata(example, url, "validate")
+        if at == 5:
+            owners = sql(url, 'SELECT i.title, u.email FROM item i JOIN "user" u ON u.id = i.owner_id ORDER BY 1')
+            assert [email for _, email in owners] == ["admin@example.com", "dev@example.com"]

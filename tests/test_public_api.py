@@ -21,6 +21,7 @@ PUBLIC = [
     "repair", "stamp", "status", "upgrade", "validate",
     "AdoptResult", "adopt",
     "AutogenerateResult", "DiffResult", "autogenerate", "diff",
+    "SquashResult", "squash",
     "ImportResult", "import_alembic",
     "BackfillReport", "DumpResult", "LoadResult", "RowError", "dump_data", "load_data",
     "CryptoResult", "DataKeyResult", "encrypt_column", "retire_data_keys", "rotate_data_key", "rotate_encryption",

@@ -40,7 +40,7 @@ from migrata.api import (
 )
 from migrata.api_alembic import import_alembic
 from migrata.api_data import dump_data, encrypt_column, load_data, retire_data_keys, rotate_data_key, rotate_encryption
-from migrata.api_schema import autogenerate, diff
+from migrata.api_schema import autogenerate, diff, squash
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
 from migrata.data.backfill import RowError
@@ -90,6 +90,7 @@ from migrata.results import (
     Problem,
     RepairResult,
     RestoreResult,
+    SquashResult,
     StampResult,
     StatusResult,
     StepResult,
@@ -142,6 +143,7 @@ __all__ = [
     "RestoreResult",
     "RowError",
     "Settings",
+    "SquashResult",
     "StampResult",
     "StatusResult",
     "StepResult",
@@ -180,6 +182,7 @@ __all__ = [
     "restore",
     "rotate_data_key",
     "rotate_encryption",
+    "squash",
     "stamp",
     "status",
     "upgrade",

@@ -1,4 +1,4 @@
-"""The schema commands as library functions: ``autogenerate`` and ``diff``.
+"""The schema commands as library functions: ``autogenerate``, ``diff`` and ``squash``.
 
 They sit beside :mod:`migrata.api` (same conventions: ``config`` as there,
 keyword overrides of any setting, a result object back, a
@@ -8,12 +8,14 @@ extra (SQLAlchemy and alembic), imported only when one of them is called.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from migrata.results import AutogenerateResult, DiffResult
+from migrata.results import AutogenerateResult, DiffResult, SquashResult
 from migrata.session import ConfigLike, resolve_settings
 
-__all__ = ["autogenerate", "diff"]
+__all__ = ["autogenerate", "diff", "squash"]
 
 
 def autogenerate(
@@ -43,3 +45,21 @@ def diff(config: ConfigLike = None, *, models: str | None = None, **overrides: A
     require_sqlalchemy()
     metadata = load_models(spec, settings.project_dir) if spec else None
     return diff_schemas(settings, metadata)
+
+
+def squash(
+    config: ConfigLike = None,
+    to: str = "",
+    *,
+    seed_tables: Sequence[str] = (),
+    archive: str | Path | None = None,
+    **overrides: Any,
+) -> SquashResult:
+    """Squash the migrations up to version ``to`` into one baseline: their
+    schema (replayed into a scratch database and dumped), plus the rows of
+    ``seed_tables``; their files move to ``archive`` (relative to the
+    migrations folder; default ``archive``). Needs no SQLAlchemy."""
+    from migrata.schema.squash import squash as run
+
+    settings = resolve_settings(config, **overrides)
+    return run(settings, to, seed_tables=seed_tables, archive=archive)

@@ -28,6 +28,7 @@ __all__ = [
     "DoctorResult",
     "DumpResult",
     "HistoryResult",
+    "SquashResult",
     "ImportResult",
     "InitResult",
     "LoadResult",
@@ -352,6 +353,24 @@ class AutogenerateResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "changed": self.changed}
+
+
+@dataclass
+class SquashResult:
+    """``squash``: the baseline written for versions ``first`` to
+    ``version``, the files moved to ``archive``, and whether a ``squash``
+    event went to the configured database (it needs migrata's tables)."""
+
+    version: str
+    first: str
+    baseline: str
+    archive: str
+    archived: list[str]
+    seed_tables: list[str] = field(default_factory=list)
+    recorded: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The ``-- migrata:...`` directives of a migration file's leading comment
 lines (``no-transaction``, ``transaction``, ``timeout``, ``ddl-lock-timeout``,
-``review``, ``review-required``, ``alembic-revision``), read into its
-:class:`Script`; and how a down part inherits its up part's ``no-transaction``."""
+``review``, ``review-required``, ``alembic-revision``, ``baseline-of``), read into
+its :class:`Script`; and how a down part inherits its up part's ``no-transaction``."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from migrata.util import parse_duration
 __all__ = ["apply_directives", "inherit_no_transaction"]
 
 _DIRECTIVE_RE = re.compile(r"^\s*--\s*migrata:([\w-]+)(?:\s+(.*?))?\s*$")
+_BASELINE_RE = re.compile(r"^(\d[\w.]*?)\.\.(\d[\w.]*?)(?:\s+archive\s+(\S.*))?$")
 
 
 def apply_directives(script: Script, lines: Iterable[str], path: Path, first_line: int) -> None:
@@ -49,6 +50,8 @@ def apply_directives(script: Script, lines: Iterable[str], path: Path, first_lin
             )
         elif name == "alembic-revision":
             script.alembic_revision = arg or None
+        elif name == "baseline-of":
+            _baseline_of(script, arg, path, lineno)
         elif name in ("timeout", "ddl-lock-timeout"):
             try:
                 seconds = 0.0 if name != "timeout" and arg.strip() in ("0", "off") else parse_duration(arg)
@@ -64,7 +67,7 @@ def apply_directives(script: Script, lines: Iterable[str], path: Path, first_lin
                 path=str(path),
                 line=lineno,
                 hint="known directives: -- migrata:no-transaction, -- migrata:transaction, -- migrata:timeout 30s, "
-                "-- migrata:ddl-lock-timeout 2s, -- migrata:review",
+                "-- migrata:ddl-lock-timeout 2s, -- migrata:review, -- migrata:baseline-of 1..100",
             )
 
 
@@ -75,3 +78,18 @@ def inherit_no_transaction(up: Script, down: Script) -> None:
     if up.explicit_no_transaction and not down.explicit_transaction and not down.explicit_no_transaction:
         down.transactional = False
         down.explicit_no_transaction = True
+
+
+def _baseline_of(script: Script, arg: str, path: Path, lineno: int) -> None:
+    """``-- migrata:baseline-of FIRST..LAST [archive DIR]``: the file is the
+    baseline ``migrata squash`` wrote for the versions FIRST to LAST."""
+    m = _BASELINE_RE.match(arg)
+    if not m:
+        raise MigrationFileError(
+            f"'-- migrata:baseline-of {arg}' names no range of versions",
+            path=str(path),
+            line=lineno,
+            hint="write it as '-- migrata:baseline-of 1..100' (optionally followed by 'archive DIR')",
+        )
+    script.baseline_of = (m.group(1), m.group(2))
+    script.baseline_archive = m.group(3)

@@ -165,6 +165,9 @@ class Script:
     explicit_no_transaction: bool = False  # the author asked for it
     explicit_transaction: bool = False  # the author asked for a transaction (a down part overriding its up part)
     alembic_revision: str | None = None  # `-- migrata:alembic-revision ID`: imported from Alembic
+    #: `-- migrata:baseline-of FIRST..LAST [archive DIR]`: written by `migrata squash`
+    baseline_of: tuple[str, str] | None = None
+    baseline_archive: str | None = None
 
 
 @dataclass(slots=True)
@@ -306,7 +309,8 @@ class MigrationState:
     version: str
     name: str
     kind: str
-    state: str  # applied, pending, out-of-order, changed, failed, running, missing, renamed, outdated, baseline
+    state: str  # applied, pending, out-of-order, changed, failed, running, missing, renamed, outdated, baseline,
+    # squashed (applied before `migrata squash` archived its file into a baseline)
     checksum: str | None = None  # of the file
     applied_checksum: str | None = None
     applied_at: str | None = None

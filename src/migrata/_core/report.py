@@ -19,6 +19,8 @@ from migrata._core.model import (
     MigrationState,
     Plan,
     Problem,
+    Version,
+    VersionKey,
     refusals,
 )
 from migrata._core.source import Source
@@ -101,13 +103,14 @@ def build_report(
         row = by_key.pop(m.version.key, None)
         if row is None:
             states.append(_state(m, _pending_state(m, top, out_of_order, problems)))
+            _below_baseline(m, rows, problems, source.ordering)
         elif row.status in (FAILED, RUNNING):
             states.append(_state(m, row.status, row))
             problems.append(_dirty_problem(row))
         elif row.status == RESUMABLE:  # `up` runs it again; the file may have been fixed meanwhile
             states.append(_state(m, RESUMABLE, row))
             problems.append(_resumable_problem(row))
-        elif row.checksum != m.checksum and row.kind != "baseline":
+        elif row.checksum != m.checksum and row.kind != "baseline" and not _squashed_last(m, row):
             states.append(_state(m, "changed", row))
             problems.append(
                 Problem(
@@ -120,9 +123,11 @@ def build_report(
         else:
             states.append(_state(m, "applied", row))
     renamed = _renames(source, rows, by_key)
+    squashed = _squashed_ranges(source)
     for row in sorted(by_key.values(), key=lambda r: r.version_key or ()):
         new = renamed.get(row.version)
-        states.append(_orphan(row, problems, _rename_problem(row, new, source, rows) if new else None))
+        state = _orphan(row, problems, _rename_problem(row, new, source, rows) if new else None, squashed)
+        states.append(state)
     by_id = {r.version: r for r in rows if r.version_key is None}
     for m in source.repeatables:
         row = by_id.pop(m.id, None)
@@ -195,11 +200,63 @@ def _rename_problem(row: AppliedMigration, m: Migration, source: Source, rows: S
     )
 
 
-def _orphan(row: AppliedMigration, problems: list[Problem], renamed: Problem | None = None) -> MigrationState:
+def _squashed_ranges(source: Source) -> list[tuple[VersionKey, VersionKey]]:
+    """The (first, last) version keys that baselines written by ``migrata squash`` stand for."""
+    out = []
+    for m in source.versioned:
+        if m.up.baseline_of:
+            first, last = m.up.baseline_of
+            out.append((Version.parse(first, source.ordering).key, Version.parse(last, source.ordering).key))
+    return out
+
+
+def _squashed_last(m: Migration, row: AppliedMigration) -> bool:
+    """``row`` is the archived migration that ``m``, a baseline, took the
+    version of: a database migrated the long way, not an edited baseline."""
+    return m.up.baseline_of is not None and row.status == APPLIED and row.name != m.name
+
+
+def _below_baseline(m: Migration, rows: Sequence[AppliedMigration], problems: list[Problem], ordering: str) -> None:
+    """A pending baseline on a database that applied some of the versions it
+    squashed: the baseline would create what exists; the archive goes first."""
+    if m.up.baseline_of is None or m.version is None:
+        return
+    first = Version.parse(m.up.baseline_of[0], ordering).key
+    done = [r for r in applied_rows(rows) if r.version_key and first <= r.version_key < m.version.key]
+    if not done:
+        return
+    archive = m.up.baseline_archive or "archive"
+    folder = m.path.parent / archive
+    problems.append(
+        Problem(
+            "below-baseline",
+            f"the database is at {done[-1].version}, below {m.label}, the baseline that squashed "
+            f"{m.up.baseline_of[0]}..{m.up.baseline_of[1]}: it cannot run the baseline",
+            version=m.id,
+            hint=f"bring it to {m.id} with the archived migrations first: "
+            f"`migrata up {m.id} --migrations {folder}`, then `migrata up`",
+        )
+    )
+
+
+def applied_rows(rows: Sequence[AppliedMigration]) -> list[AppliedMigration]:
+    out = [r for r in rows if r.status == APPLIED and r.version_key is not None]
+    return sorted(out, key=lambda r: r.version_key or ())
+
+
+def _orphan(
+    row: AppliedMigration,
+    problems: list[Problem],
+    renamed: Problem | None = None,
+    squashed: Sequence[tuple[VersionKey, VersionKey]] = (),
+) -> MigrationState:
     s = MigrationState(version=row.version, name=row.name, kind=row.kind, state="missing")
     _fill(s, row)
+    key = row.version_key
     if row.kind == "baseline":
         s.state = "baseline"
+    elif row.status == APPLIED and key is not None and any(lo <= key <= hi for lo, hi in squashed):
+        s.state = "squashed"  # its file is in the archive a baseline replaced it with
     elif row.status in (FAILED, RUNNING):
         s.state = row.status
         problems.append(_dirty_problem(row))
@@ -235,7 +292,7 @@ _REFUSALS: tuple[tuple[tuple[str, ...], type[ValidationError]], ...] = (
     ((FAILED, RUNNING), DirtyStateError),
     (("checksum",), ChecksumMismatchError),
     (("renamed",), ValidationError),
-    (("missing",), ValidationError),
+    (("missing", "below-baseline"), ValidationError),
     (("out-of-order",), OutOfOrderError),
 )
 

@@ -389,6 +389,13 @@ class Backend(ABC):
         """Write a consistent backup of the whole database (migrata's tables
         included) to ``path``, safely while other sessions write."""
 
+    def run_dump(self, args: list[str], tables: Sequence[str] = ()) -> str:
+        """Run the server's dump program (pg_dump, mariadb-dump) on this
+        database with ``args`` (only ``tables``, when given) and return what
+        it printed; the password goes through the environment or an option
+        file, never the command line."""
+        raise DatabaseError(f"{self.dialect} has no dump program")
+
     @abstractmethod
     def check_backup(self, path: Path) -> str | None:
         """Read the backup at ``path`` through: None when it is complete and

@@ -25,7 +25,7 @@ import math
 import re
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -498,6 +498,11 @@ class MySQLBackend(Backend):
                     self.url.database or "",
                 ]
             )
+
+    def run_dump(self, args: list[str], tables: Sequence[str] = ()) -> str:
+        with self._option_file() as cnf:
+            dump = self._client("mariadb-dump", "mysqldump")
+            return self._run([dump, f"--defaults-extra-file={cnf}", *args, self.url.database or "", *tables])
 
     def check_backup(self, path: Path) -> str | None:
         with open(path, "rb") as fh:

@@ -442,6 +442,10 @@ class PostgresBackend(Backend):
     def backup_to(self, path: Path) -> None:
         self._run(["pg_dump", "--format=custom", "--no-password", f"--file={path}"])
 
+    def run_dump(self, args: list[str], tables: Sequence[str] = ()) -> str:
+        only = [f"--table={self.quote_ident(t)}" for t in tables]
+        return self._run(["pg_dump", "--no-password", *args, *only])
+
     def check_backup(self, path: Path) -> str | None:
         with open(path, "rb") as fh:
             if fh.read(5) != b"PGDMP":

@@ -1,8 +1,10 @@
-"""``migrata autogenerate`` and ``migrata diff``: thin commands over
+"""``migrata autogenerate``, ``migrata diff`` and ``migrata squash``: thin commands over
 :mod:`migrata.api_schema` (which imports SQLAlchemy and alembic only when
 called, so registering these commands costs nothing)."""
 
 from __future__ import annotations
+
+from pathlib import Path
 
 import click
 
@@ -67,3 +69,40 @@ def diff_cmd(ctx: click.Context, as_json: bool) -> None:
             if item["names"]:
                 echo(f"not compared: {item['kind']} {', '.join(item['names'])}")
     ctx.exit(DRIFT_EXIT if res.drift else 0)
+
+
+@cli.command("squash")
+@click.option("--to", "to", required=True, metavar="VERSION", help="Squash the migrations up to this version.")
+@click.option(
+    "--seed-table",
+    "seed_tables",
+    multiple=True,
+    metavar="TABLE",
+    help="Write this table's rows into the baseline as INSERTs (repeatable).",
+)
+@click.option(
+    "--archive",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder for the squashed files (default: archive/ in the migrations folder).",
+)
+@json_option
+@common_options
+@click.pass_context
+def squash_cmd(ctx: click.Context, to: str, seed_tables: tuple[str, ...], archive: Path | None, as_json: bool) -> None:
+    """Squash the migrations up to --to into one baseline migration.
+
+    The migrations are replayed into a scratch database; its schema (and the
+    rows of each --seed-table) becomes VERSION_baseline.up.sql, and their
+    files move to the archive folder. Databases at or past VERSION keep
+    working; a database below it is told how to catch up from the archive.
+    """
+    setup_logging(ctx)
+    res = api_schema.squash(settings(ctx), to, seed_tables=seed_tables, archive=archive.resolve() if archive else None)
+    if as_json:
+        print_json(res.to_dict())
+        return
+    echo(f"created {res.baseline} (the schema of {res.first}..{res.version})")
+    echo(f"moved {len(res.archived)} file(s) to {res.archive}")
+    if not res.recorded:
+        err("note: no squash event recorded: the configured database has no migrata history")

@@ -42,7 +42,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migration, Version, VersionKey
-from migrata._core.source import Source
+from migrata._core.source import Source, load_source
 from migrata.backends.base import Backend
 from migrata.errors import DirtyStateError, UsageError, ValidationError
 from migrata.ops.repair import record_applied
@@ -291,12 +291,34 @@ def _alembic(query: Any, name: str, table: str, source: Source, database: str) -
         )
     found = [m for m in source.versioned if m.up.alembic_revision == heads[0] and m.version is not None]
     if not found:
+        _below_baseline(heads[0], source, database)
         raise ValidationError(
             f"Alembic left {database} at revision {heads[0]}, which no migration in {source.directory} records",
             hint="import the Alembic project (again) with `migrata import alembic DIR`: every revision up to "
             "that one gets its migration",
         )
     return _Theirs(upto=found[0].version)
+
+
+def _below_baseline(revision: str, source: Source, database: str) -> None:
+    """Alembic left the database at a revision that ``migrata squash``
+    archived: say how to catch up from the archive (as ``up`` says for a
+    database migrata left below a baseline)."""
+    for m in source.versioned:
+        if m.up.baseline_of is None:
+            continue
+        folder = m.path.parent / (m.up.baseline_archive or "archive")
+        if not folder.is_dir():
+            continue
+        archived = load_source(folder, allow_empty=source.allow_empty, ordering=source.ordering)
+        hit = next((a for a in archived.versioned if a.up.alembic_revision == revision), None)
+        if hit is not None:
+            raise ValidationError(
+                f"Alembic left {database} at revision {revision} (migration {hit.id}, archived), below "
+                f"{m.label}, the baseline that squashed {'..'.join(m.up.baseline_of)}",
+                hint=f"bring it to {m.id} with the archived migrations first: "
+                f"`migrata up {m.id} --migrations {folder}`, then `migrata up`",
+            )
 
 
 def take_over_alembic(sess: Session, *, dry_run: bool, sql: bool = False) -> list[AppliedMigration]:

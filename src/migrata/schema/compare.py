@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
 from migrata.backends.base import Backend
@@ -168,7 +169,17 @@ def _compare_default(
         return rendered_inspected is not None
     if rendered_inspected is None:
         return True
-    return _norm_default(rendered_inspected) != _norm_default(rendered)
+    return not _same_default(_norm_default(rendered_inspected), _norm_default(rendered))
+
+
+def _same_default(a: str | None, b: str | None) -> bool:
+    """Equal, or the same number written two ways (MySQL keeps a DECIMAL's scale: 0.00 for 0)."""
+    if a == b:
+        return True
+    try:
+        return a is not None and b is not None and Decimal(a) == Decimal(b)
+    except InvalidOperation:
+        return False
 
 
 def _autoincrement_default(text: str) -> bool:
@@ -190,13 +201,15 @@ def _check_constraints(
 
     insp = sa.inspect(conn)
     present = set(insp.get_table_names()) - exclude
+    wanted = [t for t in metadata.sorted_tables if t.name in present]
+    # one query for every table (SQLAlchemy's multi-table reflection), not one per table
+    found = insp.get_multi_check_constraints(filter_names=[t.name for t in wanted]) if wanted else {}
+    by_table = {table: checks for (_schema, table), checks in found.items()}
     out = []
-    for table in metadata.sorted_tables:
-        if table.name not in present:
-            continue
+    for table in wanted:
         have = {
             _check_key(c.get("name"), c["sqltext"]): (c.get("name"), c["sqltext"])
-            for c in insp.get_check_constraints(table.name)
+            for c in by_table.get(table.name, [])
             if not _json_check(c["sqltext"])
         }
         want = {

@@ -308,8 +308,8 @@ def history(
     with session(config, **overrides) as sess:
         if not sess.database_exists():
             return HistoryResult(sess.database, [])
-        if version is not None and Version.is_version(version):
-            version = Version.parse(version).canonical
+        if version is not None and Version.is_version(version, sess.settings.ordering):
+            version = Version.parse(version, sess.settings.ordering).canonical
         return HistoryResult(sess.database, sess.ledger.events(limit=limit, version=version))
 
 
@@ -390,11 +390,11 @@ def repair(
     chosen = [forget, mark_applied, resume or resume_from is not None]
     if sum(chosen) > 1:
         raise UsageError("choose one of --forget, --mark-applied and --resume")
-    if version is not None and Version.is_version(version):
-        version = Version.parse(version).canonical
     from migrata.ops.repair import repair_history
 
     with session(config, **overrides) as sess:
+        if version is not None and Version.is_version(version, sess.settings.ordering):
+            version = Version.parse(version, sess.settings.ordering).canonical
         return repair_history(
             sess,
             version,

@@ -69,6 +69,13 @@ def _parse_versions(value: Any) -> str:
     return text
 
 
+def _parse_ordering(value: Any) -> str:
+    text = _parse_str(value).lower()
+    if text not in ("number", "name"):
+        raise ValueError("must be 'number' or 'name'")
+    return text
+
+
 def _parse_bool(value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -193,6 +200,7 @@ KEYS: dict[str, Callable[[Any], Any]] = {
     "ddl_retries": _parse_positive_int,
     "out_of_order": _parse_out_of_order,
     "file_pattern": _parse_patterns,
+    "ordering": _parse_ordering,
     "allow_empty": _parse_bool,
     "mixed": _parse_bool,
     "create_database": _parse_bool,
@@ -254,6 +262,7 @@ class Settings:
     ddl_retries: int = 5  # attempts of a migration whose lock wait timed out
     out_of_order: str = "refuse"
     file_pattern: list[str] = field(default_factory=list)
+    ordering: str = "number"  # "name": a file's whole base name is its version
     allow_empty: bool = False
     mixed: bool = False
     create_database: bool = False  # `up` creates a missing database (server databases)

@@ -79,7 +79,9 @@ class Session:
         if self._source is None:
             s = self.settings
             try:
-                self._source = load_source(s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty)
+                self._source = load_source(
+                    s.migrations, patterns=s.file_pattern, allow_empty=s.allow_empty, ordering=s.ordering
+                )
             except ConfigError as exc:  # a file_pattern: say where it was set
                 origin = s.origins.get("file_pattern")
                 if not origin or not exc.message.startswith("file_pattern"):
@@ -146,7 +148,7 @@ class Session:
     def ledger(self) -> Ledger:
         """migrata's tables on the connected database."""
         if self._ledger is None:
-            self._ledger = Ledger(self.backend, self.settings.table)
+            self._ledger = Ledger(self.backend, self.settings.table, ordering=self.settings.ordering)
         return self._ledger
 
     def database_exists(self) -> bool:
@@ -307,7 +309,7 @@ class Session:
             backend, ledger = self.backend, self.ledger
         else:
             backend = self.unconnected_backend()
-            ledger = Ledger(backend, self.settings.table)
+            ledger = Ledger(backend, self.settings.table, ordering=self.settings.ordering)
         s = self.settings
         runner = Runner(
             backend,

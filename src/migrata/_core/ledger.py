@@ -81,9 +81,10 @@ class Event:
 class Ledger:
     """Reads and writes migrata's tables through a backend."""
 
-    def __init__(self, backend: Backend, table: str) -> None:
+    def __init__(self, backend: Backend, table: str, *, ordering: str = "number") -> None:
         self.backend = backend
         self.table = table
+        self.ordering = ordering  # how history's version text orders (the set's `ordering`)
         self.events_table = events_table_name(table)
         self.backfills_table = backfills_table_name(table)
         self.ph = backend.placeholder
@@ -162,6 +163,8 @@ class Ledger:
                 return []
             self.check_ours()
             raw = self.backend.query(sql)  # another migrator created the table just now
+        if self.ordering != "number":
+            return [AppliedMigration(*r).order_by(self.ordering) for r in raw]
         return [AppliedMigration(*r) for r in raw]
 
     def check_ours(self) -> None:

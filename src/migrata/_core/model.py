@@ -18,63 +18,114 @@ FAILED = "failed"
 #: the backfill resumes after its last committed batch.
 RESUMABLE = "resumable"
 
-_VERSION_RE = re.compile(r"^\d+(?:[._]\d+)*$")
-_PARTS_RE = re.compile(r"[._]")
+#: How a file's base name becomes a version (the ``ordering`` setting).
+ORDERINGS = ("number", "name")
+
+# digits in parts (dots or underscores), then optionally a build number after
+# a hyphen, as semantic versions are written for migrations (2.0.0-001)
+_VERSION_RE = re.compile(r"^\d+(?:[._]\d+)*(?:-\d+(?:[._]\d+)*)?$")
+_PARTS_RE = re.compile(r"[._-]")
+_RELEASE_END = -1  # in a key: the release parts end here and the build number follows
+_NAME_TAG = -2  # first item of a name's key: no number key starts with it
+
+
+def _trim(parts: tuple[int, ...]) -> tuple[int, ...]:
+    while len(parts) > 1 and parts[-1] == 0:
+        parts = parts[:-1]
+    return parts
+
+
+VersionKey = tuple[int | str, ...]  # what versions compare by (Version.key)
 
 
 class Version:
-    """A migration version: one or more integer parts compared as numbers.
+    """A migration version, one type for the three ways a set orders them.
 
-    ``2`` sorts before ``10``, zero padding is optional (``000002 == 2``) and
-    multi-part versions (``2.4.1``, ``2_4_1``) compare part by part, trailing
-    zero parts ignored (``1.0 == 1``). Immutable; ``key`` (the parts compared)
-    and ``canonical`` (the form stored in history) are worked out once, when
-    it is made: a command compares and prints every migration's version.
+    * A number (``ordering = "number"``, the default): integer parts compared
+      as numbers. ``2`` sorts before ``10``, zero padding is optional
+      (``000002 == 2``) and multi-part versions (``2.4.1``, ``2_4_1``)
+      compare part by part, trailing zero parts ignored (``1.0 == 1``).
+    * A semantic version with a build number (``2.0.0-001``, also under
+      ``"number"``): the release parts first, then the build number, so
+      ``2.0.0-001 < 2.0.0-002 < 2.1.0-001 < 10.0.0-001``; a bare ``2.0.0``
+      sorts before its numbered builds.
+    * A name (``ordering = "name"``): the text as written, ordered by name.
+
+    Immutable; ``key`` (what is compared) and ``canonical`` (the form stored
+    in history) are worked out once, when it is made: a command compares and
+    prints every migration's version. Keys of different kinds never raise
+    when compared (a name's key starts with a tag no number has).
     """
 
     __slots__ = ("canonical", "key", "parts", "text")
 
-    parts: tuple[int, ...]
+    parts: tuple[int, ...]  # the numbers, the build number's last; () for a name
     text: str  # as written (file name or command line)
-    key: tuple[int, ...]
-    canonical: str  # parts without padding, joined by dots
+    key: VersionKey
+    canonical: str  # parts without padding, joined by dots (build after '-'); a name as written
 
-    def __init__(self, parts: tuple[int, ...], text: str) -> None:
-        key = parts
-        while len(key) > 1 and key[-1] == 0:
-            key = key[:-1]
+    def __init__(self, parts: tuple[int, ...], text: str, release: int | None = None) -> None:
+        """A number version; ``release``: how many of ``parts`` come before
+        a build number (None: there is none)."""
         setattr_ = object.__setattr__
         setattr_(self, "parts", parts)
         setattr_(self, "text", text)
-        setattr_(self, "key", key)
-        setattr_(self, "canonical", str(parts[0]) if len(parts) == 1 else ".".join(map(str, parts)))
+        if release is None:
+            setattr_(self, "key", _trim(parts))
+            setattr_(self, "canonical", str(parts[0]) if len(parts) == 1 else ".".join(map(str, parts)))
+        else:
+            head, build = parts[:release], parts[release:]
+            setattr_(self, "key", (*_trim(head), _RELEASE_END, *_trim(build)))
+            setattr_(self, "canonical", ".".join(map(str, head)) + "-" + ".".join(map(str, build)))
+
+    @classmethod
+    def named(cls, text: str) -> Version:
+        """A version that is a name, ordered by name (``ordering = "name"``)."""
+        self = cls.__new__(cls)
+        setattr_ = object.__setattr__
+        setattr_(self, "parts", ())
+        setattr_(self, "text", text)
+        setattr_(self, "key", (_NAME_TAG, text))
+        setattr_(self, "canonical", text)
+        return self
 
     def __setattr__(self, name: str, value: object) -> None:
         raise AttributeError(f"cannot assign to {name!r}: a Version does not change")
 
     def __repr__(self) -> str:
-        return f"Version(parts={self.parts!r}, text={self.text!r})"
+        return f"Version(parts={self.parts!r}, text={self.text!r})" if self.parts else f"Version.named({self.text!r})"
 
     @classmethod
-    def parse(cls, text: str) -> Version:
+    def parse(cls, text: str, ordering: str = "number") -> Version:
+        """The version ``text`` (a file's version, a target, a history row)
+        means in a set ordered by ``ordering``; ValueError when it means none."""
         text = text.strip()
+        if ordering == "name":
+            if not text or text.startswith("R__"):
+                raise ValueError(f"not a version: {text!r}")
+            return cls.named(text)
         if text[:1] in ("V", "v") and _VERSION_RE.match(text[1:]):
             text = text[1:]
         if not _VERSION_RE.match(text):
             raise ValueError(f"not a version: {text!r}")
-        return cls(tuple(int(p) for p in _PARTS_RE.split(text)), text)
+        return cls.from_digits(text)
 
     @classmethod
     def from_digits(cls, text: str) -> Version:
         """A version from text a file-name pattern already matched as digits
-        separated by dots or underscores (no second check)."""
+        separated by dots or underscores, maybe with a build number after a
+        hyphen (no second check)."""
         if text.isdigit():  # the common case: one part
             return cls((int(text),), text)
-        return cls(tuple(map(int, _PARTS_RE.split(text))), text)
+        release, dash, build = text.partition("-")
+        parts = tuple(map(int, _PARTS_RE.split(text)))
+        return cls(parts, text, len(_PARTS_RE.split(release)) if dash else None)
 
     @staticmethod
-    def is_version(text: str) -> bool:
+    def is_version(text: str, ordering: str = "number") -> bool:
         text = text.strip()
+        if ordering == "name":
+            return bool(text) and not text.startswith("R__")
         if text[:1] in ("V", "v"):
             text = text[1:]
         return bool(_VERSION_RE.match(text))
@@ -149,7 +200,11 @@ class Migration:
     def label(self) -> str:
         if self.kind == "file":  # a file checked on its own (validate --file)
             return self.name
-        return f"{self.id} {self.name}" if self.version else f"R__{self.name}"
+        if self.version is None:
+            return f"R__{self.name}"
+        if not self.version.parts and self.id.endswith(self.name):  # a name that spells it already
+            return self.id
+        return f"{self.id} {self.name}"
 
 
 @dataclass(slots=True)
@@ -169,7 +224,7 @@ class AppliedMigration:
     progress: int | None = None  # statements completed (journal), for non-transactional runs
     statements: int | None = None  # statements in the run
     direction: str | None = None  # "up" or "down": what the last run did (dirty rows)
-    version_key: tuple[int, ...] | None = field(init=False, repr=False, compare=False)
+    version_key: VersionKey | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         v = self.version
@@ -179,6 +234,13 @@ class AppliedMigration:
             self.version_key = None
         else:
             self.version_key = Version.parse(v).key
+
+    def order_by(self, ordering: str) -> AppliedMigration:
+        """This row keyed as a set ordered by ``ordering`` reads its version
+        (rows are read as numbers first: the default)."""
+        if ordering != "number" and not self.repeatable:
+            self.version_key = Version.parse(self.version, ordering).key if self.version.strip() else None
+        return self
 
     @property
     def repeatable(self) -> bool:

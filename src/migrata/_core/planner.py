@@ -63,12 +63,12 @@ def resolve_target(
         return None
     if direction == "down" and (word in (BASE, "zero") or (word == "0" and source.get("0") is None)):
         return BASE
-    if not Version.is_version(text):
+    if not Version.is_version(text, source.ordering):
         raise UnknownTargetError(
             f"target {text!r} is not a version",
             hint="give a version such as 3 or 20251016093000, 'head' (up) or 'base' (down)",
         )
-    version = Version.parse(text)
+    version = Version.parse(text, source.ordering)
     known = source.get(version) is not None or any(r.version_key == version.key for r in rows)
     if not known:
         raise UnknownTargetError(
@@ -143,7 +143,7 @@ def plan_down(
     if target == BASE:
         chosen = done
     elif isinstance(target, Version):
-        if current is None or target > Version.parse(current):
+        if current is None or target > Version.parse(current, source.ordering):
             raise UsageError(
                 f"version {target} is ahead of the current version {current or 'base (nothing applied)'}",
                 hint=f"to go forward run `migrata up {target}`",

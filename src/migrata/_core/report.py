@@ -20,6 +20,7 @@ from migrata._core.model import (
     Plan,
     Problem,
     Version,
+    VersionKey,
     refusals,
 )
 from migrata._core.source import Source
@@ -96,13 +97,13 @@ def build_report(
     problems: list[Problem] = []
     by_key = {r.version_key: r for r in rows if r.version_key is not None}
     applied_keys = [k for k, r in by_key.items() if r.status == APPLIED]
-    top = max(applied_keys) if applied_keys else None
+    top = by_key[max(applied_keys)] if applied_keys else None
     for m in source.versioned:
         assert m.version is not None
         row = by_key.pop(m.version.key, None)
         if row is None:
             states.append(_state(m, _pending_state(m, top, out_of_order, problems)))
-            _below_baseline(m, rows, problems)
+            _below_baseline(m, rows, problems, source.ordering)
         elif row.status in (FAILED, RUNNING):
             states.append(_state(m, row.status, row))
             problems.append(_dirty_problem(row))
@@ -144,17 +145,17 @@ def build_report(
     return states, problems
 
 
-def _pending_state(m: Migration, top: tuple[int, ...] | None, out_of_order: str, problems: list[Problem]) -> str:
+def _pending_state(m: Migration, top: AppliedMigration | None, out_of_order: str, problems: list[Problem]) -> str:
     """The state of a pending versioned migration: older than the newest
-    applied one is out of order (a problem unless the policy allows it)."""
+    applied one (``top``) is out of order (a problem unless the policy allows it)."""
     assert m.version is not None
-    if top is None or m.version.key >= top:
+    if top is None or top.version_key is None or m.version.key >= top.version_key:
         return "pending"
     if out_of_order == "refuse":
         problems.append(
             Problem(
                 "out-of-order",
-                f"{m.label} is pending but older than the applied version {'.'.join(map(str, top))}",
+                f"{m.label} is pending but older than the applied version {top.version}",
                 version=m.id,
                 hint="apply it with `migrata up --out-of-order`, or renumber it",
             )
@@ -199,13 +200,13 @@ def _rename_problem(row: AppliedMigration, m: Migration, source: Source, rows: S
     )
 
 
-def _squashed_ranges(source: Source) -> list[tuple[tuple[int, ...], tuple[int, ...]]]:
+def _squashed_ranges(source: Source) -> list[tuple[VersionKey, VersionKey]]:
     """The (first, last) version keys that baselines written by ``migrata squash`` stand for."""
     out = []
     for m in source.versioned:
         if m.up.baseline_of:
             first, last = m.up.baseline_of
-            out.append((Version.parse(first).key, Version.parse(last).key))
+            out.append((Version.parse(first, source.ordering).key, Version.parse(last, source.ordering).key))
     return out
 
 
@@ -215,12 +216,12 @@ def _squashed_last(m: Migration, row: AppliedMigration) -> bool:
     return m.up.baseline_of is not None and row.status == APPLIED and row.name != m.name
 
 
-def _below_baseline(m: Migration, rows: Sequence[AppliedMigration], problems: list[Problem]) -> None:
+def _below_baseline(m: Migration, rows: Sequence[AppliedMigration], problems: list[Problem], ordering: str) -> None:
     """A pending baseline on a database that applied some of the versions it
     squashed: the baseline would create what exists; the archive goes first."""
     if m.up.baseline_of is None or m.version is None:
         return
-    first = Version.parse(m.up.baseline_of[0]).key
+    first = Version.parse(m.up.baseline_of[0], ordering).key
     done = [r for r in applied_rows(rows) if r.version_key and first <= r.version_key < m.version.key]
     if not done:
         return
@@ -247,7 +248,7 @@ def _orphan(
     row: AppliedMigration,
     problems: list[Problem],
     renamed: Problem | None = None,
-    squashed: Sequence[tuple[tuple[int, ...], tuple[int, ...]]] = (),
+    squashed: Sequence[tuple[VersionKey, VersionKey]] = (),
 ) -> MigrationState:
     s = MigrationState(version=row.version, name=row.name, kind=row.kind, state="missing")
     _fill(s, row)

@@ -31,8 +31,8 @@ from migrata._core.ledger import Ledger
 from migrata._core.lockwaits import LockWaits
 from migrata._core.model import Plan, Step
 from migrata._core.placeholders import Placeholders
+from migrata._core.pymigration import load_python
 from migrata._core.render import render_plan
-from migrata._core.source import load_python
 from migrata._core.steps import JOURNAL, TRANSACTION, Prepared, StepResult
 from migrata._core.transaction import run_transaction
 from migrata.backends.base import Backend, Statement

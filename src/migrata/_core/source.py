@@ -10,6 +10,12 @@ setting are tried before these):
 * ``000001_name.py`` with ``up(ctx)`` and optional ``down(ctx)``
 * ``V1__name.sql``, ``V2_4_1__name.sql``, ``U1__name.sql`` (undo), ``R__name.sql``
   (Flyway)
+* versions may be semantic with a build number (``v2.0.0-001_name.up.sql``,
+  ``V2.0.0-001__name.sql``)
+
+With ``ordering = "name"`` the whole base name (before ``.up.sql``,
+``_up.sql``, ``.down.sql``, ``_down.sql``, ``.sql`` or ``.py``) is the
+version, ordered by name; ``R__name.sql`` stays repeatable.
 
 The set is checked as a whole before anything runs; every problem raises
 :class:`~migrata.errors.MigrationFileError` naming the file.
@@ -20,17 +26,14 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
 from migrata._core.directives import apply_directives, inherit_no_transaction
-from migrata._core.model import Migration, Script, Step, Version
+from migrata._core.model import Migration, Script, Step, Version, VersionKey
+from migrata._core.pymigration import load_python
 from migrata.errors import ConfigError, IrreversibleError, MigrationFileError
-from migrata.util import parse_duration
 
 __all__ = [
     "Source",
@@ -47,8 +50,8 @@ __all__ = [
 
 # The leading integer is the version (dots make multi-part versions: 2.4.1);
 # Flyway names also separate parts with underscores (V2_4_1__name.sql).
-_V = r"(?P<version>\d+(?:\.\d+)*)"
-_FLYWAY_V = r"(?P<version>\d+(?:[._]\d+)*)"
+_V = r"v?(?P<version>\d+(?:\.\d+)*(?:-\d+(?:\.\d+)*)?)"
+_FLYWAY_V = r"(?P<version>\d+(?:[._]\d+)*(?:-\d+(?:[._]\d+)*)?)"
 _BUILTIN_PATTERNS: list[tuple[str, str]] = [
     # (regex, what a match is); direction comes from the group or the kind.
     (rf"^{_V}_(?P<name>.+)\.(?P<direction>up|down)\.sql$", "sql"),
@@ -57,6 +60,14 @@ _BUILTIN_PATTERNS: list[tuple[str, str]] = [
     (r"^R__(?P<name>.+)\.sql$", "repeatable"),
     (rf"^{_V}_(?P<name>.+)\.py$", "py"),
     (rf"^{_V}_(?P<name>.+)\.sql$", "sql-single"),
+]
+# ordering = "name": the base name is the version; its name drops a leading number
+_NAMED_V = r"(?P<version>(?:\d+[._-]?)?(?P<name>.+?))"
+_NAMED_PATTERNS: list[tuple[str, str]] = [
+    (r"^R__(?P<name>.+)\.sql$", "repeatable"),
+    (rf"^{_NAMED_V}[._](?P<direction>up|down)\.sql$", "sql"),
+    (rf"^{_NAMED_V}\.py$", "py"),
+    (rf"^{_NAMED_V}\.sql$", "sql-single"),
 ]
 _IGNORED_SUFFIXES = (".verify.sql",)
 _ACCEPTED_FORMS = (
@@ -119,6 +130,7 @@ def compile_patterns(patterns: Iterable[str]) -> list[re.Pattern[str]]:
 
 
 _BUILTIN = [(re.compile(rx), kind) for rx, kind in _BUILTIN_PATTERNS]
+_NAMED = [(re.compile(rx), kind) for rx, kind in _NAMED_PATTERNS]
 
 
 @dataclass(slots=True)
@@ -130,8 +142,9 @@ class _Part:
     name: str
 
 
-def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
-    """What the file at ``path`` is, or None when no pattern matches."""
+def classify(path: Path, custom: list[re.Pattern[str]], ordering: str = "number") -> _Part | None:
+    """What the file at ``path`` is, or None when no pattern matches;
+    ``ordering`` says how its base name becomes a version."""
     fname = path.name
     for rx in custom:
         m = rx.match(fname)
@@ -143,15 +156,18 @@ def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
                     path=str(path),
                 )
             kind = "py" if fname.endswith(".py") else "sql"
-            return _Part(path, kind, direction, _custom_version(rx, m.group("version"), path), m.group("name"))
-    for rx, what in _BUILTIN:
+            version = _custom_version(rx, m.group("version"), path, ordering)
+            return _Part(path, kind, direction, version, m.group("name"))
+    by_name = ordering == "name"
+    for rx, what in _NAMED if by_name else _BUILTIN:
         m = rx.match(fname)
         if not m:
             continue
         name = m.group("name")
         if what == "repeatable":
             return _Part(path, "repeatable", "up", None, name)
-        version = Version.from_digits(m.group("version"))
+        text = m.group("version")
+        version = Version.named(text) if by_name else Version.from_digits(text)
         if what == "sql":
             return _Part(path, "sql", m.group("direction"), version, name)
         if what == "sql-up":
@@ -164,16 +180,17 @@ def classify(path: Path, custom: list[re.Pattern[str]]) -> _Part | None:
     return None
 
 
-def _custom_version(rx: re.Pattern[str], text: str | None, path: Path) -> Version:
+def _custom_version(rx: re.Pattern[str], text: str | None, path: Path, ordering: str) -> Version:
     """The version a ``file_pattern`` captured; text that is no version is
-    the pattern's fault (a setting), not the file's."""
-    if text is None or not Version.is_version(text):
+    the pattern's fault (a setting), not the file's. By name, any text is."""
+    if text is None or not Version.is_version(text, ordering):
+        what = "any text but R__..." if ordering == "name" else "digits, parts separated by dots or underscores"
         raise ConfigError(
             f"file_pattern {rx.pattern!r} matches {path} but its version group captured {text!r}, "
-            "which is not a version (digits, parts separated by dots or underscores)",
-            hint=r"make the group capture only the number, e.g. (?P<version>\d+)",
+            f"which is not a version ({what})",
+            hint=r"make the group capture only the number, e.g. (?P<version>\d+), or set ordering = 'name'",
         )
-    return Version.parse(text)
+    return Version.parse(text, ordering)
 
 
 def _candidates(directory: Path) -> list[Path]:
@@ -308,85 +325,6 @@ def _lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
-# --- Python migrations --------------------------------------------------------
-
-_PY_CACHE: dict[Path, ModuleType] = {}
-
-
-def load_python(migration: Migration) -> ModuleType:
-    """Import a Python migration (once) and check it has ``up``; apply its flags."""
-    path = migration.up.path
-    module = _PY_CACHE.get(path)
-    if module is None:
-        safe_id = re.sub(r"\W", "_", migration.id)
-        mod_name = f"migrata_migration_{safe_id}_{abs(hash(path)) % 10**8}"
-        import importlib.util
-
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        if spec is None or spec.loader is None:
-            raise MigrationFileError("cannot be imported", path=str(path))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except Exception as exc:  # noqa: BLE001 - any import failure is the file's
-            sys.modules.pop(mod_name, None)
-            line = _traceback_line(exc, path)
-            raise MigrationFileError(
-                f"fails to import: {type(exc).__name__}: {exc}", path=str(path), line=line
-            ) from exc
-        if not callable(getattr(module, "up", None)):
-            raise MigrationFileError(
-                "a Python migration must define up(ctx)",
-                path=str(path),
-                hint="add `def up(ctx): ...` that applies the change with ctx.execute(sql)",
-            )
-        down = getattr(module, "down", None)
-        if down is not None and not callable(down):
-            raise MigrationFileError(
-                f"down = {down!r:.40}: a Python migration's down must be a function, down(ctx)",
-                path=str(path),
-                hint="define `def down(ctx): ...`, or remove `down` (the migration then cannot be rolled back)",
-            )
-        _PY_CACHE[path] = module
-    _apply_python_flags(migration, module)
-    return module
-
-
-def _traceback_line(exc: BaseException, path: Path) -> int | None:
-    if isinstance(exc, SyntaxError) and exc.lineno:
-        return exc.lineno
-    tb = exc.__traceback__
-    line = None
-    while tb is not None:
-        if Path(tb.tb_frame.f_code.co_filename) == path:
-            line = tb.tb_lineno
-        tb = tb.tb_next
-    return line
-
-
-def _apply_python_flags(migration: Migration, module: ModuleType) -> None:
-    transactional = bool(getattr(module, "transactional", True))
-    timeout: Any = getattr(module, "timeout", None)
-    seconds = None
-    if timeout is not None:
-        try:
-            seconds = parse_duration(timeout)
-        except ValueError as exc:
-            raise MigrationFileError(f"timeout = {timeout!r}: {exc}", path=str(migration.path)) from None
-    doc = (module.__doc__ or "").strip()
-    if doc:
-        migration.description = doc.split("\n", 1)[0].strip()
-    for script in (migration.up, migration.down):
-        if script is None:
-            continue
-        script.transactional = transactional
-        script.explicit_no_transaction = not transactional
-        script.timeout = seconds
-    if migration.down is not None and not callable(getattr(module, "down", None)):
-        migration.down = None
-
-
 # --- the whole set ------------------------------------------------------------
 
 
@@ -400,15 +338,16 @@ class Source:
     versioned: list[Migration] = field(default_factory=list)  # ascending version
     repeatables: list[Migration] = field(default_factory=list)  # by name
     allow_empty: bool = False
+    ordering: str = "number"  # how file names and targets become versions
 
     def __post_init__(self) -> None:
         self._by_key = {m.version.key: m for m in self.versioned if m.version}
 
     def get(self, version: Version | str) -> Migration | None:
         if isinstance(version, str):
-            if not Version.is_version(version):
+            if not Version.is_version(version, self.ordering):
                 return None
-            version = Version.parse(version)
+            version = Version.parse(version, self.ordering)
         return self._by_key.get(version.key)
 
     @property
@@ -468,7 +407,12 @@ def empty_down_error(m: Migration) -> IrreversibleError:
 
 
 def load_source(
-    directory: Path, *, patterns: Iterable[str] = (), allow_empty: bool = False, must_exist: bool = True
+    directory: Path,
+    *,
+    patterns: Iterable[str] = (),
+    allow_empty: bool = False,
+    must_exist: bool = True,
+    ordering: str = "number",
 ) -> Source:
     """Discover, read and parse every migration in ``directory``; refuse a broken set."""
     if not directory.is_dir():
@@ -482,13 +426,13 @@ def load_source(
                 f"migrations folder {directory} does not exist",
                 hint="create it with `migrata init`, or set `migrations` (or --migrations) to the right folder",
             )
-        return Source(directory)
+        return Source(directory, ordering=ordering)
     custom = compile_patterns(patterns)
-    ups: dict[tuple[int, ...], _Up] = {}
-    downs: dict[tuple[int, ...], tuple[_Part, Script]] = {}
+    ups: dict[VersionKey, _Up] = {}
+    downs: dict[VersionKey, tuple[_Part, Script]] = {}
     repeatables: list[Migration] = []
     for path in _candidates(directory):
-        part = classify(path, custom)
+        part = classify(path, custom, ordering)
         if part is None:
             raise MigrationFileError(
                 "file name does not parse as a migration",
@@ -521,7 +465,7 @@ def load_source(
             if m.down is not None and m.down.sql is not None and _blank_sql(m.down.sql):
                 m.empty_down = m.down.path
                 m.down = None
-    return Source(directory, versioned, repeatables, allow_empty)
+    return Source(directory, versioned, repeatables, allow_empty, ordering=ordering)
 
 
 _Up = tuple[_Part, Script, Script | None, str]  # part, up, down, checksum
@@ -554,8 +498,8 @@ def _parse_part(part: _Part, allow_empty: bool) -> tuple[Script, Script | None, 
 
 def _add_part(
     part: _Part,
-    ups: dict[tuple[int, ...], _Up],
-    downs: dict[tuple[int, ...], tuple[_Part, Script]],
+    ups: dict[VersionKey, _Up],
+    downs: dict[VersionKey, tuple[_Part, Script]],
     repeatables: list[Migration],
     allow_empty: bool,
 ) -> None:
@@ -569,7 +513,7 @@ def _add_part(
         _store_up(part, ups, up, down, digest)
 
 
-def _add_down(part: _Part, downs: dict[tuple[int, ...], tuple[_Part, Script]], script: Script) -> None:
+def _add_down(part: _Part, downs: dict[VersionKey, tuple[_Part, Script]], script: Script) -> None:
     assert part.version is not None
     key = part.version.key
     if key in downs:
@@ -577,7 +521,7 @@ def _add_down(part: _Part, downs: dict[tuple[int, ...], tuple[_Part, Script]], s
     downs[key] = (part, script)
 
 
-def _store_up(part: _Part, ups: dict[tuple[int, ...], _Up], up: Script, down: Script | None, digest: str) -> None:
+def _store_up(part: _Part, ups: dict[VersionKey, _Up], up: Script, down: Script | None, digest: str) -> None:
     assert part.version is not None
     key = part.version.key
     if key in ups:
@@ -589,5 +533,5 @@ def _duplicate(part: _Part, other: _Part) -> MigrationFileError:
     return MigrationFileError(
         f"duplicate version {part.version}: also defined by {other.path.name}",
         path=str(part.path),
-        hint="give one of them a new version number",
+        hint="give one of them a new version number, or set ordering = 'name' if the set orders files by name",
     )

@@ -21,7 +21,7 @@ from typing import Any
 
 from migrata._core.ledger import Ledger, Op, Raw
 from migrata._core.model import Migration, Step, StepResult
-from migrata._core.source import load_python
+from migrata._core.pymigration import load_python
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.context import MigrationContext
 from migrata.errors import ConnectionLostError, DDLLockTimeoutError, HistoryWriteError, MigrationFailedError, one_line

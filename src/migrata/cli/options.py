@@ -50,6 +50,11 @@ OPTIONS: list[tuple[tuple[str, ...], str, dict[str, Any]]] = [
         {"metavar": "REGEX", "multiple": True, "help": "Extra migration file-name pattern."},
     ),
     (
+        ("--ordering",),
+        "ordering",
+        {"type": click.Choice(["number", "name"]), "help": "Order files by version number or by whole name."},
+    ),
+    (
         ("--allow-empty",),
         "allow_empty",
         {"is_flag": True, "default": None, "help": "Run empty migration files as no-ops."},

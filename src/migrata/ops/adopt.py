@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migration, Version
+from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migration, Version, VersionKey
 from migrata._core.source import Source, load_source
 from migrata.backends.base import Backend
 from migrata.errors import DirtyStateError, UsageError, ValidationError
@@ -66,10 +66,10 @@ TABLES = {
 class _Theirs:
     """What the other tool's table says is applied."""
 
-    versions: dict[tuple[int, ...], Version] = field(default_factory=dict)  # exactly these
+    versions: dict[VersionKey, Version] = field(default_factory=dict)  # exactly these
     upto: Version | None = None  # golang-migrate: every version up to this one
     baseline: Version | None = None  # Flyway: every version up to this one, files or not
-    checksums: dict[tuple[int, ...], int | None] = field(default_factory=dict)  # Flyway, per version
+    checksums: dict[VersionKey, int | None] = field(default_factory=dict)  # Flyway, per version
     repeatables: dict[str, int | None] = field(default_factory=dict)  # Flyway: script name -> checksum
 
 
@@ -77,6 +77,11 @@ def adopt_history(sess: Session, tool: str, table: str | None, *, dry_run: bool)
     """What :func:`migrata.api.adopt` does, on an open session."""
     if tool not in TABLES:
         raise UsageError(f"unknown tool {tool!r}", hint=f"adopt from one of: {', '.join(TABLES)}")
+    if sess.settings.ordering != "number":
+        raise UsageError(
+            f"{tool} numbers its versions; this set is ordered by name (ordering = 'name'), so none would match",
+            hint="record what is applied with `migrata stamp NAME` (the last applied file's base name)",
+        )
     table = table or TABLES[tool]
     own = sess.settings.table
     if table in (own, events_table_name(own)):
@@ -305,7 +310,7 @@ def _below_baseline(revision: str, source: Source, database: str) -> None:
         folder = m.path.parent / (m.up.baseline_archive or "archive")
         if not folder.is_dir():
             continue
-        archived = load_source(folder, allow_empty=source.allow_empty)
+        archived = load_source(folder, allow_empty=source.allow_empty, ordering=source.ordering)
         hit = next((a for a in archived.versioned if a.up.alembic_revision == revision), None)
         if hit is not None:
             raise ValidationError(

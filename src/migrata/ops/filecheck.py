@@ -12,8 +12,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from migrata._core.model import Migration, Problem, Script, Step
+from migrata._core.pymigration import load_python
 from migrata._core.runner import prepare_step
-from migrata._core.source import classify, compile_patterns, load_python, read_text, split_sections, sql_script
+from migrata._core.source import classify, compile_patterns, read_text, split_sections, sql_script
 from migrata._core.steps import execute_body
 from migrata.backends.base import Backend
 from migrata.backends.registry import create_backend
@@ -25,8 +26,8 @@ from migrata.util import DatabaseURL
 __all__ = ["check_file"]
 
 
-def _parse(path: Path, patterns: list[str]) -> Migration:
-    part = classify(path, compile_patterns(patterns))
+def _parse(path: Path, patterns: list[str], ordering: str) -> Migration:
+    part = classify(path, compile_patterns(patterns), ordering)
     text = read_text(path)
     if part is not None and part.kind == "py":
         m = Migration(part.version, part.name, "py", Script(path), Script(path), "")
@@ -48,7 +49,7 @@ def check_file(sess: Session, path: Path) -> ValidateResult:
         raise UsageError(f"{path} does not exist")
     problems: list[Problem] = []
     try:
-        migration = _parse(path, sess.settings.file_pattern)
+        migration = _parse(path, sess.settings.file_pattern, sess.settings.ordering)
     except MigrataError as exc:
         return ValidateResult([Problem("file", exc.message, hint=exc.hint)], 1, str(path))
     scratch = _scratch(sess)

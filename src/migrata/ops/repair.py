@@ -169,9 +169,9 @@ def stamp_history(sess: Session, version: str, *, force: bool) -> StampResult:
     """What :func:`migrata.api.stamp` does, on an open session."""
     source = sess.source
     base = version.strip().lower() == planner.BASE
-    if not base and not Version.is_version(version):
+    if not base and not Version.is_version(version, source.ordering):
         raise UsageError(f"{version!r} is not a version", hint="e.g. `migrata stamp 3`")
-    target = None if base else Version.parse(version)
+    target = None if base else Version.parse(version, source.ordering)
     with sess.locked():
         rows = sess.ledger.read()
         dirty = [r for r in rows if r.status in (FAILED, RUNNING)]
@@ -195,7 +195,7 @@ def stamp_history(sess: Session, version: str, *, force: bool) -> StampResult:
                 baselines.append(target.canonical)
         removed = [r.version for r in above]
         added = record_applied(sess, chosen, baselines, removed, "stamp", None if target is None else target.canonical)
-    return StampResult(version if base else Version.parse(version).canonical, added, removed)
+    return StampResult(version if base or target is None else target.canonical, added, removed)
 
 
 def record_applied(

@@ -40,34 +40,54 @@ def create_migration(settings: Settings, name: str, kind: str = "pair") -> NewRe
             raise UsageError(f"unknown migration kind {kind!r}: use pair, single or py")
     folder = settings.migrations
     folder.mkdir(parents=True, exist_ok=True)
-    source = load_source(folder, patterns=settings.file_pattern, allow_empty=True)
+    source = load_source(folder, patterns=settings.file_pattern, allow_empty=True, ordering=settings.ordering)
     version = _next_version(source, settings.versions)
     label = f"{version} {slug}"
+    stem = f"{version}_{slug}"
     files = []
     if kind == "pair":
-        files = [(folder / f"{version}_{slug}.up.sql", "up"), (folder / f"{version}_{slug}.down.sql", "down")]
+        files = [(folder / f"{stem}.up.sql", "up"), (folder / f"{stem}.down.sql", "down")]
     elif kind == "single":
-        files = [(folder / f"{version}_{slug}.sql", "single")]
+        files = [(folder / f"{stem}.sql", "single")]
     else:
-        files = [(folder / f"{version}_{slug}.py", "py")]
+        files = [(folder / f"{stem}.py", "py")]
     for path, _ in files:
         if path.exists():
             raise UsageError(f"{path} already exists")
     for path, template in files:
         path.write_text(_TEMPLATES[template].format(label=label, name=name), encoding="utf-8")
-    return NewResult(version, [str(p) for p, _ in files])
+    return NewResult(stem if source.ordering == "name" else version, [str(p) for p, _ in files])
+
+
+_LEADING_RE = re.compile(r"^\d+")
+_LAST_NUMBER_RE = re.compile(r"\d+$")
 
 
 def _next_version(source: Source, scheme: str) -> str:
-    versions = [m.version for m in source.versioned if m.version]
-    top = max(versions) if versions else None
+    """The version text the next file starts with: after the last version,
+    in its style (a semantic version's next build; by name, the last
+    name's leading number plus one, as wide)."""
+    top = source.versioned[-1].version if source.versioned else None
+    lead = _LEADING_RE.match(top.text) if top is not None else None
     if scheme == "timestamp":
         stamp_now = int(_dt.datetime.now(_dt.UTC).strftime("%Y%m%d%H%M%S"))
-        if top is not None and top.parts[0] >= stamp_now:
-            stamp_now = top.parts[0] + 1
+        if lead is not None and int(lead.group()) >= stamp_now:
+            stamp_now = int(lead.group()) + 1
         return str(stamp_now)
     if top is None:
         return "000001"
+    if not top.parts:  # ordered by name
+        if lead is None:
+            raise UsageError(
+                f"cannot number a file after {top.text}: by name, it does not start with a number",
+                hint="create the file by hand, named to sort after the last one",
+            )
+        return str(int(lead.group()) + 1).zfill(len(lead.group()))
+    build = _LAST_NUMBER_RE.search(top.text) if "-" in top.canonical else None
+    if build is not None:  # a semantic version: the next build of the same release
+        prefix = "v" if source.versioned[-1].path.name.startswith("v") else ""
+        return prefix + top.text[: build.start()] + str(int(build.group()) + 1).zfill(len(build.group()))
+    versions = [m.version for m in source.versioned if m.version]
     width = max(len(v.text) for v in versions if v.text.isdigit()) if any(v.text.isdigit() for v in versions) else 6
     return str(top.parts[0] + 1).zfill(width)
 

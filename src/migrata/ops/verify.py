@@ -1,7 +1,8 @@
 """Verification after migrating: ``*.verify.sql`` scripts and a health check.
 
 A migration ``000003_add_tags`` may have ``000003_add_tags.verify.sql`` (any
-file ``<version>_<anything>.verify.sql`` beside it). It runs inside a
+file ``<version>_<anything>.verify.sql`` beside it; in a set ordered by
+name, ``<version>.verify.sql``). It runs inside a
 transaction that is always rolled back, so it can never change anything,
 and passes when its last query returns rows, unless that is one value which
 is false, 0 or NULL (``SELECT COUNT(*) > 0 FROM tags``); an error fails it.
@@ -21,7 +22,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from migrata._core.model import Version
+from migrata._core.model import Version, VersionKey
 from migrata._core.source import read_text
 from migrata.backends.base import StatementError
 from migrata.session import Session
@@ -29,7 +30,8 @@ from migrata.util import mask_url
 
 __all__ = ["Check", "health_check", "verify_scripts"]
 
-_VERIFY_RE = re.compile(r"^V?(?P<version>\d+(?:[._]\d+)*)_.*\.verify\.sql$")
+_VERIFY_RE = re.compile(r"^[Vv]?(?P<version>\d+(?:[._]\d+)*(?:-\d+(?:[._]\d+)*)?)_.*\.verify\.sql$")
+_VERIFY_BY_NAME_RE = re.compile(r"^(?P<version>.+)\.verify\.sql$")
 
 
 @dataclass
@@ -44,24 +46,29 @@ class Check:
         return asdict(self)
 
 
-def _scripts(folder: Path) -> dict[tuple[int, ...], list[Path]]:
-    found: dict[tuple[int, ...], list[Path]] = {}
+def _scripts(folder: Path, ordering: str) -> dict[VersionKey, list[Path]]:
+    found: dict[VersionKey, list[Path]] = {}
     if not folder.is_dir():
         return found
     for path in sorted(folder.glob("*.verify.sql")):
-        m = _VERIFY_RE.match(path.name)
+        m = (_VERIFY_BY_NAME_RE if ordering == "name" else _VERIFY_RE).match(path.name)
         if m:
-            found.setdefault(Version.parse(m.group("version")).key, []).append(path)
+            found.setdefault(Version.parse(m.group("version"), ordering).key, []).append(path)
     return found
 
 
 def verify_scripts(sess: Session, versions: list[str] | None = None) -> list[Check]:
     """Run the verify scripts of the applied migrations (or of ``versions``)."""
-    scripts = _scripts(sess.settings.migrations)
+    scripts = _scripts(sess.settings.migrations, sess.settings.ordering)
     if not scripts:
         return []
     applied = {r.version_key for r in sess.rows() if r.status == "applied" and r.version_key is not None}
-    wanted = applied if versions is None else {Version.parse(v).key for v in versions if Version.is_version(v)}
+    ordering = sess.settings.ordering
+    wanted = (
+        applied
+        if versions is None
+        else {Version.parse(v, ordering).key for v in versions if Version.is_version(v, ordering)}
+    )
     checks = []
     for key in sorted(wanted & applied):
         for path in scripts.get(key, []):

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from migrata._core import planner
-from migrata._core.model import Version
 from migrata.config import Settings
 from migrata.errors import DatabaseError
 from migrata.ops.scaffold import create_migration
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
 __all__ = ["diff_schemas", "generate"]
 
-_BEFORE_ANY = Version.parse("0")  # a replay target before every migration
+_BEFORE_ANY = planner.BASE  # a replay target before every migration
 
 
 def generate(settings: Settings, metadata: sa.MetaData, name: str, models: str) -> AutogenerateResult:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from migrata._core import planner
-from migrata._core.model import Version
+from migrata._core.model import Plan, Version
 from migrata.backends.base import Backend
 from migrata.config import Settings
 from migrata.errors import MigrataError
@@ -103,9 +103,12 @@ def replay(settings: Settings, *, target: Version | str | None = None) -> Iterat
 def _apply(sess: Session, target: Version | str | None) -> tuple[str | None, int]:
     """Apply the migrations with migrata's runner; return (version reached, steps)."""
     source = sess.source
-    if isinstance(target, str):
-        target = Version.parse(target)
-    plan = planner.plan_up(source, [], target=target, out_of_order="allow")
+    if target == planner.BASE:  # before every migration, whatever the set's ordering
+        plan = Plan("up")
+    else:
+        if isinstance(target, str):
+            target = Version.parse(target, source.ordering)
+        plan = planner.plan_up(source, [], target=target, out_of_order="allow")
     source.load_python(s.migration for s in plan.steps if s.migration.kind == "py")
     with sess.locked():
         runner = sess.runner()

@@ -52,7 +52,7 @@ def squash(
     files and record it; see the module docstring."""
     with Session(settings) as sess:
         source = sess.source
-        target = _target(source.versioned, to)
+        target = _target(source.versioned, to, source.ordering)
         assert target.version is not None
         top = target.version
         members = [m for m in source.versioned if m.version is not None and m.version <= top]
@@ -84,10 +84,10 @@ def squash(
     return result
 
 
-def _target(versioned: Sequence[Migration], to: str) -> Migration:
-    if not Version.is_version(to):
+def _target(versioned: Sequence[Migration], to: str, ordering: str) -> Migration:
+    if not Version.is_version(to, ordering):
         raise UnknownTargetError(f"--to {to!r} is not a version", hint="give the version to squash up to, e.g. 100")
-    wanted = Version.parse(to)
+    wanted = Version.parse(to, ordering)
     found = [m for m in versioned if m.version is not None and m.version.key == wanted.key]
     if not found:
         raise UnknownTargetError(f"no migration has version {to}", hint="`migrata info` lists the versions")

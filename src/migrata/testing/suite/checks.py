@@ -33,7 +33,8 @@ def upgrade(url: str, target: str | None = None, **kwargs: Any) -> MigrateResult
     dry run or ``--sql``, which write nothing)."""
     res = migrata.upgrade(url, target, **kwargs)
     if not (kwargs.get("dry_run") or kwargs.get("sql")):
-        assert_history_matches(url, res, Path(kwargs["migrations"]), table=kwargs.get("table", "migrata_history"))
+        table, ordering = kwargs.get("table", "migrata_history"), kwargs.get("ordering", "number")
+        assert_history_matches(url, res, Path(kwargs["migrations"]), table=table, ordering=ordering)
     return res
 
 
@@ -46,13 +47,16 @@ def _rows(url: str, table: str) -> dict[str, tuple[str, str]]:
         return {str(v): (str(s), str(c or "")) for v, s, c in b.query(q)}
 
 
-def assert_history_matches(url: str, res: MigrateResult, folder: Path, *, table: str = "migrata_history") -> None:
-    """After a successful run: history, files and schema agree (see the module docstring)."""
-    source = load_source(folder, must_exist=False)
+def assert_history_matches(
+    url: str, res: MigrateResult, folder: Path, *, table: str = "migrata_history", ordering: str = "number"
+) -> None:
+    """After a successful run: history, files and schema agree (see the module
+    docstring); ``ordering``: the set's setting."""
+    source = load_source(folder, must_exist=False, ordering=ordering)
     rows = _rows(url, table)
     dirty = {v: s for v, (s, _) in rows.items() if s != "applied"}
     assert not dirty, f"after a successful up, runs are left {dirty}"
-    reached = Version.parse(res.after) if res.after is not None else None
+    reached = Version.parse(res.after, ordering) if res.after is not None else None
     expected = [m for m in source.versioned if reached is not None and m.version and m.version <= reached]
     for m in expected:
         assert m.id in rows, f"{m.label} is reported applied (now at {res.after}) but has no history row"

@@ -320,3 +320,26 @@ def test_replica_url_on_a_primary_measures_no_lag(project: Project) -> None:
     res = run_cli(project.args("up", "--replica-url", project.url, "--replica-max-lag", "1s"))
     assert res.exit_code == 0, res.stderr
     assert project.q("SELECT MIN(counter), MAX(counter) FROM items") == [(1, 1)]
+
+
+def test_a_rollback_backfill_named_as_its_up_one_really_runs(project: Project) -> None:
+    """The down's backfill (same table, so the same default name) does not find
+    the up's finished checkpoint and skip: it touches every row again."""
+    project.items(500, 100)
+    project.write(
+        "000002_count.py",
+        """
+        transactional = False
+
+        def up(ctx):
+            ctx.backfill("items", set="counter = counter + 1", batch_size=100)
+
+        def down(ctx):
+            ctx.backfill("items", set="counter = counter - 1", batch_size=100)
+        """,
+    )
+    assert run_cli(project.args("up")).exit_code == 0
+    assert project.q("SELECT MIN(counter), MAX(counter) FROM items") == [(1, 1)]
+    res = run_cli(project.args("down", "1"))
+    assert res.exit_code == 0, res.stderr
+    assert project.q("SELECT MIN(counter), MAX(counter) FROM items") == [(0, 0)]

@@ -89,10 +89,12 @@ class BackfillService:
         self.marked = False
 
     def start_step(self, version: str, direction: str) -> None:
-        """A Python migration starts: unless its row is resumable, its old checkpoints go."""
+        """A Python migration starts, in either direction: unless its row is
+        resumable (a backfill of this run to finish), its old checkpoints go
+        (a rollback's backfill must not find its up's, done, under the same name)."""
         self.version, self.reports, self.names, self.marked = version, [], {}, False
         row = next((r for r in self.ledger.read() if r.version == version), None)
-        if direction == "up" and (row is None or row.status != RESUMABLE):
+        if row is None or row.status != RESUMABLE:
             if self.ledger.backfills_table in self.backend.tables_present([self.ledger.backfills_table]):
                 self.ledger.run(self.ledger.forget_checkpoints(version))
 

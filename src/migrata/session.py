@@ -221,8 +221,13 @@ class Session:
             timeout = max(0.0, min(timeout, deadline - time.monotonic()))
         t0 = time.perf_counter()
         waited = not backend.acquire_lock(0)
+        holder = self.lock_holder() if waited else None
+        for _ in range(3):  # the holder may have let go between the try and the look: try again
+            if not waited or holder is not None:
+                break
+            waited = not backend.acquire_lock(0)
+            holder = self.lock_holder() if waited else None
         if waited:
-            holder = self.lock_holder()
             log.warning(
                 "waiting for the migration lock, held by %s", holder.describe() if holder else "another migrator"
             )

@@ -70,3 +70,17 @@ def test_status_when_piped_loads_no_rich_and_no_driver(tmp_path) -> None:
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
     )
     assert _loaded(code) == ["click"]
+
+
+def test_library_and_status_load_no_data_module(tmp_path) -> None:
+    """Backfills, data loads and crypto are imported only when used: `import
+    migrata` and `migrata status` load the `migrata.data` package alone."""
+    (tmp_path / "migrations").mkdir()
+    code = (
+        "import sys, json\nfrom migrata.cli import main\n"
+        f"sys.argv = ['migrata', '-C', {str(tmp_path)!r}, '--url', 'sqlite:///x.db', 'status']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('migrata.data'))))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out.strip().splitlines()[-1]) == ["migrata.data"]

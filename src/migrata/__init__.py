@@ -43,7 +43,7 @@ from migrata.api_data import dump_data, encrypt_column, load_data, retire_data_k
 from migrata.api_schema import autogenerate, diff, squash
 from migrata.config import Settings, load_settings
 from migrata.context import MigrationContext
-from migrata.data.backfill import RowError
+from migrata.data import RowError
 from migrata.errors import (
     BackupError,
     ChecksumMismatchError,

@@ -21,7 +21,6 @@ from migrata._core import planner
 from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version, refusals
 from migrata._core.report import guard, history_only, planned_states
 from migrata._core.source import Source
-from migrata.data.service import count_backfills
 from migrata.errors import (
     BackupError,
     ConfigError,
@@ -101,6 +100,8 @@ def _migrate(sess: Session, direction: str, make_plan: MakePlan, *, dry_run: boo
     runner = sess.runner(connect=sess.database_exists())
     prepared = runner.prepare_plan(plan)
     if dry_run or sql:
+        from migrata.data.service import count_backfills  # only a dry run counts backfills
+
         ledger_exists = bool(rows) or (sess.database_exists() and sess.ledger.exists())
         rendered = runner.render(prepared, ledger_exists=ledger_exists) if sql else None
         return MigrateResult(

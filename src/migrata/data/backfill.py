@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from migrata._core.model import BackfillReport
+from migrata.data import RowError
 from migrata.errors import DatabaseError, UsageError
 
 if TYPE_CHECKING:
@@ -39,11 +40,6 @@ log = logging.getLogger("migrata.backfill")
 
 RowFn = Callable[[dict[str, Any]], "dict[str, Any] | None"]
 FAILED_KEYS_KEPT = 100
-
-
-class RowError(Exception):
-    """Raised by a backfill's row function: the row counts as failed (its key
-    is reported, the message is not: it may hold the row's values)."""
 
 
 @dataclass

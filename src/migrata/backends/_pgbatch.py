@@ -102,10 +102,7 @@ def _collect(pgconn: Any, pq: Any, batch: Batch, encoding: str) -> BatchError | 
     status = pq.ExecStatus
     failure: BatchError | None = None
     while True:
-        while pgconn.is_busy():
-            select.select([pgconn.socket], [], [])
-            pgconn.consume_input()
-        result = pgconn.get_result()
+        result = _next_result(pgconn)
         if result is None:
             return failure
         if result.status == status.FATAL_ERROR:
@@ -147,12 +144,15 @@ def _failure(result: Any, pq: Any, index: int, encoding: str) -> BatchError:
 def _drain(pgconn: Any) -> None:
     """Read what is left of the batch, so the connection is idle again."""
     try:
-        while True:
-            while pgconn.is_busy():
-                select.select([pgconn.socket], [], [])
-                pgconn.consume_input()
-            result = pgconn.get_result()
-            if result is None:
-                return
+        while _next_result(pgconn) is not None:
+            pass
     except Exception:  # noqa: BLE001 - the connection is gone: nothing left to read
         return
+
+
+def _next_result(pgconn: Any) -> Any:
+    """The next result of the batch, waiting on the socket for it; None at its end."""
+    while pgconn.is_busy():
+        select.select([pgconn.socket], [], [])
+        pgconn.consume_input()
+    return pgconn.get_result()

@@ -51,6 +51,7 @@ from migrata.results import (
     VerifyResult,
 )
 from migrata.session import ConfigLike, Session, resolve_settings, session
+from migrata.util import elapsed_ms
 
 if TYPE_CHECKING:
     from migrata._core.runner import Prepared, Runner
@@ -112,11 +113,11 @@ def _migrate(sess: Session, direction: str, make_plan: MakePlan, *, dry_run: boo
             planned=planned_states(plan),
             dry_run=True,
             sql=rendered,
-            duration_ms=_ms(t0),
+            duration_ms=elapsed_ms(t0),
             backfills=count_backfills(sess, prepared) if dry_run and not sql else [],
         )
     if not plan and not any(r.status == RUNNING for r in rows):
-        return MigrateResult(direction, sess.database, plan.current, plan.current, duration_ms=_ms(t0))
+        return MigrateResult(direction, sess.database, plan.current, plan.current, duration_ms=elapsed_ms(t0))
     apply = _LockedRun(sess, make_plan, rows, plan, prepared, deadline)
     extra: dict[str, Any] = {}
     if sess.needs_operations(direction):
@@ -135,7 +136,7 @@ def _migrate(sess: Session, direction: str, make_plan: MakePlan, *, dry_run: boo
         after,
         steps=steps_done,
         planned=planned_states(plan),
-        duration_ms=_ms(t0),
+        duration_ms=elapsed_ms(t0),
         lock_wait_ms=sess.lock_wait_ms,
         backup=extra.get("backup"),
         checks=extra.get("checks", []),
@@ -180,10 +181,6 @@ class _LockedRun:
             runner.run(steps)
             after = planner.current_version(sess.ledger.read()) if steps else plan.current
         return plan, runner, after
-
-
-def _ms(t0: float) -> int:
-    return int((time.perf_counter() - t0) * 1000)
 
 
 def upgrade(

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from migrata.errors import UsageError
 from migrata.results import CryptoResult, DataKeyResult, DumpResult, LoadResult
 from migrata.session import ConfigLike, session
+from migrata.util import elapsed_ms
 
 __all__ = ["dump_data", "encrypt_column", "load_data", "retire_data_keys", "rotate_data_key", "rotate_encryption"]
 
@@ -63,7 +64,7 @@ def load_data(
             backend, table, read_records(path, fmt, table), keys, batch_size=batch_size, progress=progress
         )
     log.info("loaded %d row(s) into %s from %s", rows, table, path.name)
-    ms = int((time.perf_counter() - t0) * 1000)
+    ms = elapsed_ms(t0)
     return LoadResult(table, str(path), fmt, keys, rows, batches, columns, ms)
 
 
@@ -105,7 +106,7 @@ def dump_data(
             finally:
                 tmp.unlink(missing_ok=True)
             target = str(path)
-    ms = int((time.perf_counter() - t0) * 1000)
+    ms = elapsed_ms(t0)
     return DumpResult(table, str(target), format, rows, columns, ms)
 
 
@@ -197,7 +198,7 @@ def _rewrite(
             backend, sess.ledger, fn, table=table, column=column, key=keys, batch_size=batch_size,
             progress=ProgressLog(f"{action} {table}.{column}"), owner=rotation_owner(table, column, action),
         )  # fmt: skip
-        ms = int((time.perf_counter() - t0) * 1000)
+        ms = elapsed_ms(t0)
         res = CryptoResult(
             table, column, "envelope" if envelope else "fernet", labels, report.done, report.skipped, report.failed,
             report.batches, report.resumed_after, list(report.failed_keys), ms,

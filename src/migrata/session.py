@@ -26,7 +26,7 @@ from migrata.backends.base import Backend, LockHolder
 from migrata.backends.registry import create_backend
 from migrata.config import Settings, load_settings
 from migrata.errors import ConfigError, ConnectionLostError, DatabaseError, LockTimeoutError, MigrataError
-from migrata.util import DatabaseURL, hostname, utcnow
+from migrata.util import DatabaseURL, elapsed_ms, hostname, utcnow
 
 if TYPE_CHECKING:
     from migrata._core.placeholders import Placeholders
@@ -234,7 +234,7 @@ class Session:
             if not backend.acquire_lock(timeout):
                 holder = self.lock_holder()
                 raise lock_timeout_error(holder.describe() if holder else "another migrator", timeout, self.database)
-        self.lock_wait_ms = int((time.perf_counter() - t0) * 1000)
+        self.lock_wait_ms = elapsed_ms(t0)
         since = utcnow()
         try:
             if ensure:

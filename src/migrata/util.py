@@ -21,6 +21,7 @@ from migrata.errors import ConfigError, DatabaseError
 
 __all__ = [
     "DatabaseURL",
+    "elapsed_ms",
     "hostname",
     "mask_url",
     "parse_crypto",
@@ -193,6 +194,11 @@ def parse_duration(value: object) -> float:
     if not m:
         raise ValueError(f"not a duration: {value!r} (write e.g. 30s, 500ms, 5m)")
     return float(m.group(1)) * _UNITS[(m.group(2) or "s").lower()]
+
+
+def elapsed_ms(t0: float) -> int:
+    """Milliseconds since ``t0`` (a ``time.perf_counter()`` reading), rounded."""
+    return int(round((time.perf_counter() - t0) * 1000))
 
 
 def utcnow() -> str:

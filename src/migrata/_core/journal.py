@@ -42,7 +42,6 @@ from migrata._core.steps import (
     Prepared,
     StepResult,
     check_written,
-    elapsed_ms,
     execute_body,
     journal_closing,
     journal_marks,
@@ -54,7 +53,7 @@ from migrata._core.steps import (
 )
 from migrata.backends.base import Backend, Statement, StatementError, StatementInterrupted
 from migrata.errors import ConnectionLostError, DatabaseError, DDLLockTimeoutError, MigrationFailedError
-from migrata.util import utcnow
+from migrata.util import elapsed_ms, utcnow
 
 __all__ = ["may_open_ahead", "run_journal"]
 

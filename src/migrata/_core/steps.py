@@ -12,7 +12,6 @@ marks, then ``applied``: statement by statement or in one batch);
 from __future__ import annotations
 
 import logging
-import time
 import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from migrata._core.pymigration import load_python
 from migrata.backends.base import Backend, Statement, StatementError
 from migrata.context import MigrationContext
 from migrata.errors import ConnectionLostError, DDLLockTimeoutError, HistoryWriteError, MigrationFailedError, one_line
+from migrata.util import elapsed_ms
 
 __all__ = [
     "JOURNAL",
@@ -331,10 +331,6 @@ def step_result(item: Prepared, t0: float) -> StepResult:
         mode=item.mode,
         reason=item.step.reason,
     )
-
-
-def elapsed_ms(t0: float) -> int:
-    return int(round((time.perf_counter() - t0) * 1000))
 
 
 def _clip(text: str, limit: int) -> str:

@@ -25,7 +25,6 @@ from migrata._core.steps import (
     Prepared,
     StepResult,
     check_written,
-    elapsed_ms,
     event_op,
     execute_body,
     history_ops,
@@ -36,7 +35,7 @@ from migrata._core.steps import (
 )
 from migrata.backends.base import Backend, Statement, StatementError, StatementInterrupted
 from migrata.errors import ConnectionLostError, DatabaseError, DDLLockTimeoutError, MigrationFailedError
-from migrata.util import utcnow
+from migrata.util import elapsed_ms, utcnow
 
 __all__ = ["run_transaction"]
 

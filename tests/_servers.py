@@ -16,6 +16,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -27,6 +28,32 @@ from typing import Any
 from _secrets import assert_no_leak
 from migrata.testing import CliResult, run_cli, wait_for
 from migrata.testing.plugin import fresh_database
+
+
+def driver_connect(dialect: str, url: str, **extra: Any) -> Any:
+    """A new autocommit connection to ``url`` through the database's own
+    driver (``extra``: driver options, for the servers)."""
+    if dialect == "sqlite":
+        return sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+    if dialect == "postgresql":
+        import psycopg
+
+        return psycopg.connect(url, autocommit=True, **extra)
+    import pymysql
+
+    from migrata.backends.base import DatabaseURL
+
+    u = DatabaseURL.parse(url)
+    return pymysql.connect(
+        host=u.host,
+        port=u.port or 3306,
+        user=u.username or "root",
+        password=u.password or "",
+        database=u.database,
+        autocommit=True,
+        **extra,
+    )
+
 
 SERVERS = ("postgresql", "mysql")
 LEDGER = {"migrata_history", "migrata_events"}
@@ -86,24 +113,7 @@ class Server:
     # --- the database, read directly ----------------------------------------------------
     def connect(self, **extra: Any) -> Any:
         """A new autocommit driver connection to this database."""
-        if self.pg:
-            import psycopg
-
-            return psycopg.connect(self.url, autocommit=True, **extra)
-        import pymysql
-
-        from migrata.backends.base import DatabaseURL
-
-        u = DatabaseURL.parse(self.url)
-        return pymysql.connect(
-            host=u.host,
-            port=u.port or 3306,
-            user=u.username or "root",
-            password=u.password or "",
-            database=u.database,
-            autocommit=True,
-            **extra,
-        )
+        return driver_connect("postgresql" if self.pg else "mysql", self.url, **extra)
 
     @property
     def conn(self) -> Any:

@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,6 +29,7 @@ from typing import Any
 import pytest
 
 import migrata
+from _servers import driver_connect
 from migrata.backends.base import DatabaseURL
 from migrata.errors import UsageError
 from migrata.ops.adopt import flyway_checksum
@@ -51,19 +51,7 @@ class Db:
         self.migrations.mkdir(parents=True, exist_ok=True)
 
     def connect(self) -> Any:
-        u = DatabaseURL.parse(self.url)
-        if self.dialect == "sqlite":
-            return sqlite3.connect(self.url.removeprefix("sqlite:///"), isolation_level=None)
-        if self.dialect == "postgresql":
-            import psycopg
-
-            return psycopg.connect(self.url, autocommit=True)
-        import pymysql
-
-        return pymysql.connect(
-            host=u.host, port=u.port or 3306, user=u.username or "root", password=u.password or "",
-            database=u.database, autocommit=True,
-        )  # fmt: skip
+        return driver_connect(self.dialect, self.url)
 
     def sql(self, *statements: str) -> list[tuple[Any, ...]]:
         """Run ``statements``; the rows of the last one."""

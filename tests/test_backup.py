@@ -27,7 +27,6 @@ import json
 import os
 import re
 import shutil
-import sqlite3
 import stat
 import subprocess
 import sys
@@ -41,6 +40,7 @@ from urllib.parse import quote
 
 import pytest
 
+from _servers import driver_connect
 from migrata.testing import CliResult, run_cli, schema_of, server_url
 from migrata.testing.plugin import fresh_database
 
@@ -224,27 +224,8 @@ class Db:
 
     @contextlib.contextmanager
     def connect(self) -> Iterator[Any]:
-        if self.dialect == "sqlite":
-            conn: Any = sqlite3.connect(self.path, isolation_level=None)
-        elif self.dialect == "postgresql":
-            import psycopg
-
-            conn = psycopg.connect(self.url, autocommit=True)
-        else:
-            import pymysql
-
-            from migrata.backends.base import DatabaseURL
-
-            u = DatabaseURL.parse(self.url)
-            conn = pymysql.connect(
-                host=u.host,
-                port=u.port or 3306,
-                user=u.username or "root",
-                password=u.password or "",
-                database=u.database,
-                autocommit=True,
-                charset="utf8mb4",
-            )
+        extra = {"charset": "utf8mb4"} if self.dialect == "mysql" else {}
+        conn = driver_connect(self.dialect, self.url, **extra)
         try:
             yield conn
         finally:

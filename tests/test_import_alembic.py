@@ -24,7 +24,6 @@ import io
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -34,7 +33,7 @@ from typing import Any
 import pytest
 
 import migrata
-from migrata.backends.base import DatabaseURL
+from _servers import driver_connect
 from migrata.errors import ValidationError
 from migrata.testing import CliResult, run_cli, schema_of, stairway
 from migrata.testing.plugin import fresh_database
@@ -193,19 +192,7 @@ class Db:
         folder.mkdir(parents=True, exist_ok=True)
 
     def connect(self) -> Any:
-        u = DatabaseURL.parse(self.url)
-        if self.dialect == "sqlite":
-            return sqlite3.connect(self.url.removeprefix("sqlite:///"), isolation_level=None)
-        if self.dialect == "postgresql":
-            import psycopg
-
-            return psycopg.connect(self.url, autocommit=True)
-        import pymysql
-
-        return pymysql.connect(
-            host=u.host, port=u.port or 3306, user=u.username or "root", password=u.password or "",
-            database=u.database, autocommit=True,
-        )  # fmt: skip
+        return driver_connect(self.dialect, self.url)
 
     def sql(self, statement: str) -> list[tuple[Any, ...]]:
         conn = self.connect()

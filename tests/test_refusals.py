@@ -16,13 +16,13 @@ Issue 16, items 1, 2, 7 and 9, on every database where they apply:
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from _servers import driver_connect
 from migrata.backends.base import DatabaseURL
 from migrata.testing import CliResult, run_cli
 
@@ -51,20 +51,7 @@ class Proj:
 
     @contextlib.contextmanager
     def _conn(self) -> Iterator[Any]:
-        u = DatabaseURL.parse(self.url)
-        if self.dialect == "sqlite":
-            conn: Any = sqlite3.connect(u.database or "", isolation_level=None)
-        elif self.dialect == "postgresql":
-            import psycopg
-
-            conn = psycopg.connect(self.url, autocommit=True)
-        else:
-            import pymysql
-
-            conn = pymysql.connect(
-                host=u.host, port=u.port or 3306, user=u.username or "root", password=u.password or "",
-                database=u.database, autocommit=True,
-            )  # fmt: skip
+        conn = driver_connect(self.dialect, self.url)
         try:
             yield conn
         finally:

@@ -21,13 +21,28 @@ import subprocess
 import sys
 import textwrap
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 from _secrets import assert_no_leak
 from migrata.testing import CliResult, run_cli, wait_for
 from migrata.testing.plugin import fresh_database
+
+
+def kill_once_past(proc: subprocess.Popen[str], passed: Callable[[], bool], timeout: float, what: str) -> bool:
+    """Wait until ``passed()`` (or ``proc`` ends), then SIGKILL ``proc`` if it
+    still runs and reap it; whether it was killed."""
+    try:
+        wait_for(lambda: passed() or proc.poll() is not None, timeout, what)
+    finally:
+        killed = proc.poll() is None
+        if killed:
+            proc.kill()
+        proc.wait()
+        if proc.stderr is not None:
+            proc.stderr.close()
+    return killed
 
 
 def driver_connect(dialect: str, url: str, **extra: Any) -> Any:

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from _servers import kill_once_past
 from migrata import api
 from migrata.backends.base import DatabaseURL
 from migrata.backends.registry import create_backend
@@ -135,15 +136,7 @@ def _kill_and_resume(project: Project, n: int, batch: int, kills: int, seed: int
             break
         target = min(n - batch, start + rng.randrange(batch, max(batch + 1, (n - start) // 3)))
         proc = project.popen("up")
-        try:
-            wait_for(lambda: project.done() >= target or proc.poll() is not None, 120, f"the backfill past {target}")  # noqa: B023
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                killed += 1
-            proc.wait()
-            assert proc.stderr is not None
-            proc.stderr.close()
+        killed += kill_once_past(proc, lambda: project.done() >= target, 120, f"the backfill past {target}")  # noqa: B023
         if killed == 1 and project.status() == "resumable":
             st = run_cli(project.args("status"))
             assert "resumable" in st.output and "migrata up" in st.output

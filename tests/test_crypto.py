@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from cryptography.fernet import Fernet, InvalidToken
 
+from _servers import kill_once_past
 from migrata.backends.base import DatabaseURL
 from migrata.backends.registry import create_backend
 from migrata.testing import run_cli, wait_for
@@ -274,15 +275,7 @@ def _kill_midway_and_finish(project: Project, n: int, batch: int, kills: int, se
             break
         target = min(n - batch, start + rng.randrange(batch, max(batch + 1, (n - start) // 3)))
         proc = project.popen(*args)
-        try:
-            wait_for(lambda: project.processed() >= target or proc.poll() is not None, 300, f"rotation past {target}")  # noqa: B023
-        finally:
-            if proc.poll() is None:
-                proc.kill()
-                killed += 1
-            proc.wait()
-            assert proc.stderr is not None
-            proc.stderr.close()
+        killed += kill_once_past(proc, lambda: project.processed() >= target, 300, f"rotation past {target}")  # noqa: B023
     assert killed >= 2, "the rotation finished before it could be killed"
     final = subprocess.run(
         [sys.executable, "-m", "migrata", "-C", str(project.root), *args, "--json"],

@@ -57,14 +57,14 @@ class Difference:
 @dataclass
 class Comparison:
     """``left`` (a database) against ``right`` (models or another database):
-    alembic's raw diffs and the differences as lines."""
+    the differences, and alembic's operations between the two."""
 
     left: str
     right: str
-    diffs: list[Any] = field(default_factory=list)
     differences: list[Difference] = field(default_factory=list)
     check_ops: list[Any] = field(default_factory=list)  # what alembic's ops lack
     upgrade: Any = None  # alembic's UpgradeOps: what makes the left like the right
+    downgrade: Any = None  # alembic's DowngradeOps: the reverse of ``upgrade``
 
     def lines(self) -> list[str]:
         return [d.line(self.left, self.right) for d in self.differences]
@@ -117,11 +117,10 @@ def compare(conn: sa.Connection, metadata: sa.MetaData, exclude: set[str], *, le
     from alembic.autogenerate import produce_migrations
 
     ctx = migration_context(conn, metadata, exclude)
-    script = produce_migrations(ctx, metadata)  # one comparison: the ops, and the diffs from them
+    script = produce_migrations(ctx, metadata)  # one comparison: the ops and their reverse
     assert script.upgrade_ops is not None
-    diffs = list(script.upgrade_ops.as_diffs())
-    result = Comparison(left, right, diffs, upgrade=script.upgrade_ops)
-    result.differences = [d for raw in diffs for d in _describe(raw)]
+    result = Comparison(left, right, upgrade=script.upgrade_ops, downgrade=script.downgrade_ops)
+    result.differences = list(_describe_ops(script.upgrade_ops))
     result.differences += _check_constraints(conn, metadata, exclude, result.check_ops)
     result.differences += _enum_types(conn, metadata)
     return result
@@ -201,7 +200,7 @@ def _check_constraints(
 
     insp = sa.inspect(conn)
     present = set(insp.get_table_names()) - exclude
-    wanted = [t for t in metadata.sorted_tables if t.name in present]
+    wanted = [t for t in metadata.tables.values() if t.name in present]
     # one query for every table (SQLAlchemy's multi-table reflection), not one per table
     found = insp.get_multi_check_constraints(filter_names=[t.name for t in wanted]) if wanted else {}
     by_table = {table: checks for (_schema, table), checks in found.items()}
@@ -272,7 +271,27 @@ def model_enums(metadata: sa.MetaData) -> dict[str, list[str]]:
     return found
 
 
-# --- alembic's diffs as lines -----------------------------------------------------------
+# --- alembic's operations as lines ------------------------------------------------------
+
+
+def _describe_ops(container: Any) -> Iterator[Difference]:
+    """The differences ``container``'s operations make up. A table added or
+    dropped, or an index added, is named from its operation: alembic's own
+    ``as_diffs`` would copy each such table first (most of a first
+    autogenerate's time)."""
+    from alembic.operations import ops
+
+    for op in container.ops:
+        if isinstance(op, ops.OpContainer):
+            yield from _describe_ops(op)
+        elif isinstance(op, (ops.CreateTableOp, ops.DropTableOp)):
+            side = "missing on the left" if isinstance(op, ops.CreateTableOp) else "missing on the right"
+            yield Difference("table", op.table_name, side)
+        elif isinstance(op, ops.CreateIndexOp):  # from its fields: to_diff_tuple() builds a table for it
+            columns = "(" + ", ".join(getattr(c, "name", None) or str(c) for c in op.columns) + ")"
+            yield Difference("index", f"{op.table_name}.{op.index_name}", "missing on the left", None, columns)
+        else:
+            yield from _describe(op.to_diff_tuple())
 
 
 def _describe(raw: Any) -> Iterator[Difference]:
@@ -285,9 +304,7 @@ def _describe(raw: Any) -> Iterator[Difference]:
         return
     op = raw[0]
     side = "missing on the left" if op.startswith("add_") else "missing on the right"
-    if op in ("add_table", "remove_table"):
-        yield Difference("table", raw[1].name, side)
-    elif op in ("add_column", "remove_column"):
+    if op in ("add_column", "remove_column"):
         yield Difference("column", f"{raw[2]}.{raw[3].name}", side, *_sides(op, _type(raw[3].type)))
     elif op in ("add_index", "remove_index"):
         ix = raw[1]

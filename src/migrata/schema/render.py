@@ -54,11 +54,17 @@ class _Side:
     enums: dict[str, list[str]]
 
 
-def render_pair(upgrade: alembic_ops.UpgradeOps, dialect: str, before: _SideLike, after: _SideLike) -> Pair:
-    """Render ``upgrade`` (from alembic's ``produce_migrations``) and its reverse.
+def render_pair(
+    upgrade: alembic_ops.UpgradeOps,
+    downgrade: alembic_ops.DowngradeOps,
+    dialect: str,
+    before: _SideLike,
+    after: _SideLike,
+) -> Pair:
+    """Render ``upgrade`` and ``downgrade`` (from alembic's ``produce_migrations``:
+    reversed before any rename here, as alembic cannot reverse a rename).
     ``before``/``after``: (tables by name, enum types by name) of each end."""
     b, a = _Side(*before), _Side(*after)
-    downgrade = upgrade.reverse()  # before the renames: alembic cannot reverse a rename
     notes = _renames(upgrade)
     _renames(downgrade)  # (drop b, add a) there: the rename back
     losses = _losses(upgrade)
@@ -151,9 +157,16 @@ def _render(container: Any, dialect: str, before: _Side, after: _Side) -> str:
     if pg:
         _create_enums(buf, container, before, after)
         _recreate_enums(buf, enum_changes, after)
+    created: set[str] = set()
+    dropped = {_key(op) for op in container.ops if isinstance(op, ops.DropTableOp)}
     for op in container.ops:
         if isinstance(op, ops.ModifyTableOps):
-            _render_table(operations, op, dialect, before)
+            _render_table(operations, op, dialect, before, created, dropped)
+        elif isinstance(op, ops.CreateTableOp) and (table := _table(after, op)) is not None:
+            operations.impl.create_table(table)  # its indexes with it
+            created.add(_key(op))
+        elif isinstance(op, ops.DropTableOp) and (table := _table(before, op)) is not None:
+            operations.impl.drop_table(table)
         else:
             operations.invoke(op)
     if pg:
@@ -162,11 +175,30 @@ def _render(container: Any, dialect: str, before: _Side, after: _Side) -> str:
     return buf.getvalue()
 
 
-def _render_table(operations: Any, group: Any, dialect: str, before: _Side) -> None:
+def _table(side: _Side, op: Any) -> sa.Table | None:
+    """The table a create or drop operation names, as ``side`` has it.
+
+    alembic's own ``invoke`` would render from a copy of the table (made
+    anew from the operation's columns): the same DDL, at most of a first
+    autogenerate's time."""
+    return side.tables.get(_key(op))
+
+
+def _key(op: Any) -> str:
+    return f"{op.schema}.{op.table_name}" if op.schema else str(op.table_name)
+
+
+def _render_table(
+    operations: Any, group: Any, dialect: str, before: _Side, created: set[str], dropped: set[str]
+) -> None:
     from alembic.operations import ops
 
     batched = (ops.AlterColumnOp, ops.AddConstraintOp, ops.DropConstraintOp, ops.CreateForeignKeyOp)
     todo = [o for o in group.ops if not _handled_enum(o, dialect)]
+    if _key(group) in created:  # CREATE TABLE wrote the table's indexes
+        todo = [o for o in todo if not isinstance(o, ops.CreateIndexOp)]
+    if _key(group) in dropped:  # DROP TABLE drops them
+        todo = [o for o in todo if not isinstance(o, ops.DropIndexOp)]
     if dialect == "sqlite" and any(isinstance(o, batched) and not _rename_only(o) for o in todo):
         table = before.tables.get(group.table_name)
         with operations.batch_alter_table(group.table_name, copy_from=table, recreate="always") as batch:

@@ -94,10 +94,23 @@ def replay(settings: Settings, *, target: Version | str | None = None) -> Iterat
         scratch.on_connect = []
         sess = Session(scratch)
         try:
+            _without_durability(sess.backend)
             version, applied = _apply(sess, target)
             yield Replay(sess, version, applied)
         finally:
             sess.close()
+
+
+# dialect -> what makes a commit on the scratch database not wait for the disk (a
+# scratch database that a crash loses is simply replayed again); MariaDB has
+# no such setting for one session
+_NO_DURABILITY = {"postgresql": "SET synchronous_commit TO off", "sqlite": "PRAGMA synchronous = OFF"}
+
+
+def _without_durability(backend: Backend) -> None:
+    sql = _NO_DURABILITY.get(backend.dialect)
+    if sql is not None:
+        backend.execute(sql)
 
 
 def _apply(sess: Session, target: Version | str | None) -> tuple[str | None, int]:

@@ -261,3 +261,55 @@ def test_ddl_before_a_killed_data_change_is_settled_by_the_schema(server: Server
     assert "from statement 2 of 3" in fix.output, fix.output
     assert s.sql("SELECT id, v FROM t") == [(1, 2)] and s.has_index("t", "t_v")
     assert history(s) == {"1": ("applied", 3, 3)}
+
+
+@pytest.mark.parametrize("server", ["mysql"], indirect=True)
+def test_ddl_after_ddl_shares_one_mark_and_is_settled_in_turn(server: Server) -> None:
+    """CREATE TABLE then a slow CREATE TABLE ... SELECT: no progress mark
+    between them (a commit fewer per migration), so the kill inside the
+    second leaves "0 of 3 done"; `repair --resume` finds the first table,
+    looks for the second, does not find it and resumes from it."""
+    s = server
+    s.write(
+        "001_t.up.sql",
+        """
+        CREATE TABLE t (id INTEGER PRIMARY KEY);
+        CREATE TABLE slow AS SELECT SLEEP(30) AS x;
+        CREATE INDEX t_id ON t (id);
+        """,
+    )
+    run = Run(s)
+    run.start()
+
+    def creating() -> bool:
+        return bool(s.sql("SELECT 1 FROM information_schema.PROCESSLIST WHERE INFO LIKE 'CREATE TABLE slow%%'"))
+
+    wait_for(lambda: creating() or not run.thread.is_alive(), 30, "the CREATE TABLE ... SELECT to run", 0.005)
+    assert run.kill(), "the run ended before the kill"
+    run.join()
+    s.wait_sessions_gone()
+    assert history(s) == {"1": ("running", 0, 3)}, history(s)
+    s.write("001_t.up.sql", s.migrations.joinpath("001_t.up.sql").read_text().replace("SLEEP(30)", "2"))
+    s.run("repair", "1", "--checksums")
+    fix = s.run("repair", "1", "--resume")
+    assert fix.exit_code == 0, fix.output
+    assert "statement 1 completed: table t present; statement 2 did not complete: table slow absent" in fix.output
+    assert "from statement 2 of 3" in fix.output, fix.output
+    assert s.sql("SELECT x FROM slow") == [(2,)] and s.has_index("t", "t_id")
+    assert history(s) == {"1": ("applied", 3, 3)}
+
+
+@pytest.mark.parametrize("server", ["mysql"], indirect=True)
+def test_two_ddl_that_both_completed_are_both_settled(server: Server) -> None:
+    """A crash after the second of two DDL statements, before the closing
+    row: the journal still says none completed. `repair --resume` sees both
+    objects and runs neither again."""
+    s = server
+    s.write("001_t.up.sql", "CREATE TABLE t (id INTEGER PRIMARY KEY, v INTEGER);\nCREATE INDEX t_v ON t (v);\n")
+    assert s.run("up").exit_code == 0
+    s.sql("UPDATE migrata_history SET status = 'running', progress = 0 WHERE version = '1'")
+    fix = s.run("repair", "1", "--resume")
+    assert fix.exit_code == 0, fix.output
+    assert "statement 1 completed: table t present; statement 2 completed: index t_v on t present" in fix.output
+    assert "all 2 statements had completed" in fix.output, fix.output
+    assert history(s) == {"1": ("applied", 2, 2)}

@@ -1,8 +1,9 @@
 """Settling the statement a crash left in doubt, by looking at the schema.
 
 A journaled run that was cut short records the statements that completed and
-at most one in doubt (it may have completed or not). ``repair --resume``
-asks :func:`settle`: a DDL statement leaves something to see (a table,
+the one in doubt (it may have completed or not; so may the statements after
+it that :func:`unmarked` wrote no mark before). ``repair --resume`` asks
+:func:`settle`, which looks at each in turn: a DDL statement leaves something to see (a table,
 column, index, view, routine, trigger, sequence or constraint present or
 absent), which :func:`expected` reads from the statement with a small
 recogniser of the DDL forms and the backend looks up
@@ -18,12 +19,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from migrata._core.steps import Prepared
-from migrata.backends.base import Backend
+from migrata.backends.base import Backend, Statement
 from migrata.errors import DirtyStateError
 
-__all__ = ["Effect", "Expected", "expected", "settle"]
+if TYPE_CHECKING:
+    from migrata._core.steps import Prepared
+
+__all__ = ["Effect", "Expected", "expected", "settle", "unmarked"]
 
 _TOKEN = re.compile(
     r"""\s+|--[^\n]*|\#[^\n]*|/\*!\d*|\*/|/\*.*?\*/
@@ -258,13 +262,70 @@ def _rename(t: _Tokens, table: str) -> Expected | None:
     return Expected((Effect(kind, new, table), Effect(kind, old, table, present=False))) if new else None
 
 
+# --- which statements need no progress mark -----------------------------------------------
+
+
+def unmarked(backend: Backend, item: Prepared, start: int = 0) -> frozenset[int]:
+    """The statements of ``item`` (run from ``start``) that the journal
+    writes no progress mark before, where journal writes wait for the next
+    commit (DDL committing implicitly: each mark costs a commit of its own):
+
+    * a data change: its mark would only commit with it and tell nothing the
+      next mark does not; a crash in it leaves the DDL before it in doubt;
+    * DDL right after DDL that :func:`settle` can see (a marked one, or the
+      first), when it touches none of the objects that one names: a crash
+      then leaves both in doubt, and ``settle`` looks up each in turn. A
+      migration of CREATE TABLE and CREATE INDEX costs one commit fewer
+      (as many as the client running them by hand)."""
+    if not backend.defers_journal_commits or item.statements is None:
+        return frozenset()
+    stmts, skipped = item.statements, set()
+    for k in range(start + 1, len(stmts)):
+        if backend.transactional_statement(stmts[k]):
+            skipped.add(k)
+        elif k - 1 not in skipped and _seen_apart(backend, stmts[k - 1], stmts[k]):
+            skipped.add(k)
+    return frozenset(skipped)
+
+
+def _seen_apart(backend: Backend, first: Statement, second: Statement) -> bool:
+    """Whether ``first`` is DDL whose completion the schema shows (objects
+    that were not so before), whatever ``second`` did after it."""
+    if backend.transactional_statement(first):
+        return False
+    a, b = expected(first.sql), expected(second.sql)
+    if a is None or b is None or a.repeatable or not a.effects:
+        return False
+    names = {_plain(e.name) for e in a.effects} | {_plain(e.table) for e in a.effects if e.table}
+    return not any(_plain(e.name) in names for e in b.effects)
+
+
+def _plain(name: str) -> str:
+    """A name as a comparison of names needs it (conservatively: quotes,
+    qualifier and case dropped)."""
+    return re.sub(r'[`"\[\]]', "", name).rsplit(".", 1)[-1].lower()
+
+
 # --- settling -------------------------------------------------------------------------------
 
 
 def settle(backend: Backend, item: Prepared, k: int) -> tuple[int, str]:
     """The statement to resume ``item`` from, its statement ``k`` (0-based)
-    being in doubt, and what was found. Raises DirtyStateError, with the
-    evidence, when the schema cannot tell."""
+    being in doubt (and the statements after it that no mark separates from
+    it), and what was found. Raises DirtyStateError, with the evidence, when
+    the schema cannot tell."""
+    assert item.statements is not None
+    window = unmarked(backend, item, k)
+    found = []
+    while True:
+        resume, what = _settle_one(backend, item, k)
+        found.append(what)
+        if resume == k or resume not in window:
+            return resume, "; ".join(found)
+        k = resume
+
+
+def _settle_one(backend: Backend, item: Prepared, k: int) -> tuple[int, str]:
     assert item.statements is not None
     stmt = item.statements[k]
     n = k + 1

@@ -14,9 +14,12 @@ step of plain statements goes in one batch instead: the same rows and marks
 in the same order, sent in one round trip; the server stops at the first
 failure and says which piece it was. Where DDL commits implicitly, each mark
 is committed by the statement it precedes, exactly as when sent one by one
-(:func:`~migrata._core.steps.journal_marks`). What is left in doubt after a
-crash (a statement cut short, one that ended just before the crash, or DDL
-followed by a data change the crash rolled back) ``repair --resume`` settles
+(:func:`~migrata._core.steps.journal_marks`), and marks the schema makes
+needless are left out (:func:`~migrata._core.doubt.unmarked`: before a
+data change, and before DDL that follows DDL the schema shows). What is
+left in doubt after a crash (a statement cut short, one that ended just
+before the crash, DDL followed by a data change the crash rolled back, or
+two DDL statements with no mark between them) ``repair --resume`` settles
 by looking at the schema (:mod:`~migrata._core.doubt`).
 
 Where journal writes wait for the next commit (``defers_journal_commits``),
@@ -35,6 +38,7 @@ from __future__ import annotations
 
 import time
 
+from migrata._core.doubt import unmarked
 from migrata._core.ledger import Ledger, Raw
 from migrata._core.lockwaits import LockWaits
 from migrata._core.steps import (
@@ -181,8 +185,9 @@ def _run_batch(backend: Backend, ledger: Ledger, item: Prepared, head: list[str]
     m = item.migration
     pieces = list(head)
     which: dict[int, Statement] = {}
+    skipped = unmarked(backend, item)
     for stmt in item.statements:
-        pieces.extend(ledger.render(*journal_marks(ledger, backend, item, stmt)))
+        pieces.extend(ledger.render(*journal_marks(ledger, item, stmt, skipped)))
         which[len(pieces)] = stmt
         pieces.append(stmt.sql)
     closing = len(pieces)  # the write that says the step is done

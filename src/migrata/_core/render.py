@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from migrata._core.doubt import unmarked
 from migrata._core.ledger import Ledger
 from migrata._core.steps import (
     TRANSACTION,
@@ -50,9 +51,10 @@ def render_plan(backend: Backend, ledger: Ledger, prepared: list[Prepared], *, l
 def _journaled(backend: Backend, ledger: Ledger, item: Prepared) -> list[str]:
     out = [s + ";" for s in ledger.render(opening_op(ledger, item, exists=item.step.direction == "down"))]
     statements = item.statements or []
+    skipped = unmarked(backend, item)
     for k, line in enumerate(_body(backend, item)):
         if k < len(statements):
-            out.extend(s + ";" for s in ledger.render(*journal_marks(ledger, backend, item, statements[k])))
+            out.extend(s + ";" for s in ledger.render(*journal_marks(ledger, item, statements[k], skipped)))
         out.append(line)
     out.extend(s + ";" for s in ledger.render(*journal_closing(ledger, item, 0)))
     return out

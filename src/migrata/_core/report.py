@@ -68,7 +68,7 @@ def _dirty_problem(row: AppliedMigration) -> Problem:
             # a server often finishes the statement of a client that died: resume looks at the schema
             hint = (
                 f"`migrata repair {row.version} --resume` looks at the schema to tell whether statement {k} "
-                "took effect, and resumes after it or from it"
+                "(and the next, where no mark came between) took effect, and resumes from the first that did not"
             )
     msg = f"the {what} of {row.version} {row.name} {verb}{done}"
     if row.error:

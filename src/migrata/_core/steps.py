@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from migrata._core.doubt import unmarked
 from migrata._core.ledger import Ledger, Op, Raw
 from migrata._core.model import Migration, Step, StepResult
 from migrata._core.pymigration import load_python
@@ -142,21 +143,12 @@ def check_written(ledger: Ledger, item: Prepared, count: int | None, *, committe
     raise HistoryWriteError(f"migration {m.label}: {message}", version=m.id, hint=hint)
 
 
-def journal_marks(ledger: Ledger, backend: Backend, item: Prepared, stmt: Statement) -> list[Op]:
+def journal_marks(ledger: Ledger, item: Prepared, stmt: Statement, skipped: frozenset[int]) -> list[Op]:
     """The journal's writes just before ``stmt``: its progress mark (``stmt.index``
-    statements completed), where one tells something after a crash.
-
-    Where journal writes wait for the next commit (DDL committing implicitly),
-    a mark before DDL is committed by that DDL; a mark before a data change
-    would only commit with it and tell nothing the next mark does not, so
-    there is none. A crash in a data change that follows DDL then leaves that
-    DDL in doubt, and ``repair --resume`` settles it by looking at the schema
-    (:mod:`~migrata._core.doubt`): a COMMIT of its own would have told it, at
-    the price of one more commit per migration (MariaDB apply: 1.16x -> 1.31x
-    the client's floor at N = 300)."""
-    if not stmt.index:
-        return []
-    if backend.defers_journal_commits and backend.transactional_statement(stmt):
+    statements completed), unless it is the first or one of ``skipped``
+    (:func:`~migrata._core.doubt.unmarked`: where journal writes wait for the
+    next commit, a mark that would tell a crash nothing the schema does not)."""
+    if not stmt.index or stmt.index in skipped:
         return []
     return [ledger.progress(item.migration.id, stmt.index)]
 
@@ -177,9 +169,10 @@ def execute_body(
     if item.statements is None:
         run_python(backend, item)
         return
+    skipped = unmarked(backend, item, start) if ledger is not None else frozenset()
     for stmt in item.statements[start:]:
         if ledger is not None and stmt.index > start:
-            ledger.run(*journal_marks(ledger, backend, item, stmt))
+            ledger.run(*journal_marks(ledger, item, stmt, skipped))
         if before is not None:
             before(stmt)
         try:

@@ -51,10 +51,13 @@ def _bare(name: str) -> str:
 def check_rollback(backend: Backend, prepared: Sequence[Prepared], source: Any) -> None:
     """Refuse the run before anything runs when a down step drops a table
     that an object neither it nor an earlier step drops depends on."""
+    downs = [item for item in prepared if item.step.direction == "down" and item.statements]
+    named = {n for item in downs for stmt in item.statements or [] if (d := _dropped(stmt.sql)) for n in d[1]}
+    if not named or not backend.dependents(sorted(named)):
+        return  # one look for the whole rollback: nothing depends on any table it drops
     gone: set[str] = set()
-    for item in prepared:
-        if item.step.direction != "down" or not item.statements:
-            continue
+    for item in downs:
+        assert item.statements is not None
         drops = [(stmt, d) for stmt in item.statements if (d := _dropped(stmt.sql)) is not None]
         gone |= {name for _, (_, names) in drops for name in names}
         # a table rebuilt under its name (SQLite's CREATE new, copy, DROP, RENAME) keeps its dependents

@@ -248,6 +248,12 @@ def mysql_dependents(backend: Any, tables: Sequence[str]) -> list[tuple[str, str
     views = backend.query(
         "SELECT TABLE_NAME, VIEW_DEFINITION, TABLE_SCHEMA FROM information_schema.VIEWS WHERE TABLE_SCHEMA = DATABASE()"
     )
+    # every foreign key of the database in one query (information_schema is slow to ask per table)
+    keys = backend.query(
+        "SELECT TABLE_NAME, CONSTRAINT_NAME, lower(REFERENCED_TABLE_NAME) "
+        "FROM information_schema.REFERENTIAL_CONSTRAINTS WHERE CONSTRAINT_SCHEMA = DATABASE() "
+        "ORDER BY TABLE_NAME, CONSTRAINT_NAME"
+    )
     for table in tables:
         # the server writes each table of a view `db`.`t` (an alias is `t` alone)
         found += [
@@ -255,10 +261,9 @@ def mysql_dependents(backend: Any, tables: Sequence[str]) -> list[tuple[str, str
             for v, sql, db in views
             if f"`{db}`.`{table}`".lower() in (sql or "").lower()
         ]
-        rows = backend.query(
-            "SELECT TABLE_NAME, CONSTRAINT_NAME FROM information_schema.REFERENTIAL_CONSTRAINTS "
-            "WHERE CONSTRAINT_SCHEMA = DATABASE() AND lower(REFERENCED_TABLE_NAME) = %s AND lower(TABLE_NAME) <> %s",
-            (table, table),
-        )
-        found += [(r[0], f"table {r[0]} has a foreign key ({r[1]}) to table {table}") for r in rows]
+        found += [
+            (t, f"table {t} has a foreign key ({name}) to table {table}")
+            for t, name, ref in keys
+            if ref == table.lower() and t.lower() != ref
+        ]
     return found

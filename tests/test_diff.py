@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,7 +96,8 @@ def test_a_replay_database_left_by_a_killed_run_is_dropped(tmp_path: Path, diale
         (tmp_path / "migrata.toml").write_text(f'url = "{url}"\nmigrations = "migrations"\n')
         admin = create_backend(DatabaseURL.parse(url)).admin()
         admin.connect()
-        stale = f"migrata_replay_{int(time.time()) - 3600}_deadbeef"
+        # unique: a second copy of the suite on the same server makes its own
+        stale = f"migrata_replay_{int(time.time()) - 3600}_{uuid.uuid4().hex[:8]}"
         try:
             admin.create_database(stale)
             assert run_cli(["up"], cwd=tmp_path).exit_code == 0

@@ -318,14 +318,14 @@ def settle(backend: Backend, item: Prepared, k: int) -> tuple[int, str]:
     window = unmarked(backend, item, k)
     found = []
     while True:
-        resume, what = _settle_one(backend, item, k)
+        resume, what = _settle_one(backend, item, k, k + 1 in window)
         found.append(what)
         if resume == k or resume not in window:
             return resume, "; ".join(found)
         k = resume
 
 
-def _settle_one(backend: Backend, item: Prepared, k: int) -> tuple[int, str]:
+def _settle_one(backend: Backend, item: Prepared, k: int, next_unmarked: bool) -> tuple[int, str]:
     assert item.statements is not None
     stmt = item.statements[k]
     n = k + 1
@@ -342,10 +342,11 @@ def _settle_one(backend: Backend, item: Prepared, k: int) -> tuple[int, str]:
     m = item.migration
     where = f"{Path(item.step.script.path).name}:{stmt.line}"
     why = _evidence(seen) if seen else "its effect cannot be seen in the schema"
+    also = f"; if it did, so may statement {n + 1} (no mark came between them): check it too" if next_unmarked else ""
     raise DirtyStateError(
         f"statement {n} of {m.label} ({where}: {stmt.first_line[:80]}) may or may not have taken effect: {why}",
         hint=f"check by hand, then `migrata repair {m.id} --resume-from {n}` (it did not take effect) "
-        f"or `--resume-from {n + 1}` (it did)",
+        f"or `--resume-from {n + 1}` (it did){also}",
     )
 
 

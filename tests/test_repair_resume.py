@@ -204,7 +204,11 @@ def test_resume_recovers_every_killed_run(server: Server) -> None:
     rng = random.Random(SEED + s.pg)
     seen: Counter[str] = Counter()
     trials = 30 if not s.pg else 20
-    for trial in range(trials):
+    # a run that ends before its kill lands counts no trial: on an idle machine the
+    # whole run takes some 60 ms, and a kill takes milliseconds to land
+    for trial in range(trials * 4):
+        if seen["killed"] >= trials:
+            break
         reset(s)
         delay = rng.uniform(0, 1.1 * wall)
         ctx = f"{s.dialect} seed {SEED} trial {trial}: kill {delay * 1000:.0f} ms after the lock"
@@ -221,7 +225,7 @@ def test_resume_recovers_every_killed_run(server: Server) -> None:
         assert {v: h[0] for v, h in got.items()} == {v: "applied" for v in want_history}, f"{ctx}: {got}"
         assert "Traceback" not in s.run("status").output
     print(f"{s.dialect} kills (seed {SEED}): {dict(seen)}")
-    assert seen["killed"] >= trials * 2 // 3, dict(seen)
+    assert seen["killed"] >= trials, dict(seen)
     assert seen["settled: completed"] >= 1 and seen["left running"] >= trials // 3, dict(seen)
 
 

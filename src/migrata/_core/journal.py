@@ -124,14 +124,16 @@ def _run_again(
     open_next: Prepared | None,
 ) -> None:
     """Statement ``exc.statement_index`` gave up waiting for a lock, so it did
-    not run (its progress mark is written): run it again and the rest after
-    it, one by one, until they complete or the retries are used up; then
-    the closing rows (and the next step's running row, which the batch
-    would have written)."""
+    not run: run it again and the rest after it, one by one, until they
+    complete or the retries are used up; then the closing rows (and the next
+    step's running row, which the batch would have written). Its progress
+    mark is written first (it may have had none, :func:`~migrata._core.doubt.unmarked`):
+    the marks after it are those of a run resumed from it."""
     while waits.settle(exc):
         assert exc.statement_index is not None
         try:
             with waits.attempt():
+                ledger.run(ledger.progress(item.migration.id, exc.statement_index))
                 execute_body(backend, item, exc.statement_index, ledger, before=waits.bound_one)
             break
         except DDLLockTimeoutError as again:

@@ -29,8 +29,10 @@ from migrata.util import DatabaseURL, mask_url
 # Every piece of the test passwords is looked for, so a password cut short at
 # a special character (the old bug: "...S3cret/1..." in a "bad port" error)
 # is caught too.
-PIECES = ("Xk9qT", "Wm3zR", "Pv7tQ", "Rj2sN", "Lh5nB")
-SPECIAL_PASSWORDS = [f"{PIECES[0]}{c}{PIECES[1]}" for c in "/#?@"] + ["Xk9qT/Wm3zR#Pv7tQ?Rj2sN@Lh5nB"]
+PIECES = ("Xk9qTe4Ru", "Wm3zRb8Lk", "Pv7tQh2Wd", "Rj2sNc6Yp", "Lh5nBf9Gt")
+SPECIAL_PASSWORDS = [f"{PIECES[0]}{c}{PIECES[1]}" for c in "/#?@"] + [
+    "Xk9qTe4Ru/Wm3zRb8Lk#Pv7tQh2Wd?Rj2sNc6Yp@Lh5nBf9Gt"
+]
 
 
 def assert_no_secret(text: str, what: str) -> None:
@@ -99,11 +101,11 @@ def test_json_error_of_unencoded_password(proj: Path) -> None:
 @pytest.mark.parametrize(
     "text",
     [
-        "postgresql://app:Xk9qT/Wm3zR@db/app",
-        "error: database URL 'mysql://app:Xk9qT#Wm3zR@db:3306/app' failed",
-        '{"url":"postgresql://a@b:Xk9qT?Wm3zR@db/app","x":1}',
-        "postgresql://app:Xk9qT@Wm3zR@db/app and more",
-        "postgresql://app:Xk9qTWm3zR/app",  # the host was left out: the "port" is the password
+        "postgresql://app:Xk9qTe4Ru/Wm3zRb8Lk@db/app",
+        "error: database URL 'mysql://app:Xk9qTe4Ru#Wm3zRb8Lk@db:3306/app' failed",
+        '{"url":"postgresql://a@b:Xk9qTe4Ru?Wm3zRb8Lk@db/app","x":1}',
+        "postgresql://app:Xk9qTe4Ru@Wm3zRb8Lk@db/app and more",
+        "postgresql://app:Xk9qTe4RuWm3zRb8Lk/app",  # the host was left out: the "port" is the password
     ],
 )
 def test_mask_url_masks_up_to_the_last_at(text: str) -> None:

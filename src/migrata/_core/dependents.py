@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from migrata._core.steps import Prepared, statement_failure
-from migrata.backends._sqltext import skip_space_and_comments
+from migrata.backends._sqltext import bare_name, skip_space_and_comments
 from migrata.backends.base import Backend, StatementError
 
 __all__ = ["check_rollback", "dependents_hint", "owner_of"]
@@ -39,29 +39,25 @@ def _dropped(sql: str) -> tuple[str, list[str]] | None:
     if m is None:
         return None
     names = _TAIL.sub("", m.group(2))
-    return m.group(1).upper(), [_bare(n) for n in names.split(",") if n.strip()]
-
-
-def _bare(name: str) -> str:
-    """``"public"."t"`` / `` `db`.`t` `` -> ``t`` (lower case)."""
-    last = name.strip().split(".")[-1]
-    return last.strip('`"[] \n\t').lower()
+    return m.group(1).upper(), [bare_name(n) for n in names.split(",") if n.strip()]
 
 
 def check_rollback(backend: Backend, prepared: Sequence[Prepared], source: Any) -> None:
     """Refuse the run before anything runs when a down step drops a table
     that an object neither it nor an earlier step drops depends on."""
-    downs = [item for item in prepared if item.step.direction == "down" and item.statements]
-    named = {n for item in downs for stmt in item.statements or [] if (d := _dropped(stmt.sql)) for n in d[1]}
+    downs = [
+        (item, statements, [(stmt, d) for stmt in statements if (d := _dropped(stmt.sql)) is not None])
+        for item in prepared
+        if item.step.direction == "down" and (statements := item.statements)
+    ]
+    named = {name for _, _, drops in downs for _, (_, names) in drops for name in names}
     if not named or not backend.dependents(sorted(named)):
         return  # one look for the whole rollback: nothing depends on any table it drops
     gone: set[str] = set()
-    for item in downs:
-        assert item.statements is not None
-        drops = [(stmt, d) for stmt in item.statements if (d := _dropped(stmt.sql)) is not None]
+    for item, statements, drops in downs:
         gone |= {name for _, (_, names) in drops for name in names}
         # a table rebuilt under its name (SQLite's CREATE new, copy, DROP, RENAME) keeps its dependents
-        made = {_bare(m.group(1)) for stmt in item.statements for m in _MADE.finditer(stmt.sql)}
+        made = {bare_name(m.group(1)) for stmt in statements for m in _MADE.finditer(stmt.sql)}
         for stmt, (kind, dropped) in drops:
             names = [n for n in dropped if n not in made]
             if kind != "TABLE" or not names:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from migrata.backends._sqltext import bare_name
 from migrata.backends.base import Backend, Statement
 from migrata.errors import DirtyStateError
 
@@ -296,14 +297,8 @@ def _seen_apart(backend: Backend, first: Statement, second: Statement) -> bool:
     a, b = expected(first.sql), expected(second.sql)
     if a is None or b is None or a.repeatable or not a.effects:
         return False
-    names = {_plain(e.name) for e in a.effects} | {_plain(e.table) for e in a.effects if e.table}
-    return not any(_plain(e.name) in names for e in b.effects)
-
-
-def _plain(name: str) -> str:
-    """A name as a comparison of names needs it (conservatively: quotes,
-    qualifier and case dropped)."""
-    return re.sub(r'[`"\[\]]', "", name).rsplit(".", 1)[-1].lower()
+    names = {bare_name(e.name) for e in a.effects} | {bare_name(e.table) for e in a.effects if e.table}
+    return not any(bare_name(e.name) in names for e in b.effects)
 
 
 # --- settling -------------------------------------------------------------------------------

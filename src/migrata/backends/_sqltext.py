@@ -1,6 +1,6 @@
 """Small helpers over SQL text shared by the backends: comments, keywords,
-and a statement splitter for the server dialects. Private to
-``migrata.backends``.
+object names as written, and a statement splitter for the server dialects.
+Private to ``migrata.backends`` (and the engine's readers of statements).
 """
 
 from __future__ import annotations
@@ -89,6 +89,13 @@ def _words(sql: str, count: int, hash_comments: bool) -> list[str]:
         words.append(m.group(0).upper())
         pos = skip_space_and_comments(sql, m.end(), hash_comments=hash_comments)
     return words
+
+
+def bare_name(name: str) -> str:
+    """An object's name as written (``"public"."t"``, `` `db`.`t` ``, ``[t]``)
+    as names compare: the last part, without quotes, in lower case."""
+    last = name.strip().split(".")[-1]
+    return last.strip('`"[] \n\t').lower()
 
 
 def line_of(sql: str, offset: int) -> int:

@@ -288,8 +288,7 @@ def _describe_ops(container: Any) -> Iterator[Difference]:
             side = "missing on the left" if isinstance(op, ops.CreateTableOp) else "missing on the right"
             yield Difference("table", op.table_name, side)
         elif isinstance(op, ops.CreateIndexOp):  # from its fields: to_diff_tuple() builds a table for it
-            columns = "(" + ", ".join(getattr(c, "name", None) or str(c) for c in op.columns) + ")"
-            yield Difference("index", f"{op.table_name}.{op.index_name}", "missing on the left", None, columns)
+            yield Difference("index", f"{op.table_name}.{op.index_name}", "missing on the left", None, _columns(op))
         else:
             yield from _describe(op.to_diff_tuple())
 
@@ -330,7 +329,9 @@ def _sides(op: str, text: str) -> tuple[str | None, str | None]:
 
 
 def _columns(obj: Any) -> str:
-    return "(" + ", ".join(c.name for c in obj.columns) + ")"
+    """An index's or constraint's columns; an index operation may hold
+    names or expressions rather than columns."""
+    return "(" + ", ".join(getattr(c, "name", None) or str(c) for c in obj.columns) + ")"
 
 
 def _type(t: Any) -> str:

@@ -115,7 +115,7 @@ def _read(path: str, key: str) -> str:
     return "?"
 
 
-def machine(workdir: Path) -> dict[str, str]:
+def machine(workdir: Path, python: Path) -> dict[str, str]:
     mem_kb = _read("/proc/meminfo", "MemTotal").split()[0]
     fs = subprocess.run(["df", "-T", str(workdir)], capture_output=True, text=True).stdout.splitlines()
     return {
@@ -123,7 +123,7 @@ def machine(workdir: Path) -> dict[str, str]:
         "cores": str(os.cpu_count()),
         "memory": f"{int(mem_kb) / 1024 / 1024:.0f} GiB" if mem_kb.isdigit() else "?",
         "OS": _read("/etc/os-release", "PRETTY_NAME") + f", Linux {platform.release()}",
-        "Python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        "Python": f"{platform.python_implementation()} {platform.python_version()} ({python})",
         "work folder": f"{workdir} ({fs[-1].split()[1] if len(fs) > 1 else '?'})",
     }
 
@@ -212,7 +212,7 @@ def measure(
     args: argparse.Namespace, peers: peers_mod.Peers, servers: dict[str, Server], workdir: Path
 ) -> list[Sample]:
     """Every block (database, N) of the run."""
-    tools = all_tools(peers, Path(sys.executable))
+    tools = all_tools(peers, peers.migrata_python)
     if args.tools:
         keep = {t.strip() for t in args.tools.split(",")}
         tools = [t for t in tools if t.kind == "floor" or t.name in keep]
@@ -244,7 +244,7 @@ def run_meta(
         "targets_at": targets_at(args.smoke),
         "unavailable": unavailable,
         "smoke": args.smoke,
-        "machine": machine(workdir.parent),
+        "machine": machine(workdir.parent, peers.migrata_python),
         "versions": versions(peers, servers),
         "peers": {
             "root": str(peers.root),

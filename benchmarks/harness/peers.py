@@ -8,6 +8,15 @@
   Go binary per platform (``@dbmate/linux-x64/bin/dbmate``); the harness
   calls that binary directly rather than the ``.bin/dbmate`` node wrapper,
   which would add a node start-up to every dbmate command.
+* ``.peers/migrata``: migrata as a user installs it, ``pip install -e
+  REPO[postgres,mysql]`` into a virtualenv of its own: its runtime
+  dependencies and the two drivers, nothing else. The development
+  environment also holds the test tools and ``cryptography`` (the crypto
+  extra), which PyMySQL imports whenever it is installed (about 25 ms a
+  start); the peers' environment has no ``cryptography`` either, so every
+  Python tool starts with the same drivers. The install is editable: the
+  checkout's code is what runs, and only a change of migrata's dependencies
+  installs again.
 * ``.peers/stamp.json`` records what was asked for; as long as it matches,
   later runs (and the smoke test) reuse the install and touch no registry.
   ``--reinstall-peers`` starts over. ``MIGRATA_BENCH_PEERS`` moves the
@@ -30,10 +39,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
+REPO = BENCH_DIR.parent
+MIGRATA_EXTRAS = "postgres,mysql"
 PIP_PACKAGES = ["alembic", "sqlalchemy", "yoyo-migrations", "psycopg[binary]", "pymysql"]
 NPM_PACKAGES = ["dbmate"]
 DISTRIBUTIONS = ["alembic", "sqlalchemy", "yoyo-migrations", "psycopg", "pymysql"]
-STAMP_VERSION = 1
+STAMP_VERSION = 2
 
 
 def peers_dir() -> Path:
@@ -47,6 +58,7 @@ class Peers:
     root: Path
     python: Path
     dbmate: Path | None
+    migrata_python: Path  # the interpreter of ``.peers/migrata``: what migrata is measured with
     versions: dict[str, str] = field(default_factory=dict)
     install_seconds: float = 0.0
     installed_now: bool = False
@@ -66,11 +78,26 @@ def _run(cmd: list[str], what: str) -> None:
         raise RuntimeError(f"{what} failed ({' '.join(cmd)}):\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}")
 
 
+def _migrata_requirements() -> dict[str, object]:
+    """What ``.peers/migrata`` installs: the checkout, and the dependencies its
+    pyproject.toml names for it and the extras."""
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    extras = project.get("optional-dependencies", {})
+    return {
+        "repo": str(REPO),
+        "extras": MIGRATA_EXTRAS,
+        "requires": [*project.get("dependencies", []), *(r for e in MIGRATA_EXTRAS.split(",") for r in extras[e])],
+    }
+
+
 def _wanted() -> dict[str, object]:
     return {
         "stamp": STAMP_VERSION,
         "pip": PIP_PACKAGES,
         "npm": NPM_PACKAGES,
+        "migrata": _migrata_requirements(),
         "python": ".".join(map(str, sys.version_info[:3])),
         "base": os.path.realpath(getattr(sys, "_base_executable", sys.executable)),
     }
@@ -84,14 +111,19 @@ def _find_dbmate(npm_dir: Path) -> Path | None:
     return wrapper if wrapper.exists() else None
 
 
-def _install(root: Path, problems: list[str]) -> None:
-    venv = root / "venv"
+def _venv(venv: Path, packages: list[str]) -> None:
+    """A new virtualenv at ``venv`` holding ``packages`` (pip arguments)."""
     if venv.exists():
         shutil.rmtree(venv)
-    _log(f"creating {venv} (python -m venv) and installing {' '.join(PIP_PACKAGES)}")
+    _log(f"creating {venv} (python -m venv) and installing {' '.join(packages)}")
     _run([sys.executable, "-m", "venv", str(venv)], "python -m venv")
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
-    _run([*pip, *PIP_PACKAGES], "pip install")
+    _run([*pip, *packages], "pip install")
+
+
+def _install(root: Path, problems: list[str]) -> None:
+    _venv(root / "venv", PIP_PACKAGES)
+    _venv(root / "migrata", ["-e", f"{REPO}[{MIGRATA_EXTRAS}]"])
     npm = shutil.which("npm")
     if npm is None:
         problems.append("npm not found: dbmate is not installed (apt-get install npm)")
@@ -140,10 +172,12 @@ def ensure_peers(*, reinstall: bool = False) -> Peers:
         fcntl.flock(lock, fcntl.LOCK_EX)
         stamp = root / "stamp.json"
         python = root / "venv" / "bin" / "python"
+        migrata_python = root / "migrata" / "bin" / "python"
         current = json.loads(stamp.read_text()) if stamp.is_file() else None
         seconds = 0.0
         installed_now = False
-        if reinstall or current is None or current.get("wanted") != _wanted() or not python.exists():
+        missing = not (python.exists() and migrata_python.exists())
+        if reinstall or current is None or current.get("wanted") != _wanted() or missing:
             t0 = time.perf_counter()
             stamp.unlink(missing_ok=True)
             _install(root, problems)
@@ -160,4 +194,4 @@ def ensure_peers(*, reinstall: bool = False) -> Peers:
             )
         elif current is not None and not installed_now:
             seconds = float(current.get("seconds", 0.0))
-    return Peers(root, python, dbmate, versions, seconds, installed_now, problems)
+    return Peers(root, python, dbmate, migrata_python, versions, seconds, installed_now, problems)

@@ -72,15 +72,72 @@ def test_status_when_piped_loads_no_rich_and_no_driver(tmp_path) -> None:
     assert _loaded(code) == ["click"]
 
 
-def test_library_and_status_load_no_data_module(tmp_path) -> None:
-    """Backfills, data loads and crypto are imported only when used: `import
-    migrata` and `migrata status` load the `migrata.data` package alone."""
-    (tmp_path / "migrations").mkdir()
+def _migrata_modules_after(tmp_path, command: str, prefix: str) -> list[str]:
+    """The modules under ``prefix`` that a ``migrata COMMAND`` process has
+    loaded when it ends (on an empty SQLite project)."""
+    (tmp_path / "migrations").mkdir(exist_ok=True)
     code = (
         "import sys, json\nfrom migrata.cli import main\n"
-        f"sys.argv = ['migrata', '-C', {str(tmp_path)!r}, '--url', 'sqlite:///x.db', 'status']\n"
+        f"sys.argv = ['migrata', '-C', {str(tmp_path)!r}, '--url', 'sqlite:///x.db', {command!r}]\n"
         "try:\n    main()\nexcept SystemExit:\n    pass\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.startswith('migrata.data'))))"
+        f"print(json.dumps(sorted(m for m in sys.modules if m.startswith({prefix!r}))))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert json.loads(out.strip().splitlines()[-1]) == ["migrata.data"]
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_library_and_status_load_no_data_module(tmp_path) -> None:
+    """Backfills, data loads and crypto are imported only when used: `import
+    migrata` and `migrata status` load no module of `migrata.data`."""
+    assert _migrata_modules_after(tmp_path, "status", "migrata.data") == []
+
+
+def test_status_and_up_create_only_the_results_they_return(tmp_path) -> None:
+    """The result classes are loaded by family on first use: `migrata
+    status` and `migrata up` load migrata.results.run and no other family."""
+    for command in ("status", "up"):
+        assert _migrata_modules_after(tmp_path, command, "migrata.results") == [
+            "migrata.results",
+            "migrata.results.run",
+        ]
+
+
+def _static_names(module: object) -> set[str]:
+    """The names type checkers see in ``module``: what it binds at its top
+    level, including under ``if TYPE_CHECKING:`` (read from its source)."""
+    import ast
+    import inspect
+
+    tree = ast.parse(inspect.getsource(module))  # type: ignore[arg-type]
+    found: set[str] = set()
+    for node in tree.body:
+        inner = node.body if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING" else [node]
+        for stmt in inner:
+            if isinstance(stmt, ast.ImportFrom):
+                found.update(alias.asname or alias.name for alias in stmt.names)
+            elif isinstance(stmt, ast.Assign):
+                found.update(t.id for t in stmt.targets if isinstance(t, ast.Name))
+    return found
+
+
+def test_lazy_packages_agree_with_what_type_checkers_see() -> None:
+    """`migrata` and `migrata.results` load their names on first use (PEP
+    562): every name in __all__ resolves, to the object its module defines,
+    and the names imported for type checkers are the same as __all__."""
+    import importlib
+
+    import migrata.results
+
+    for package in (migrata, migrata.results):
+        assert set(package.__all__) <= _static_names(package), package.__name__
+        for name in package.__all__:
+            obj = getattr(package, name)
+            home = importlib.import_module(getattr(obj, "__module__", package.__name__))
+            assert getattr(home, name, obj) is obj, name
+        assert set(package.__all__) <= set(dir(package))
+        try:
+            package.NoSuchName  # noqa: B018
+        except AttributeError as exc:
+            assert "NoSuchName" in str(exc)
+        else:
+            raise AssertionError("a misspelt name must raise AttributeError")

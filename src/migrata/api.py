@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from migrata import results
 from migrata._core import planner
 from migrata._core.model import RUNNING, AppliedMigration, Plan, Problem, Version, refusals
 from migrata._core.report import guard, history_only, planned_states
@@ -30,25 +31,13 @@ from migrata.errors import (
     UsageError,
     ValidationError,
 )
-from migrata.results import (
-    AdoptResult,
-    BackupResult,
+from migrata.results.run import (
     CheckResult,
-    CleanupResult,
     CurrentResult,
-    DatabaseResult,
-    DoctorResult,
     HistoryResult,
-    InitResult,
-    LockResult,
     MigrateResult,
-    NewResult,
-    RepairResult,
-    RestoreResult,
-    StampResult,
     StatusResult,
     ValidateResult,
-    VerifyResult,
 )
 from migrata.session import ConfigLike, Session, resolve_settings, session
 from migrata.util import elapsed_ms
@@ -374,7 +363,7 @@ def repair(
     checksums: bool = False,
     forget_missing: bool = False,
     **overrides: Any,
-) -> RepairResult:
+) -> results.RepairResult:
     """Resolve what blocks migrating. Without flags it only reports.
 
     * ``forget``: delete the history row of a failed/interrupted run
@@ -405,7 +394,9 @@ def repair(
         )
 
 
-def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, **overrides: Any) -> StampResult:
+def stamp(
+    config: ConfigLike = None, version: str = "", *, force: bool = False, **overrides: Any
+) -> results.StampResult:
     """Record migrations up to ``version`` as applied without running them
     (adopting an existing database). Rows above it are removed only with ``force``."""
     from migrata.ops.repair import stamp_history
@@ -416,7 +407,7 @@ def stamp(config: ConfigLike = None, version: str = "", *, force: bool = False, 
 
 def adopt(
     config: ConfigLike = None, tool: str = "", *, from_table: str | None = None, dry_run: bool = False, **overrides: Any
-) -> AdoptResult:
+) -> results.AdoptResult:
     """Record as applied what ``tool`` (golang-migrate, dbmate, flyway, goose or alembic) applied,
     read from its history table (``from_table``, default the tool's); ``dry_run`` writes nothing."""
     from migrata.ops.adopt import adopt_history
@@ -425,8 +416,11 @@ def adopt(
         return adopt_history(sess, tool, from_table, dry_run=dry_run)
 
 
-def cleanup(config: ConfigLike = None, *, keep_days: int, dry_run: bool = False, **overrides: Any) -> CleanupResult:
+def cleanup(
+    config: ConfigLike = None, *, keep_days: int, dry_run: bool = False, **overrides: Any
+) -> results.CleanupResult:
     """Delete events older than ``keep_days`` days. Never touches the history."""
+
     if keep_days < 0:
         raise UsageError("--keep-days must be 0 or more")
     import datetime as _dt
@@ -434,36 +428,40 @@ def cleanup(config: ConfigLike = None, *, keep_days: int, dry_run: bool = False,
     cutoff = (_dt.datetime.now(_dt.UTC) - _dt.timedelta(days=keep_days)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     with session(config, **overrides) as sess:
         if not sess.database_exists():
-            return CleanupResult(keep_days, 0, dry_run)
+            return results.CleanupResult(keep_days, 0, dry_run)
         if dry_run:
-            return CleanupResult(keep_days, sess.ledger.count_events(cutoff) if sess.ledger.exists() else 0, True)
+            return results.CleanupResult(
+                keep_days, sess.ledger.count_events(cutoff) if sess.ledger.exists() else 0, True
+            )
         with sess.locked():
             count = sess.ledger.count_events(cutoff)
             sess.ledger.run(
                 sess.ledger.trim_events(cutoff),
                 sess.ledger.event("cleanup", detail={"keep_days": keep_days, "deleted": count}),
             )
-        return CleanupResult(keep_days, count)
+        return results.CleanupResult(keep_days, count)
 
 
-def lock_status(config: ConfigLike = None, **overrides: Any) -> LockResult:
+def lock_status(config: ConfigLike = None, **overrides: Any) -> results.LockResult:
     """Whether the migration lock is held, and by whom."""
+
     with session(config, **overrides) as sess:
         if not sess.database_exists():
-            return LockResult(sess.database, False)
+            return results.LockResult(sess.database, False)
         holder = sess.lock_holder()
-        return LockResult(sess.database, holder is not None, holder.to_dict() if holder else None)
+        return results.LockResult(sess.database, holder is not None, holder.to_dict() if holder else None)
 
 
-def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> LockResult:
+def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> results.LockResult:
     """End the process/session holding the lock (needs ``force``)."""
+
     with session(config, **overrides) as sess:
         if not sess.database_exists():
-            return LockResult(sess.database, False)
+            return results.LockResult(sess.database, False)
         backend = sess.backend
         holder = sess.lock_holder()
         if holder is None:
-            return LockResult(sess.database, False)
+            return results.LockResult(sess.database, False)
         if not force:
             raise NotConfirmedError(
                 f"the lock is held by {holder.describe()}; releasing it stops that migrator",
@@ -475,21 +473,23 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
         broken = backend.break_lock()
         if broken is not None and broken.session == holder.session:
             broken = holder  # with the client process recorded beside the lock
-        return LockResult(sess.database, True, broken.to_dict() if broken else None, released=True)
+        return results.LockResult(sess.database, True, broken.to_dict() if broken else None, released=True)
 
 
 # --- databases ---------------------------------------------------------------------------
 
 
-def create_database(config: ConfigLike = None, **overrides: Any) -> DatabaseResult:
+def create_database(config: ConfigLike = None, **overrides: Any) -> results.DatabaseResult:
     """Create the configured database (utf8mb4 on MySQL/MariaDB); a no-op when it exists."""
+
     with session(config, **overrides) as sess:
         created = sess.unconnected_backend().create()
-        return DatabaseResult(sess.database, "created" if created else "exists")
+        return results.DatabaseResult(sess.database, "created" if created else "exists")
 
 
-def drop_database(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> DatabaseResult:
+def drop_database(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> results.DatabaseResult:
     """Drop the configured database with everything in it (needs ``force``)."""
+
     with session(config, **overrides) as sess:
         if not force:
             raise NotConfirmedError(
@@ -497,28 +497,28 @@ def drop_database(config: ConfigLike = None, *, force: bool = False, **overrides
                 hint="confirm with `migrata db drop --force`",
             )
         dropped = sess.unconnected_backend().drop()
-        return DatabaseResult(sess.database, "dropped" if dropped else "absent")
+        return results.DatabaseResult(sess.database, "dropped" if dropped else "absent")
 
 
 # --- operations: backups, restore, verification, doctor ----------------------------------
 
 
-def backup(config: ConfigLike = None, **overrides: Any) -> BackupResult:
+def backup(config: ConfigLike = None, **overrides: Any) -> results.BackupResult:
     """Take a verified backup of the database into ``backup_dir``; prune old ones."""
     from migrata.ops.backup import create_backup
 
     with session(config, **overrides) as sess:
         info = create_backup(sess)
-        return BackupResult(sess.database, [info.to_dict()])
+        return results.BackupResult(sess.database, [info.to_dict()])
 
 
-def backups(config: ConfigLike = None, **overrides: Any) -> BackupResult:
+def backups(config: ConfigLike = None, **overrides: Any) -> results.BackupResult:
     """The database's backups, newest first: size, age, version, verification
     (each file's SHA-256 checked again against its sidecar)."""
     from migrata.ops.backup import list_backups
 
     with session(config, **overrides) as sess:
-        return BackupResult(sess.database, [b.to_dict() for b in list_backups(sess, recheck=True)])
+        return results.BackupResult(sess.database, [b.to_dict() for b in list_backups(sess, recheck=True)])
 
 
 def restore(
@@ -528,7 +528,7 @@ def restore(
     force: bool = False,
     confirm: Callable[[str], bool] | None = None,
     **overrides: Any,
-) -> RestoreResult:
+) -> results.RestoreResult:
     """Replace the database by the backup ``name`` (a file name or path in
     ``backup_dir``; the newest verified one by default). Needs ``force``:
     everything written since the backup is lost."""
@@ -552,10 +552,10 @@ def restore(
                     f"the database as it was before is in {safety.path} (`migrata restore {Path(safety.path).name}`)"
                 )
             raise
-        return RestoreResult(sess.database, info.to_dict(), info.version, safety.path if safety else None)
+        return results.RestoreResult(sess.database, info.to_dict(), info.version, safety.path if safety else None)
 
 
-def verify(config: ConfigLike = None, **overrides: Any) -> VerifyResult:
+def verify(config: ConfigLike = None, **overrides: Any) -> results.VerifyResult:
     """Run the ``*.verify.sql`` checks of the applied migrations and the health check."""
     from migrata.ops.verify import health_check, verify_scripts
 
@@ -563,22 +563,22 @@ def verify(config: ConfigLike = None, **overrides: Any) -> VerifyResult:
         checks = verify_scripts(sess)
         if sess.settings.health_url:
             checks.append(health_check(sess.settings.health_url, sess.settings.health_timeout))
-        return VerifyResult(sess.database, [c.to_dict() for c in checks])
+        return results.VerifyResult(sess.database, [c.to_dict() for c in checks])
 
 
-def doctor(config: ConfigLike = None, **overrides: Any) -> DoctorResult:
+def doctor(config: ConfigLike = None, **overrides: Any) -> results.DoctorResult:
     """Check everything migrating needs: connection, privileges, tools, disk, lock, files."""
     from migrata.ops.doctor import run_doctor
 
     with session(config, **overrides) as sess:
         report = run_doctor(sess)
-        return DoctorResult(report.database, [f.to_dict() for f in report.findings])
+        return results.DoctorResult(report.database, [f.to_dict() for f in report.findings])
 
 
 # --- files -----------------------------------------------------------------------------
 
 
-def new(config: ConfigLike = None, name: str = "", *, kind: str = "pair", **overrides: Any) -> NewResult:
+def new(config: ConfigLike = None, name: str = "", *, kind: str = "pair", **overrides: Any) -> results.NewResult:
     """Create the next migration file(s): ``kind`` is ``pair``, ``single`` or ``py``."""
     from migrata.ops.scaffold import create_migration
 
@@ -591,7 +591,7 @@ def init(
     url: str | None = None,
     migrations: str = "migrations",
     force: bool = False,
-) -> InitResult:
+) -> results.InitResult:
     """Write ``migrata.toml`` and create the migrations folder."""
     from migrata.ops.scaffold import create_project
 

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from migrata import results
 from migrata.errors import UsageError
-from migrata.results import CryptoResult, DataKeyResult, DumpResult, LoadResult
 from migrata.session import ConfigLike, session
 from migrata.util import elapsed_ms
 
@@ -40,7 +40,7 @@ def load_data(
     format: str | None = None,  # noqa: A002 - the option's name
     batch_size: int = 1000,
     **overrides: Any,
-) -> LoadResult:
+) -> results.LoadResult:
     """Upsert the records of ``file`` into ``table``, keyed on its primary
     key or ``key``, ``batch_size`` rows per transaction: loading the same
     file twice leaves the same rows."""
@@ -65,7 +65,7 @@ def load_data(
         )
     log.info("loaded %d row(s) into %s from %s", rows, table, path.name)
     ms = elapsed_ms(t0)
-    return LoadResult(table, str(path), fmt, keys, rows, batches, columns, ms)
+    return results.LoadResult(table, str(path), fmt, keys, rows, batches, columns, ms)
 
 
 def dump_data(
@@ -75,7 +75,7 @@ def dump_data(
     format: str = "json",  # noqa: A002 - the option's name
     out: str | os.PathLike[str] | TextIO | None = None,
     **overrides: Any,
-) -> DumpResult:
+) -> results.DumpResult:
     """Write every row of ``table`` (in primary-key order) as ``format`` to
     ``out``: a file path (written whole or not at all) or an open text
     stream (``None``: standard output)."""
@@ -107,7 +107,7 @@ def dump_data(
                 tmp.unlink(missing_ok=True)
             target = str(path)
     ms = elapsed_ms(t0)
-    return DumpResult(table, str(target), format, rows, columns, ms)
+    return results.DumpResult(table, str(target), format, rows, columns, ms)
 
 
 def _columns(specs: list[str] | str) -> list[tuple[str, str]]:
@@ -147,7 +147,7 @@ def rotate_encryption(
     envelope: bool = False,
     batch_size: int = 1000,
     **overrides: Any,
-) -> CryptoResult:
+) -> results.CryptoResult:
     """Re-encrypt ``column`` of every row of ``table`` under the newest key
     (``[crypto] keys``; with ``envelope`` the active data key), in
     checkpointed batches of ``batch_size`` rows: an interrupted rotation
@@ -165,7 +165,7 @@ def encrypt_column(
     envelope: bool = False,
     batch_size: int = 1000,
     **overrides: Any,
-) -> CryptoResult:
+) -> results.CryptoResult:
     """Encrypt the plaintext values of ``column`` under the newest key (with
     ``envelope`` the active data key), in resumable batches; values that are
     already encrypted with a configured key are skipped, so it can run again."""
@@ -181,7 +181,7 @@ def _rewrite(
     envelope: bool,
     batch_size: int,
     overrides: dict[str, Any],
-) -> CryptoResult:
+) -> results.CryptoResult:
     from migrata.data.crypto import rotate_column, rotation_owner
     from migrata.data.service import ProgressLog
 
@@ -199,7 +199,7 @@ def _rewrite(
             progress=ProgressLog(f"{action} {table}.{column}"), owner=rotation_owner(table, column, action),
         )  # fmt: skip
         ms = elapsed_ms(t0)
-        res = CryptoResult(
+        res = results.CryptoResult(
             table, column, "envelope" if envelope else "fernet", labels, report.done, report.skipped, report.failed,
             report.batches, report.resumed_after, list(report.failed_keys), ms,
         )  # fmt: skip
@@ -217,7 +217,7 @@ def _key_list(data_keys: Any) -> list[dict[str, Any]]:
     return [{"version": v, "status": s, "expires_at": str(e) if e else None} for v, s, e in data_keys.versions()]
 
 
-def rotate_data_key(config: ConfigLike = None, **overrides: Any) -> DataKeyResult:
+def rotate_data_key(config: ConfigLike = None, **overrides: Any) -> results.DataKeyResult:
     """Generate a new data key, wrapped by the key-encryption key, and make
     it the active one; the previous active key becomes ``inactive`` (it still
     decrypts until :func:`retire_data_keys` retires it)."""
@@ -225,12 +225,12 @@ def rotate_data_key(config: ConfigLike = None, **overrides: Any) -> DataKeyResul
         data_keys = _data_keys(sess)
         version = data_keys.rotate()
         sess.ledger.run(sess.ledger.event("crypto-data-key", detail={"created": version}))
-        return DataKeyResult(data_keys.table, version, _key_list(data_keys), created=version)
+        return results.DataKeyResult(data_keys.table, version, _key_list(data_keys), created=version)
 
 
 def retire_data_keys(
     config: ConfigLike = None, *, columns: list[str] | str, dry_run: bool = False, **overrides: Any
-) -> DataKeyResult:
+) -> results.DataKeyResult:
     """Mark ``revoked`` every non-active data key that no value of ``columns``
     (``TABLE.COLUMN``) still needs; the others are kept and counted. With
     ``dry_run`` nothing changes: ``retired`` lists what would be retired."""
@@ -241,4 +241,6 @@ def retire_data_keys(
         if not dry_run:
             detail = {"retired": retired, "kept": kept, "columns": [f"{t}.{c}" for t, c in pairs]}
             sess.ledger.run(sess.ledger.event("crypto-retire", detail=detail))
-        return DataKeyResult(data_keys.table, data_keys.active, _key_list(data_keys), retired=retired, kept=kept)
+        return results.DataKeyResult(
+            data_keys.table, data_keys.active, _key_list(data_keys), retired=retired, kept=kept
+        )

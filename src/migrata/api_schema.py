@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from migrata.results import AutogenerateResult, DiffResult, SquashResult
 from migrata.session import ConfigLike, resolve_settings
+
+if TYPE_CHECKING:
+    from migrata.results import AutogenerateResult, DiffResult, SquashResult
 
 __all__ = ["autogenerate", "diff", "squash"]
 

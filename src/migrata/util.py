@@ -1,5 +1,6 @@
 """Small helpers every layer may use: database URLs and their masking,
-durations, clocks, the host's name, polling, and running client programs.
+durations, clocks, the host's name, polling, running client programs, and
+a package's names loaded on first use.
 
 Neutral ground: this module imports nothing of migrata but
 :mod:`migrata.errors`, so the settings, the engine and the backends can all
@@ -8,10 +9,11 @@ use it without depending on each other.
 
 from __future__ import annotations
 
+import importlib
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +25,7 @@ __all__ = [
     "DatabaseURL",
     "elapsed_ms",
     "hostname",
+    "lazy_names",
     "mask_url",
     "parse_crypto",
     "parse_duration",
@@ -325,3 +328,36 @@ def parse_crypto(value: Any) -> dict[str, Any]:
     provider = str(value.get("kek_provider") or "").strip() or None
     return {"keys": list(keys), "derive": derive, "kek": value.get("kek"), "kek_provider": provider,
             "data_keys_table": table, "data_key_lifetime": seconds}  # fmt: skip
+
+
+# --- names loaded on first use ----------------------------------------------------------
+
+
+def lazy_names(
+    package: str, names: Iterable[str], modules: Sequence[str]
+) -> tuple[Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``__getattr__`` and ``__dir__`` (PEP 562) of ``package``, whose
+    public ``names`` live in ``modules``: the first of them (in order) that
+    has the name gives it, imported then, so a command loads only what it
+    uses (a dataclass costs about half a millisecond to create). The package
+    imports the same names under ``TYPE_CHECKING`` for type checkers and
+    defines the two functions only outside it, so a misspelt name is still
+    an error to them."""
+    public = frozenset(names)
+
+    def __getattr__(name: str) -> Any:
+        if name in public:
+            for module in modules:
+                value = getattr(importlib.import_module(module), name, _MISSING)
+                if value is not _MISSING:
+                    setattr(importlib.import_module(package), name, value)  # asked for once
+                    return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted(public | set(vars(importlib.import_module(package))))
+
+    return __getattr__, __dir__
+
+
+_MISSING = object()

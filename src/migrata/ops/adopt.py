@@ -41,12 +41,12 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from migrata import results
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Migration, Version, VersionKey
 from migrata._core.source import Source, load_source
 from migrata.backends.base import Backend
 from migrata.errors import DirtyStateError, UsageError, ValidationError
 from migrata.ops.repair import record_applied
-from migrata.results import AdoptResult
 from migrata.session import Session
 from migrata.util import events_table_name
 
@@ -73,7 +73,7 @@ class _Theirs:
     repeatables: dict[str, int | None] = field(default_factory=dict)  # Flyway: script name -> checksum
 
 
-def adopt_history(sess: Session, tool: str, table: str | None, *, dry_run: bool) -> AdoptResult:
+def adopt_history(sess: Session, tool: str, table: str | None, *, dry_run: bool) -> results.AdoptResult:
     """What :func:`migrata.api.adopt` does, on an open session."""
     if tool not in TABLES:
         raise UsageError(f"unknown tool {tool!r}", hint=f"adopt from one of: {', '.join(TABLES)}")
@@ -104,7 +104,7 @@ def adopt_history(sess: Session, tool: str, table: str | None, *, dry_run: bool)
                 record_applied(sess, new, new_baselines, [], "adopt", None, detail)
     added = [m.id for m in new] + new_baselines
     already = [v for v in found if v not in added]
-    return AdoptResult(tool, table, found, added, already, warnings, dry_run)
+    return results.AdoptResult(tool, table, found, added, already, warnings, dry_run)
 
 
 def _new(

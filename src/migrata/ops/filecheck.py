@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from migrata import results
 from migrata._core.model import Migration, Problem, Script, Step
 from migrata._core.pymigration import load_python
 from migrata._core.runner import prepare_step
@@ -19,7 +20,6 @@ from migrata._core.steps import execute_body
 from migrata.backends.base import Backend
 from migrata.backends.registry import create_backend
 from migrata.errors import MigrataError, MigrationFailedError, UsageError
-from migrata.results import ValidateResult
 from migrata.session import Session
 from migrata.util import DatabaseURL
 
@@ -44,14 +44,14 @@ def _parse(path: Path, patterns: list[str], ordering: str) -> Migration:
     return Migration(part.version, part.name, "sql", up, down, "")
 
 
-def check_file(sess: Session, path: Path) -> ValidateResult:
+def check_file(sess: Session, path: Path) -> results.ValidateResult:
     if not path.is_file():
         raise UsageError(f"{path} does not exist")
     problems: list[Problem] = []
     try:
         migration = _parse(path, sess.settings.file_pattern, sess.settings.ordering)
     except MigrataError as exc:
-        return ValidateResult([Problem("file", exc.message, hint=exc.hint)], 1, str(path))
+        return results.ValidateResult([Problem("file", exc.message, hint=exc.hint)], 1, str(path))
     scratch = _scratch(sess)
     try:
         _replay_predecessors(sess, scratch, migration)
@@ -71,7 +71,7 @@ def check_file(sess: Session, path: Path) -> ValidateResult:
                 break
     finally:
         scratch.close()
-    return ValidateResult(problems, 1, str(path))
+    return results.ValidateResult(problems, 1, str(path))
 
 
 def _scratch(sess: Session) -> Backend:

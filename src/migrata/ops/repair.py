@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
+from migrata import results
 from migrata._core import planner
 from migrata._core.doubt import settle
 from migrata._core.model import APPLIED, FAILED, RUNNING, AppliedMigration, Problem, Step, StepResult, Version
 from migrata.errors import NotConfirmedError, UnknownTargetError, UsageError
-from migrata.results import RepairResult, StampResult
 from migrata.session import Session
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ def repair_history(
     resume_from: int | None,
     checksums: bool,
     forget_missing: bool,
-) -> RepairResult:
+) -> results.RepairResult:
     """What :func:`migrata.api.repair` does, on an open session."""
     chosen = [forget, mark_applied, resume or resume_from is not None]
     rows = sess.rows()
@@ -48,7 +48,7 @@ def repair_history(
     if not any(p.code in wanted for p in mine) and not any(chosen):
         # nothing asked for, or nothing to act on: report without locking or writing
         errors = [p for p in mine if p.severity == "error"]
-        return RepairResult(errors, [], ways_out=ways_out(rows, errors, _present(sess)))
+        return results.RepairResult(errors, [], ways_out=ways_out(rows, errors, _present(sess)))
     with sess.locked():
         rows = sess.ledger.read()
         _, problems = sess.report(rows)
@@ -66,7 +66,7 @@ def repair_history(
         rows = sess.ledger.read()
         _, remaining = sess.report(rows)
         errors = [p for p in remaining if p.severity == "error"]
-        return RepairResult(errors, actions, steps, ways_out=ways_out(rows, errors, _present(sess)))
+        return results.RepairResult(errors, actions, steps, ways_out=ways_out(rows, errors, _present(sess)))
 
 
 def _known(sess: Session, rows: list[AppliedMigration], version: str) -> bool:
@@ -165,7 +165,7 @@ def _resume(sess: Session, row: AppliedMigration, resume_from: int | None) -> St
     return result
 
 
-def stamp_history(sess: Session, version: str, *, force: bool) -> StampResult:
+def stamp_history(sess: Session, version: str, *, force: bool) -> results.StampResult:
     """What :func:`migrata.api.stamp` does, on an open session."""
     source = sess.source
     base = version.strip().lower() == planner.BASE
@@ -195,7 +195,7 @@ def stamp_history(sess: Session, version: str, *, force: bool) -> StampResult:
                 baselines.append(target.canonical)
         removed = [r.version for r in above]
         added = record_applied(sess, chosen, baselines, removed, "stamp", None if target is None else target.canonical)
-    return StampResult(version if base or target is None else target.canonical, added, removed)
+    return results.StampResult(version if base or target is None else target.canonical, added, removed)
 
 
 def record_applied(

@@ -8,10 +8,10 @@ import os
 import re
 from pathlib import Path
 
+from migrata import results
 from migrata._core.source import Source, load_source
 from migrata.config import Settings
 from migrata.errors import UsageError
-from migrata.results import InitResult, NewResult
 
 __all__ = ["create_project", "create_migration"]
 
@@ -30,7 +30,7 @@ _TEMPLATES = {
 }
 
 
-def create_migration(settings: Settings, name: str, kind: str = "pair") -> NewResult:
+def create_migration(settings: Settings, name: str, kind: str = "pair") -> results.NewResult:
     """Create the next migration file(s): ``kind`` is ``pair``, ``single`` or ``py``."""
     slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
     if not slug:
@@ -56,7 +56,7 @@ def create_migration(settings: Settings, name: str, kind: str = "pair") -> NewRe
             raise UsageError(f"{path} already exists")
     for path, template in files:
         path.write_text(_TEMPLATES[template].format(label=label, name=name), encoding="utf-8")
-    return NewResult(stem if source.ordering == "name" else version, [str(p) for p, _ in files])
+    return results.NewResult(stem if source.ordering == "name" else version, [str(p) for p, _ in files])
 
 
 _LEADING_RE = re.compile(r"^\d+")
@@ -113,7 +113,7 @@ def create_project(
     url: str | None = None,
     migrations: str = "migrations",
     force: bool = False,
-) -> InitResult:
+) -> results.InitResult:
     """Write ``migrata.toml`` and create the migrations folder."""
     root = Path(directory)
     root.mkdir(parents=True, exist_ok=True)
@@ -127,4 +127,4 @@ def create_project(
     if not folder.exists():
         folder.mkdir(parents=True)
         created.append(str(folder))
-    return InitResult(str(config), str(folder), created)
+    return results.InitResult(str(config), str(folder), created)

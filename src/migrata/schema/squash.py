@@ -31,10 +31,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+from migrata import results
 from migrata._core.model import Migration, Version
 from migrata.config import Settings
 from migrata.errors import UnknownTargetError, UsageError
-from migrata.results import SquashResult
 from migrata.schema.dump import schema_script
 from migrata.schema.scratch import replay
 from migrata.session import Session
@@ -47,7 +47,7 @@ ARCHIVE = "archive"
 
 def squash(
     settings: Settings, to: str, *, seed_tables: Sequence[str] = (), archive: str | Path | None = None
-) -> SquashResult:
+) -> results.SquashResult:
     """Write the baseline of the migrations up to ``to``, archive their
     files and record it; see the module docstring."""
     with Session(settings) as sess:
@@ -72,7 +72,7 @@ def squash(
         for f in files:
             shutil.move(str(f), str(archive_dir / f.name))
         path.write_text(text, encoding="utf-8")
-        result = SquashResult(
+        result = results.SquashResult(
             version=target.id,
             first=first,
             baseline=str(path),
@@ -149,7 +149,7 @@ def _header(target: Migration, first: str, archive: str, members: Sequence[Migra
     return "\n".join(lines) + "\n"
 
 
-def _record(sess: Session, result: SquashResult) -> bool:
+def _record(sess: Session, result: results.SquashResult) -> bool:
     """A ``squash`` event in the configured database, when it has migrata's tables."""
     if not sess.database_exists() or not sess.ledger.exists():
         return False

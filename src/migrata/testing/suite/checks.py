@@ -16,9 +16,9 @@ from pathlib import Path
 from typing import Any
 
 import migrata
+from migrata import results
 from migrata._core.model import Version
 from migrata._core.source import load_source
-from migrata.results import MigrateResult
 from migrata.testing.suite.dialects import connected
 
 __all__ = ["assert_history_matches", "upgrade"]
@@ -28,7 +28,7 @@ _CREATE = re.compile(rf"\bCREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?{_NAME}", re
 _DROP = re.compile(rf"\bDROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?{_NAME}", re.I)
 
 
-def upgrade(url: str, target: str | None = None, **kwargs: Any) -> MigrateResult:
+def upgrade(url: str, target: str | None = None, **kwargs: Any) -> results.MigrateResult:
     """:func:`migrata.upgrade`, then :func:`assert_history_matches` (not after a
     dry run or ``--sql``, which write nothing)."""
     res = migrata.upgrade(url, target, **kwargs)
@@ -48,7 +48,7 @@ def _rows(url: str, table: str) -> dict[str, tuple[str, str]]:
 
 
 def assert_history_matches(
-    url: str, res: MigrateResult, folder: Path, *, table: str = "migrata_history", ordering: str = "number"
+    url: str, res: results.MigrateResult, folder: Path, *, table: str = "migrata_history", ordering: str = "number"
 ) -> None:
     """After a successful run: history, files and schema agree (see the module
     docstring); ``ordering``: the set's setting."""

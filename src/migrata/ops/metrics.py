@@ -19,7 +19,6 @@ only here.
 from __future__ import annotations
 
 import logging
-import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +120,8 @@ def _write_file(outcomes: list[Outcome], database: str, path: Path) -> None:
 
 
 def _push(outcomes: list[Outcome], database: str, gateway: str) -> None:
+    import urllib.request  # with its HTTP and e-mail modules, some 10 ms: only when pushing
+
     from prometheus_client import pushadd_to_gateway
 
     try:

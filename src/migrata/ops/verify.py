@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import re
 import time
-import urllib.error
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from migrata._core.model import Version, VersionKey
 from migrata._core.source import read_text
 from migrata.backends.base import StatementError
 from migrata.session import Session
 from migrata.util import mask_url
+
+if TYPE_CHECKING:
+    import urllib.request
 
 __all__ = ["Check", "health_check", "verify_scripts"]
 
@@ -110,6 +111,9 @@ def _run_script(sess: Session, path: Path) -> Check:
 def health_check(url: str, timeout: float) -> Check:
     """GET ``url`` until it answers 2xx, for at most ``timeout`` seconds (a
     service that was just started again gets that long to come up)."""
+    import urllib.error  # urllib.request brings HTTP and e-mail modules, some 10 ms: only when asked
+    import urllib.request
+
     shown = mask_url(url)
     request = _request(url)
     t0 = time.monotonic()
@@ -137,6 +141,7 @@ def health_check(url: str, timeout: float) -> Check:
 def _request(url: str) -> urllib.request.Request:
     """A GET for ``url``; ``user:password@`` in it becomes basic auth, as curl does."""
     import base64
+    import urllib.request
     from urllib.parse import unquote, urlsplit
 
     parts = urlsplit(url)

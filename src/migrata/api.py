@@ -420,7 +420,6 @@ def cleanup(
     config: ConfigLike = None, *, keep_days: int, dry_run: bool = False, **overrides: Any
 ) -> results.CleanupResult:
     """Delete events older than ``keep_days`` days. Never touches the history."""
-
     if keep_days < 0:
         raise UsageError("--keep-days must be 0 or more")
     import datetime as _dt
@@ -444,7 +443,6 @@ def cleanup(
 
 def lock_status(config: ConfigLike = None, **overrides: Any) -> results.LockResult:
     """Whether the migration lock is held, and by whom."""
-
     with session(config, **overrides) as sess:
         if not sess.database_exists():
             return results.LockResult(sess.database, False)
@@ -454,7 +452,6 @@ def lock_status(config: ConfigLike = None, **overrides: Any) -> results.LockResu
 
 def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> results.LockResult:
     """End the process/session holding the lock (needs ``force``)."""
-
     with session(config, **overrides) as sess:
         if not sess.database_exists():
             return results.LockResult(sess.database, False)
@@ -481,7 +478,6 @@ def lock_release(config: ConfigLike = None, *, force: bool = False, **overrides:
 
 def create_database(config: ConfigLike = None, **overrides: Any) -> results.DatabaseResult:
     """Create the configured database (utf8mb4 on MySQL/MariaDB); a no-op when it exists."""
-
     with session(config, **overrides) as sess:
         created = sess.unconnected_backend().create()
         return results.DatabaseResult(sess.database, "created" if created else "exists")
@@ -489,7 +485,6 @@ def create_database(config: ConfigLike = None, **overrides: Any) -> results.Data
 
 def drop_database(config: ConfigLike = None, *, force: bool = False, **overrides: Any) -> results.DatabaseResult:
     """Drop the configured database with everything in it (needs ``force``)."""
-
     with session(config, **overrides) as sess:
         if not force:
             raise NotConfirmedError(

@@ -7,11 +7,15 @@ dialects.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from migrata.errors import DatabaseError
+
 __all__ = [
     "mysql_dependents",
+    "mysql_load_trigger",
     "mysql_lookup",
     "mysql_snapshot",
     "name_parts",
@@ -115,6 +119,52 @@ def mysql_lookup(kind: str, name: str, table: str | None) -> tuple[str, list[Any
         f"AND {name_col} = %s AND {cond} LIMIT 1"
     )
     return sql, [schema[-1] if schema else None, *params]
+
+
+#: MySQL/MariaDB's ER_TRG_CORRUPTED_FILE: a table's triggers that do not load
+_TRIGGERS_UNLOADABLE = 1602
+
+
+def mysql_load_trigger(backend: Any, name: str) -> None:
+    """Make sure the server can load the trigger ``name``, which exists.
+
+    MariaDB: a session killed inside ``CREATE TRIGGER`` can leave the trigger
+    written to disk but its table's triggers unloadable in the server's table
+    cache until the table is opened anew (every INSERT then fails with
+    "Unknown trigger has an error in its body", ``SHOW CREATE TRIGGER`` with
+    error 1602). Then the table is closed (``FLUSH TABLES``, which takes the
+    RELOAD privilege) so that the next statement reads its triggers again."""
+    *schema, obj = [p for p, _ in name_parts(name)] or [""]
+    show = "SHOW CREATE TRIGGER " + ".".join(backend.quote_ident(p) for p in [*schema, obj])
+    if _loads(backend, show):
+        return
+    ((owner_schema, table),) = backend.query(
+        "SELECT event_object_schema, event_object_table FROM information_schema.triggers "
+        "WHERE trigger_schema = COALESCE(%s, DATABASE()) AND trigger_name = %s",
+        [schema[-1] if schema else None, obj],
+    )
+    where = f"{backend.quote_ident(owner_schema)}.{backend.quote_ident(table)}"
+    try:
+        backend.execute(f"FLUSH TABLES {where}")
+    except DatabaseError as exc:
+        raise DatabaseError(
+            f"trigger {name} exists but the server cannot load the triggers of {where} (a session killed while "
+            f"creating it leaves them so), and closing the table failed: {exc}",
+            hint=f"run `FLUSH TABLES {where}` as a user with the RELOAD privilege, then run the command again",
+        ) from None
+    if not _loads(backend, show):
+        raise DatabaseError(f"trigger {name} exists but the server cannot load the triggers of {where}")
+    logging.getLogger("migrata").info("the triggers of %s did not load: closed the table to read them again", where)
+
+
+def _loads(backend: Any, show: str) -> bool:
+    try:
+        backend.query(show)
+    except DatabaseError as exc:
+        if getattr(exc.__cause__, "args", ())[:1] == (_TRIGGERS_UNLOADABLE,):
+            return False
+        raise
+    return True
 
 
 def postgres_lookup(kind: str, name: str, table: str | None) -> tuple[str, list[Any]]:

@@ -512,7 +512,9 @@ class Backend(ABC):
         search path apply). ``table`` is the table a column, constraint,
         trigger or index belongs to (None: any table, where names are per
         table). None when this database cannot tell; a kind it does not have
-        is never present. Unknown kinds raise ValueError."""
+        is never present. Unknown kinds raise ValueError. An object found is
+        one the server can use: where a killed session can leave one it
+        cannot load (MariaDB's triggers), the backend has it read again."""
 
     # --- data (14) ---------------------------------------------------------------------
     def primary_key(self, table: str) -> list[str]:

@@ -31,7 +31,7 @@ from typing import Any
 
 from migrata.backends._mysql_errors import bad_options, connect_hint, connect_message, lost, message
 from migrata.backends._mysqlwaits import blockers, lock_holder
-from migrata.backends._objects import mysql_dependents, mysql_lookup, mysql_snapshot
+from migrata.backends._objects import mysql_dependents, mysql_load_trigger, mysql_lookup, mysql_snapshot
 from migrata.backends._sqltext import SplitDialect, leading_keywords, near_own_text, split_sql
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError, StatementInterrupted
 from migrata.errors import DatabaseError, DriverMissingError, MigrationFailedError
@@ -577,7 +577,11 @@ class MySQLBackend(Backend):
         return mysql_snapshot(self.query)
 
     def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
-        return bool(self.query(*mysql_lookup(kind, name, table)))
+        """A trigger found is one the server can load (see :func:`mysql_load_trigger`)."""
+        present = bool(self.query(*mysql_lookup(kind, name, table)))
+        if present and kind == "trigger":
+            mysql_load_trigger(self, name)
+        return present
 
     def dependents(self, tables: Sequence[str]) -> list[tuple[str, str]]:
         return mysql_dependents(self, tables)

@@ -7,7 +7,6 @@ dialects.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -121,23 +120,24 @@ def mysql_lookup(kind: str, name: str, table: str | None) -> tuple[str, list[Any
     return sql, [schema[-1] if schema else None, *params]
 
 
-#: MySQL/MariaDB's ER_TRG_CORRUPTED_FILE: a table's triggers that do not load
-_TRIGGERS_UNLOADABLE = 1602
+#: MySQL/MariaDB's ER_TRG_CORRUPTED_FILE (a table's triggers that do not load)
+#: and ER_SPECIFIC_ACCESS_DENIED_ERROR (a privilege missing, here RELOAD)
+_TRIGGERS_UNLOADABLE, _DENIED = 1602, 1227
 
 
 def mysql_load_trigger(backend: Any, name: str) -> None:
-    """Make sure the server can load the trigger ``name``, which exists.
+    """Have the server read the trigger ``name``, which exists, from disk again.
 
-    MariaDB: a session killed inside ``CREATE TRIGGER`` can leave the trigger
-    written to disk but its table's triggers unloadable in the server's table
-    cache until the table is opened anew (every INSERT then fails with
-    "Unknown trigger has an error in its body", ``SHOW CREATE TRIGGER`` with
-    error 1602). Then the table is closed (``FLUSH TABLES``, which takes the
-    RELOAD privilege) so that the next statement reads its triggers again."""
+    MariaDB: a session killed while it reads a table's triggers (opening the
+    table, as the statement after a ``CREATE TRIGGER`` does) can leave them
+    unloadable in the server's table cache, though they are intact on disk:
+    an INSERT that fires one then fails ("... has an error in its body"),
+    from every connection, until the table is opened anew. No read shows it
+    every time (``SHOW CREATE TRIGGER`` often fails with error 1602; a
+    statement that fires no trigger succeeds), so the table is closed
+    (``FLUSH TABLES``). Without the RELOAD privilege that takes, a trigger
+    the server reports corrupt is an error saying what to run."""
     *schema, obj = [p for p, _ in name_parts(name)] or [""]
-    show = "SHOW CREATE TRIGGER " + ".".join(backend.quote_ident(p) for p in [*schema, obj])
-    if _loads(backend, show):
-        return
     ((owner_schema, table),) = backend.query(
         "SELECT event_object_schema, event_object_table FROM information_schema.triggers "
         "WHERE trigger_schema = COALESCE(%s, DATABASE()) AND trigger_name = %s",
@@ -146,25 +146,26 @@ def mysql_load_trigger(backend: Any, name: str) -> None:
     where = f"{backend.quote_ident(owner_schema)}.{backend.quote_ident(table)}"
     try:
         backend.execute(f"FLUSH TABLES {where}")
+        return
     except DatabaseError as exc:
+        if _code(exc) != _DENIED:
+            raise
+    try:
+        backend.query("SHOW CREATE TRIGGER " + ".".join(backend.quote_ident(p) for p in [*schema, obj]))
+    except DatabaseError as exc:
+        if _code(exc) != _TRIGGERS_UNLOADABLE:
+            raise
         raise DatabaseError(
-            f"trigger {name} exists but the server cannot load the triggers of {where} (a session killed while "
-            f"creating it leaves them so), and closing the table failed: {exc}",
+            f"trigger {name} exists but the server cannot load the triggers of {where} (a session killed "
+            "while it read them leaves them so)",
             hint=f"run `FLUSH TABLES {where}` as a user with the RELOAD privilege, then run the command again",
         ) from None
-    if not _loads(backend, show):
-        raise DatabaseError(f"trigger {name} exists but the server cannot load the triggers of {where}")
-    logging.getLogger("migrata").info("the triggers of %s did not load: closed the table to read them again", where)
 
 
-def _loads(backend: Any, show: str) -> bool:
-    try:
-        backend.query(show)
-    except DatabaseError as exc:
-        if getattr(exc.__cause__, "args", ())[:1] == (_TRIGGERS_UNLOADABLE,):
-            return False
-        raise
-    return True
+def _code(exc: DatabaseError) -> int | None:
+    """The server's error number behind ``exc`` (raised from the driver's error)."""
+    args = getattr(exc.__cause__, "args", ())
+    return args[0] if args and isinstance(args[0], int) else None
 
 
 def postgres_lookup(kind: str, name: str, table: str | None) -> tuple[str, list[Any]]:

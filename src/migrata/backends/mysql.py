@@ -577,7 +577,7 @@ class MySQLBackend(Backend):
         return mysql_snapshot(self.query)
 
     def has_object(self, kind: str, name: str, *, table: str | None = None) -> bool | None:
-        """A trigger found is one the server can load (see :func:`mysql_load_trigger`)."""
+        """A trigger found is read from disk again (see :func:`mysql_load_trigger`)."""
         present = bool(self.query(*mysql_lookup(kind, name, table)))
         if present and kind == "trigger":
             mysql_load_trigger(self, name)

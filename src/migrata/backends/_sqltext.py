@@ -196,6 +196,31 @@ def _skip_block_comment(sql: str, pos: int, nested: bool) -> int:
     return i
 
 
+def split_sqlite(sql: str) -> list[tuple[str, int]]:
+    """SQLite's statements of ``sql`` with the line each starts on: a
+    semicolon ends one where SQLite's own ``complete_statement`` says the
+    text up to it is complete (so one inside a trigger's body does not)."""
+    import sqlite3
+
+    statements: list[tuple[str, int]] = []
+    start = pos = line_at = 0  # line_at: the offset whose line number is `line`
+    line, n = 1, len(sql)
+    while start < n:
+        semi = sql.find(";", pos)
+        end = n if semi < 0 else semi + 1
+        chunk = sql[start:end]
+        if semi >= 0 and not sqlite3.complete_statement(chunk):
+            pos = semi + 1
+            continue
+        if not is_blank(chunk):
+            first = skip_space_and_comments(sql, start)
+            line += sql.count("\n", line_at, first)
+            line_at = first
+            statements.append((sql[first:end].strip(), line))
+        start = pos = end
+    return statements
+
+
 def split_sql(sql: str, d: SplitDialect) -> list[tuple[str, int]]:
     """Cut ``sql`` into (statement, 1-based line) pairs the way the dialect's
     own client does: quotes, comments, dollar quotes, ``DELIMITER`` and

@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from migrata.backends._objects import sqlite_dependents, sqlite_lookup
-from migrata.backends._sqlite_errors import database_error, statement_error
-from migrata.backends._sqltext import is_blank, leading_keywords, skip_space_and_comments
+from migrata.backends._sqlite_errors import CtrlC, database_error, statement_error
+from migrata.backends._sqltext import leading_keywords, split_sqlite
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, UsageError
 from migrata.util import hostname, mask_url, poll, utc_iso
@@ -71,6 +71,7 @@ class SQLiteBackend(Backend):
         self._deadline: float | None = None
         self._timeout: float | None = None
         self._traced: list[str] | None = None  # statements run_script started
+        self._ctrl_c = CtrlC()  # Ctrl-C while a migration statement runs
 
     @property
     def path(self) -> str:
@@ -287,12 +288,15 @@ class SQLiteBackend(Backend):
 
     def run_statement(self, sql: str) -> None:
         conn = self.connection
-        with self.statement_guard():
+        with self.statement_guard(), self._ctrl_c.watching():
             try:
                 conn.execute(sql)
             except sqlite3.Error as exc:
+                self._ctrl_c.take()
                 timed_out = self._deadline is not None and time.monotonic() >= self._deadline
                 raise database_error(self.path, exc) or statement_error(exc, timed_out=timed_out) from None
+            if self._ctrl_c.take():  # pressed as it started, and it ended before the progress handler ran
+                raise KeyboardInterrupt
 
     @contextlib.contextmanager
     def statement_guard(self) -> Iterator[None]:
@@ -317,9 +321,13 @@ class SQLiteBackend(Backend):
         conn = self.connection
         traced = self._traced = []  # each statement's text as it starts: Ctrl-C names the one running
         try:
-            conn.executescript(sql)
+            with self._ctrl_c.watching():
+                conn.executescript(sql)
+                if self._ctrl_c.take():
+                    raise KeyboardInterrupt
             return [int(conn.execute(statement).rowcount) for statement in tail]
         except sqlite3.Error as exc:
+            self._ctrl_c.take()
             raise database_error(self.path, exc) or statement_error(exc, script=sql, traced=traced) from None
         finally:
             self._traced = None
@@ -332,6 +340,8 @@ class SQLiteBackend(Backend):
             self._traced.append(text)
 
     def _progress(self) -> int:
+        if self._ctrl_c.pressed:  # its KeyboardInterrupt may have been dropped (CtrlC)
+            return 1
         deadline = self._deadline
         return 1 if deadline is not None and time.monotonic() >= deadline else 0
 
@@ -339,26 +349,7 @@ class SQLiteBackend(Backend):
         self._timeout = seconds
 
     def split(self, sql: str) -> list[Statement]:
-        statements: list[Statement] = []
-        start = 0
-        pos = 0
-        line = 1
-        line_at = 0  # offset whose line number is `line`
-        n = len(sql)
-        while start < n:
-            semi = sql.find(";", pos)
-            end = n if semi < 0 else semi + 1
-            chunk = sql[start:end]
-            if semi >= 0 and not sqlite3.complete_statement(chunk):
-                pos = semi + 1
-                continue
-            if not is_blank(chunk):
-                first = skip_space_and_comments(sql, start)
-                line += sql.count("\n", line_at, first)
-                line_at = first
-                statements.append(Statement(sql[first:end].strip(), line, len(statements)))
-            start = pos = end
-        return statements
+        return [Statement(text, line, i) for i, (text, line) in enumerate(split_sqlite(sql))]
 
     def manages_transaction(self, stmt: Statement) -> bool:
         words = leading_keywords(stmt.sql, 2)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -30,6 +31,15 @@ def run_cli(args: Any, *more: Any, **kwargs: Any) -> CliResult:
 
 
 migrata.testing.run_cli = run_cli  # type: ignore[assignment]
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The Ctrl-C tests send SIGINT, to the test process or to a `migrata`
+    it started. A suite started as a background job of a script inherits
+    SIGINT ignored, and so would every process it starts: Python's own
+    handler is put back (children then start with SIGINT's default)."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True)

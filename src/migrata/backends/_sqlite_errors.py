@@ -1,19 +1,15 @@
 """How the SQLite backend reads an ``sqlite3`` error: the database file's
-fault (read-only, not a database), a statement's, or Ctrl-C; and Ctrl-C
-while a statement runs (:class:`CtrlC`)."""
+fault (read-only, not a database), a statement's, or Ctrl-C."""
 
 from __future__ import annotations
 
-import contextlib
-import signal
 import sqlite3
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from migrata.backends.base import StatementError, StatementInterrupted
 from migrata.errors import DatabaseError
 
-__all__ = ["CtrlC", "database_error", "statement_error"]
+__all__ = ["database_error", "statement_error"]
 
 _READONLY = 8
 _INTERRUPT = 9
@@ -58,44 +54,3 @@ def _running(script: str, traced: Sequence[str]) -> int | None:
         if found >= 0:
             start, pos = found, found + len(text.strip())
     return start + 1 if start is not None else None
-
-
-class CtrlC:
-    """Ctrl-C while a migration statement runs.
-
-    sqlite3 runs the connection's Python callbacks inside a statement. A
-    KeyboardInterrupt raised in the progress handler stops the statement
-    (SQLITE_INTERRUPT), but one raised in the trace callback (as each
-    statement starts) is dropped by sqlite3, and the statement would run on.
-    While :meth:`watching`, SIGINT raises KeyboardInterrupt as Python's own
-    handler does and is also noted (:attr:`pressed`): the progress handler
-    stops the statement then, and a statement that ended before it was
-    asked raises KeyboardInterrupt afterwards. Only in the main thread, and
-    only where Python's own handler is installed (an application's own
-    handler is left alone)."""
-
-    def __init__(self) -> None:
-        self.pressed = False
-
-    @contextlib.contextmanager
-    def watching(self) -> Iterator[None]:
-        self.pressed = False
-        installed = False
-        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:
-            with contextlib.suppress(ValueError):  # not the main thread: the signal goes there
-                signal.signal(signal.SIGINT, self._noted)
-                installed = True
-        try:
-            yield
-        finally:
-            if installed:
-                signal.signal(signal.SIGINT, signal.default_int_handler)
-
-    def _noted(self, signum: int, frame: Any) -> None:
-        self.pressed = True
-        raise KeyboardInterrupt
-
-    def take(self) -> bool:
-        """Whether Ctrl-C was pressed (and forget it)."""
-        pressed, self.pressed = self.pressed, False
-        return pressed

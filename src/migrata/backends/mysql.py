@@ -29,6 +29,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from migrata.backends._ctrl_c import CtrlC
 from migrata.backends._mysql_errors import bad_options, connect_hint, connect_message, lost, message
 from migrata.backends._mysqlwaits import blockers, lock_holder
 from migrata.backends._objects import mysql_dependents, mysql_load_trigger, mysql_lookup, mysql_snapshot
@@ -225,10 +226,10 @@ class MySQLBackend(Backend):
             raise lost(exc) or self._statement_error(exc, sent=sql) from None
 
     def run_batch(self, statements: list[str]) -> list[int]:
-        """One multi-statement packet; the server stops at the first error, and
-        the results read before it say which statement that was. It starts
-        with the clock ``elapsed_ms_sql`` reads. A newline before each
-        separator keeps a trailing ``--``/``#`` comment from swallowing it.
+        """One multi-statement packet; the server stops at the first error (or
+        Ctrl-C, :meth:`_kill`), and the results read before it say which
+        statement that was. It starts with the clock ``elapsed_ms_sql`` reads.
+        A newline before each separator keeps a trailing comment from swallowing it.
 
         Inside deferred_commits() with nothing written yet, the packet itself
         switches autocommit off first and commits and switches it back on
@@ -242,35 +243,47 @@ class MySQLBackend(Backend):
         else:
             packet = [f"SET {_CLOCK}", *statements]
         counts: list[int] = []  # each result's affected rows, in order
+        ctrl_c = CtrlC(self._kill)  # Ctrl-C ends the session; the results read then say where it stopped
         try:
-            with self.connection.cursor() as cur:
+            with ctrl_c.watching(), self.connection.cursor() as cur:
                 cur.execute("\n;\n".join(packet))
                 counts.append(int(cur.rowcount))
                 while cur.nextset():
                     counts.append(int(cur.rowcount))
-        except KeyboardInterrupt:
-            self._abandon()
-            raise StatementInterrupted(index=len(counts) - 1 if counts else None) from None
-        except pymysql.err.MySQLError as exc:
+        except (KeyboardInterrupt, pymysql.err.MySQLError) as exc:
+            if isinstance(exc, KeyboardInterrupt) or ctrl_c.pressed:
+                self._abandon()
+                raise StatementInterrupted(index=len(counts) - 1 if counts else None) from None
             done = len(counts)
             sent = packet[done] if done < len(packet) else ""
             raise lost(exc, index=done - 1) or self._statement_error(exc, index=done - 1, sent=sent) from None
+        if ctrl_c.pressed:  # the packet had ended: it completed, and then the session
+            self._abandon()
+            raise KeyboardInterrupt
         if framed:
             self._defer = "done"
         return counts[1 : 1 + len(statements)]
 
-    def _abandon(self) -> None:
-        """Ctrl-C mid-statement: end this connection on the server (its
-        statement, transaction and lock with it), as the mysql client ends
-        the statement, and forget it."""
-        conn, self._conn, self._locked = self._conn, None, False
-        with contextlib.suppress(Exception):
+    def _kill(self) -> bool:
+        """End the session on the server (statement, transaction, lock), as the
+        mysql client does on Ctrl-C; False when that failed."""
+        try:
             killer = self.admin()
             killer.connect()
             try:
-                killer.execute(f"KILL CONNECTION {int(conn.thread_id())}")
+                killer.execute(f"KILL CONNECTION {int(self._conn.thread_id())}")
             finally:
                 killer.close()
+        except Exception:  # noqa: BLE001 - the caller falls back on KeyboardInterrupt
+            return False
+        return True
+
+    def _abandon(self) -> None:
+        """Ctrl-C mid-statement: end the session (:meth:`_kill`) and forget the connection."""
+        if self._conn is None:
+            return
+        self._kill()
+        conn, self._conn, self._locked = self._conn, None, False
         with contextlib.suppress(Exception):
             conn.close()
 

@@ -28,8 +28,9 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from migrata.backends._ctrl_c import CtrlC
 from migrata.backends._objects import sqlite_dependents, sqlite_lookup
-from migrata.backends._sqlite_errors import CtrlC, database_error, statement_error
+from migrata.backends._sqlite_errors import database_error, statement_error
 from migrata.backends._sqltext import leading_keywords, split_sqlite
 from migrata.backends.base import Backend, LockHolder, Statement, StatementError
 from migrata.errors import DatabaseError, UsageError
@@ -340,7 +341,7 @@ class SQLiteBackend(Backend):
             self._traced.append(text)
 
     def _progress(self) -> int:
-        if self._ctrl_c.pressed:  # its KeyboardInterrupt may have been dropped (CtrlC)
+        if self._ctrl_c.pressed:  # its KeyboardInterrupt may have been dropped (_ctrl_c)
             return 1
         deadline = self._deadline
         return 1 if deadline is not None and time.monotonic() >= deadline else 0

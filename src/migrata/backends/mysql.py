@@ -231,10 +231,9 @@ class MySQLBackend(Backend):
         statement that was. It starts with the clock ``elapsed_ms_sql`` reads.
         A newline before each separator keeps a trailing comment from swallowing it.
 
-        Inside deferred_commits() with nothing written yet, the packet itself
-        switches autocommit off first and commits and switches it back on
-        last (switching autocommit on commits, on MySQL and MariaDB): the
-        whole step is one round trip."""
+        Inside deferred_commits() with nothing written yet, the packet itself switches autocommit off
+        first and commits and switches it back on last (switching autocommit on commits, on MySQL and
+        MariaDB): the whole step is one round trip."""
         pymysql = _pymysql()
         framed = self._defer == "pending"
         if framed:
@@ -251,14 +250,14 @@ class MySQLBackend(Backend):
                 while cur.nextset():
                     counts.append(int(cur.rowcount))
         except (KeyboardInterrupt, pymysql.err.MySQLError) as exc:
-            if isinstance(exc, KeyboardInterrupt) or ctrl_c.pressed:
-                self._abandon()
+            if isinstance(exc, KeyboardInterrupt) or ctrl_c.pressed:  # a KeyboardInterrupt: not killed yet
+                self._abandon(kill=isinstance(exc, KeyboardInterrupt))
                 raise StatementInterrupted(index=len(counts) - 1 if counts else None) from None
             done = len(counts)
             sent = packet[done] if done < len(packet) else ""
             raise lost(exc, index=done - 1) or self._statement_error(exc, index=done - 1, sent=sent) from None
         if ctrl_c.pressed:  # the packet had ended: it completed, and then the session
-            self._abandon()
+            self._abandon(kill=False)
             raise KeyboardInterrupt
         if framed:
             self._defer = "done"
@@ -278,11 +277,12 @@ class MySQLBackend(Backend):
             return False
         return True
 
-    def _abandon(self) -> None:
-        """Ctrl-C mid-statement: end the session (:meth:`_kill`) and forget the connection."""
+    def _abandon(self, *, kill: bool = True) -> None:
+        """Ctrl-C mid-statement: end the session (:meth:`_kill`, unless done) and forget the connection."""
         if self._conn is None:
             return
-        self._kill()
+        if kill:
+            self._kill()
         conn, self._conn, self._locked = self._conn, None, False
         with contextlib.suppress(Exception):
             conn.close()
